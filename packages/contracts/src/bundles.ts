@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** CONTRACTS.md section 3. */
+export const detectorManifestSchema = z.object({
+  format: z.literal("lxtag-detector/1"),
+  id: z.string().min(1),
+  kind: z.string().default("placeholder-grid"),
+  input: z.object({
+    color: z.enum(["BGR", "RGB"]),
+    pixel_mean: z.array(z.number()).length(3),
+    pixel_std: z.array(z.number()).length(3),
+    min_size: z.number().int().positive(),
+    max_size: z.number().int().positive(),
+  }),
+  num_boxes: z.number().int().positive(),
+  feature_dim: z.number().int().positive(),
+  graph: z.string().default("detector.onnx"),
+  files: z.record(z.string(), sha256Hex),
+});
+export type DetectorManifest = z.infer<typeof detectorManifestSchema>;
+
+/** CONTRACTS.md section 4. */
+export const modelManifestSchema = z.object({
+  format: z.literal("lxtag-model/1"),
+  id: z.string().min(1),
+  architecture: z.string().min(1),
+  config: z.record(z.string(), z.unknown()),
+  hashtags: z.array(z.string()).min(1),
+  max_length: z.number().int().min(8).max(128),
+  detector: z.string(),
+  metrics: z.record(z.string(), z.unknown()).default({}),
+  dataset: z.record(z.string(), z.unknown()).default({}),
+  created_at: z.string(),
+  files: z.record(z.string(), sha256Hex),
+});
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+export const NUM_BOXES = 36;
+export const FEATURE_DIM = 2048;
+export const MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"] as const;
+export const MODEL_OUTPUTS = ["logits", "pooled"] as const;
