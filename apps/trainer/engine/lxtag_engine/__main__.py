@@ -1,0 +1,144 @@
+"""python3 -m lxtag_engine <command>: files in, files out (CONTRACTS.md 3-6). Never touches Redis, Postgres or S3."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .export import export_grid_detector, export_model
+from .grid_detector import GridDetector, GridDetectorConfig
+from .lxmert import LxmertConfig
+from .models import build_model, load_checkpoint
+from .train import TrainConfig, train
+
+
+def _model_config(args: argparse.Namespace) -> dict:
+    overrides = json.loads(args.config) if args.config else {}
+    return LxmertConfig.preset(args.preset, **overrides).to_dict()
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    cfg = TrainConfig(architecture=args.arch, model=_model_config(args), epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed)
+    result = train(Path(args.data), out, cfg, init=Path(args.init) if args.init else None,
+                   log=lambda s: print(s, flush=True))
+    meta = json.loads((Path(args.data) / "dataset.json").read_text())
+    model, ckpt = load_checkpoint(out / "checkpoint.pt")
+    metrics = {"val": result["val"], **({"test": result["test"]} if "test" in result else {})}
+    dataset = {"id": meta.get("id"), **{s: meta.get("splits", {}).get(s, 0) for s in ("train", "val", "test")}}
+    manifest = export_model(model, out, architecture=ckpt["architecture"], config=ckpt["config"],
+                            hashtags=ckpt["hashtags"], detector=meta.get("detector", "unknown"),
+                            max_length=meta.get("max_length", 128), metrics=metrics, dataset=dataset)
+    print(json.dumps({"event": "exported", "id": manifest["id"], "out": str(out)}), flush=True)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    model, ckpt = load_checkpoint(Path(args.checkpoint))
+    manifest = export_model(model, Path(args.out), architecture=ckpt["architecture"], config=ckpt["config"],
+                            hashtags=ckpt["hashtags"], detector=args.detector)
+    print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
+
+
+def cmd_random_model(args: argparse.Namespace) -> None:
+    """A model bundle with random weights: for tests, benchmarks and parity checks."""
+    torch.manual_seed(args.seed)
+    hashtags = [f"tag{i}" for i in range(args.hashtags)] if not args.hashtags_file else \
+        [h for h in Path(args.hashtags_file).read_text().splitlines() if h.strip()]
+    config = _model_config(args)
+    model = build_model(args.arch, config, len(hashtags))
+    manifest = export_model(model, Path(args.out), architecture=args.arch, config=config, hashtags=hashtags,
+                            detector=args.detector, model_id=args.id)
+    torch.save({"architecture": args.arch, "config": config, "hashtags": hashtags, "state_dict": model.state_dict()},
+               Path(args.out) / "checkpoint.pt")
+    print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
+
+
+def cmd_export_detector(args: argparse.Namespace) -> None:
+    manifest = export_grid_detector(GridDetector(GridDetectorConfig(seed=args.seed)), Path(args.out), args.id)
+    print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
+
+
+def cmd_parity(args: argparse.Namespace) -> None:
+    """Runs a checkpoint in PyTorch on fixed inputs and writes inputs and outputs as JSON for the Node parity test."""
+    model, _ = load_checkpoint(Path(args.checkpoint))
+    torch.manual_seed(7)
+    b, length = 3, 9
+    ids = torch.randint(5, model.config.vocab_size, (b, length), dtype=torch.int64)
+    mask = torch.ones(b, length, dtype=torch.int64)
+    mask[1, 6:] = 0  # padded rows
+    mask[2, 3:] = 0
+    ids = ids * mask
+    feats = torch.rand(b, 36, model.config.visual_feat_dim)
+    pos = torch.rand(b, 36, 4).sort(dim=-1).values
+    with torch.no_grad():
+        logits, pooled = model(ids, mask, torch.zeros_like(ids), feats, pos)
+    payload = {"B": b, "L": length, "input_ids": ids.flatten().tolist(), "attention_mask": mask.flatten().tolist(),
+               "visual_feats": feats.flatten().tolist(), "visual_pos": pos.flatten().tolist(),
+               "logits": logits.flatten().tolist(), "pooled": pooled.flatten().tolist()}
+    Path(args.out).write_text(json.dumps(payload))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python3 -m lxtag_engine")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--arch", default="lxmert4hashtag")
+        sp.add_argument("--preset", default="tiny", help="base (the paper's sizes) or tiny")
+        sp.add_argument("--config", help="JSON object of config overrides, e.g. '{\"vocab_size\": 8000}'")
+
+    t = sub.add_parser("train", help="train on dataset shards and export the best checkpoint")
+    t.add_argument("--data", required=True)
+    t.add_argument("--out", required=True)
+    model_args(t)
+    t.add_argument("--epochs", type=int, default=75)
+    t.add_argument("--batch-size", type=int, default=18)
+    t.add_argument("--lr", type=float, default=5e-5)
+    t.add_argument("--patience", type=int, default=10)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", help="checkpoint to warm-start from")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("export", help="export a checkpoint to an ONNX model bundle")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--detector", default="unknown")
+    e.set_defaults(fn=cmd_export)
+
+    r = sub.add_parser("random-model", help="a model bundle with random weights (tests, benchmarks)")
+    r.add_argument("--out", required=True)
+    model_args(r)
+    r.add_argument("--hashtags", type=int, default=20)
+    r.add_argument("--hashtags-file")
+    r.add_argument("--detector", default="unknown")
+    r.add_argument("--id")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(fn=cmd_random_model)
+
+    d = sub.add_parser("export-detector", help="export the placeholder grid detector bundle")
+    d.add_argument("--out", required=True)
+    d.add_argument("--id")
+    d.add_argument("--seed", type=int, default=1234)
+    d.set_defaults(fn=cmd_export_detector)
+
+    q = sub.add_parser("parity", help="PyTorch outputs on fixed inputs, for the ONNX Runtime parity test")
+    q.add_argument("--checkpoint", required=True)
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_parity)
+
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except ValueError as err:
+        print(f"lxtag_engine: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Every architecture lxtag can train, behind one constructor; all share the model contract (CONTRACTS.md 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .lxmert import Lxmert4Hashtag, LxmertConfig
+
+ARCHITECTURES = ("lxmert4hashtag",)
+
+
+def build_model(architecture: str, config: dict, num_hashtags: int) -> nn.Module:
+    if architecture == "lxmert4hashtag":
+        return Lxmert4Hashtag(LxmertConfig(**config), num_hashtags)
+    raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+
+def save_checkpoint(path: Path, model: nn.Module, architecture: str, config: dict, hashtags: list[str],
+                    extra: dict | None = None) -> None:
+    # the checkpoint carries its own arguments so export rebuilds the exact model
+    torch.save({"architecture": architecture, "config": config, "hashtags": hashtags,
+                "state_dict": model.state_dict(), **(extra or {})}, path)
+
+
+def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
+    ckpt = torch.load(path, map_location="cpu")
+    model = build_model(ckpt["architecture"], ckpt["config"], len(ckpt["hashtags"]))
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    model.eval()
+    return model, ckpt

@@ -1,0 +1,150 @@
+"""The training loop: BCE-with-logits, BertAdam (warmup then linear decay, no bias correction), gradient
+clipping, best-F1@2 checkpointing on the validation split, early stopping, resumable, one line per epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import dataset as ds
+from .metrics import ranking_metrics
+from .models import build_model, load_checkpoint, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    architecture: str = "lxmert4hashtag"
+    model: dict = field(default_factory=dict)
+    epochs: int = 75  # the paper's
+    batch_size: int = 18  # the paper's
+    lr: float = 5e-5
+    warmup: float = 0.1  # share of steps
+    weight_decay: float = 0.01
+    clip: float = 5.0
+    patience: int = 10  # epochs without a better val F1@2
+    seed: int = 0
+    eval_batch_size: int = 64
+
+
+class BertAdam(torch.optim.Optimizer):
+    """Adam with decoupled weight decay and no bias correction, as in the original LXMERT/BERT code."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.999), eps: float = 1e-6):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.zeros_like(p)
+                m, v = state["m"], state["v"]
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                update = m / (v.sqrt() + group["eps"])
+                if group["weight_decay"] and p.dim() > 1:
+                    update = update + group["weight_decay"] * p
+                p.add_(update, alpha=-group["lr"])
+
+
+def warmup_linear(step: int, total: int, warmup: float) -> float:
+    w = max(1, int(total * warmup))
+    return step / w if step < w else max(0.0, (total - step) / max(1, total - w))
+
+
+@torch.no_grad()
+def predict_scores(model: nn.Module, split: ds.Split, batch_size: int = 64) -> np.ndarray:
+    model.eval()
+    out = []
+    for start in range(0, len(split), batch_size):
+        b = split.batch(np.arange(start, min(start + batch_size, len(split))))
+        logits, _ = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], b["visual_feats"], b["visual_pos"])
+        out.append(logits.float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, split.labels.shape[1]), dtype=np.float32)
+
+
+def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None, log=print) -> dict:
+    """Trains on `data_dir`, writes `checkpoint.pt` (best), `last.pt` (resume) and `train_log.json` in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    data = ds.load(data_dir)
+    hashtags = data.hashtags
+    model = build_model(cfg.architecture, cfg.model, len(hashtags))
+    if init is not None:
+        warm, _ = load_checkpoint(init)
+        missing = model.load_state_dict(warm.state_dict(), strict=False)
+        log(f"warm start from {init}: missing {len(missing.missing_keys)} keys")
+    opt = BertAdam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    loss_fn = nn.BCEWithLogitsLoss()
+    history: list[dict] = []
+    best, best_epoch, start_epoch = -1.0, -1, 0
+    resume = out / "last.pt"
+    if resume.exists():
+        state = torch.load(resume, map_location="cpu")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, best, best_epoch, start_epoch = state["history"], state["best"], state["best_epoch"], state["epoch"] + 1
+        torch.set_rng_state(state["rng"])
+        log(f"resuming at epoch {start_epoch + 1}")
+    rng = np.random.default_rng(cfg.seed)
+    for _ in range(start_epoch):
+        rng.permutation(len(data.train))  # keep the shuffle sequence identical after a resume
+    t0 = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        perm = rng.permutation(len(data.train))
+        losses = []
+        for i in range(steps_per_epoch):
+            step = epoch * steps_per_epoch + i
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * warmup_linear(step, total, cfg.warmup)
+            b = data.train.batch(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+            logits, _ = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], b["visual_feats"], b["visual_pos"])
+            loss = loss_fn(logits, b["labels"])
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            losses.append(float(loss))
+        split = data.val or data.train
+        metrics = ranking_metrics(predict_scores(model, split, cfg.eval_batch_size), np.asarray(split.labels))
+        f1 = metrics["2"]["f1"]
+        elapsed = time.time() - t0
+        eta = elapsed / (epoch + 1 - start_epoch) * (cfg.epochs - epoch - 1)
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val": metrics, "elapsed_s": elapsed})
+        improved = f1 > best
+        if improved:
+            best, best_epoch = f1, epoch + 1
+            save_checkpoint(out / "checkpoint.pt", model, cfg.architecture, model.config.to_dict(), hashtags,
+                            {"epoch": epoch + 1, "train_config": asdict(cfg)})
+        log(f"epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses):.4f} val P@2 {metrics['2']['precision']:.3f} "
+            f"R@2 {metrics['2']['recall']:.3f} F1@2 {f1:.3f} acc@2 {metrics['2']['accuracy']:.3f}"
+            f"{' *' if improved else ''} elapsed {elapsed:.0f}s eta {eta:.0f}s")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history, "best": best,
+                    "best_epoch": best_epoch, "epoch": epoch, "rng": torch.get_rng_state()}, resume)
+        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "history": history,
+                                                         "best_val_f1_at_2": best, "best_epoch": best_epoch}, indent=2))
+        if epoch + 1 - best_epoch >= cfg.patience:
+            log(f"early stop: no better val F1@2 for {cfg.patience} epochs")
+            break
+    model, _ = load_checkpoint(out / "checkpoint.pt")
+    result = {"best_epoch": best_epoch, "val": history[best_epoch - 1]["val"]}
+    if data.test is not None:
+        result["test"] = ranking_metrics(predict_scores(model, data.test, cfg.eval_batch_size), np.asarray(data.test.labels))
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    return result
