@@ -1,0 +1,90 @@
+import type { BatchSource } from "@lxtag/contracts";
+import type { Db } from "./client.js";
+import type { Batch } from "./generated/client.js";
+
+export interface BatchSummary {
+  id: string;
+  state: string;
+  totalPosts: number;
+  counts: Record<string, number>;
+  progress: number;
+  createdAt: Date;
+  ingestedAt: Date | null;
+  finishedAt: Date | null;
+  error: string | null;
+  warnings: unknown;
+  errors: { reason: string; count: number }[];
+}
+
+const TERMINAL = ["done", "failed"];
+
+export class Batches {
+  constructor(private readonly db: Db) {}
+
+  create(id: string, apiKeyId: string, source: BatchSource, options: object): Promise<Batch> {
+    return this.db.prisma.batch.create({ data: { id, apiKeyId, source, options } });
+  }
+
+  /** The batch if it belongs to the key; another key's batch looks the same as a missing one. */
+  findForKey(id: string, apiKeyId: string): Promise<Batch | null> {
+    return this.db.prisma.batch.findFirst({ where: { id, apiKeyId } });
+  }
+
+  find(id: string): Promise<Batch | null> {
+    return this.db.prisma.batch.findUnique({ where: { id } });
+  }
+
+  async markIngesting(id: string): Promise<void> {
+    await this.db.prisma.batch.update({ where: { id }, data: { state: "ingesting" } });
+  }
+
+  async markIngested(id: string, totalPosts: number, warnings: string[]): Promise<void> {
+    await this.db.prisma.batch.update({
+      where: { id },
+      data: { state: totalPosts ? "processing" : "done", totalPosts, warnings, ingestedAt: new Date(), ...(totalPosts ? {} : { finishedAt: new Date() }) },
+    });
+  }
+
+  async markFailed(id: string, error: string): Promise<void> {
+    await this.db.prisma.batch.update({ where: { id }, data: { state: "failed", error, finishedAt: new Date() } });
+  }
+
+  /** Marks batches done whose posts are all terminal. Cheap when called with the batches a worker just touched. */
+  async completeIfFinished(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db.pool.query(
+      `UPDATE batches b SET state = 'done', finished_at = now()
+       WHERE b.id = ANY($1::uuid[]) AND b.state = 'processing'
+         AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.batch_id = b.id AND p.state NOT IN ('done', 'failed'))`,
+      [ids],
+    );
+  }
+
+  async summary(batch: Batch): Promise<BatchSummary> {
+    const counts: Record<string, number> = { pending: 0, featurizing: 0, predicting: 0, done: 0, failed: 0 };
+    const rows = await this.db.pool.query<{ state: string; n: string }>(
+      "SELECT state, count(*) AS n FROM posts WHERE batch_id = $1 GROUP BY state",
+      [batch.id],
+    );
+    for (const r of rows.rows) counts[r.state] = Number(r.n);
+    const errors = await this.db.pool.query<{ reason: string; n: string }>(
+      `SELECT coalesce(split_part(error, ':', 1), 'unknown') AS reason, count(*) AS n FROM posts
+       WHERE batch_id = $1 AND state = 'failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 20`,
+      [batch.id],
+    );
+    const finished = TERMINAL.reduce((s, k) => s + (counts[k] ?? 0), 0);
+    return {
+      id: batch.id,
+      state: batch.state,
+      totalPosts: batch.totalPosts,
+      counts,
+      progress: batch.totalPosts ? finished / batch.totalPosts : batch.state === "done" ? 1 : 0,
+      createdAt: batch.createdAt,
+      ingestedAt: batch.ingestedAt,
+      finishedAt: batch.finishedAt,
+      error: batch.error,
+      warnings: batch.warnings,
+      errors: errors.rows.map((r) => ({ reason: r.reason, count: Number(r.n) })),
+    };
+  }
+}

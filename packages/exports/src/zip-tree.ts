@@ -1,0 +1,133 @@
+import type { Readable } from "node:stream";
+import yauzl from "yauzl";
+import { ExportError } from "./errors.js";
+
+/** Limits against hostile archives. */
+export interface ZipLimits {
+  /** Sum of declared uncompressed sizes over all parts. @defaultValue 20 GiB */
+  maxTotalBytes: number;
+  /** Largest uncompressed/compressed ratio for an entry over 1 MiB. @defaultValue 200 */
+  maxRatio: number;
+  /** Largest single entry we read into memory (posts files, media). @defaultValue 256 MiB */
+  maxEntryBytes: number;
+}
+
+export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxTotalBytes: 20 * 2 ** 30, maxRatio: 200, maxEntryBytes: 256 * 2 ** 20 };
+
+interface Located {
+  zip: yauzl.ZipFile;
+  entry: yauzl.Entry;
+  part: number;
+}
+
+function unsafe(name: string): boolean {
+  return name.startsWith("/") || /^[a-zA-Z]:/.test(name) || name.split(/[\\/]/).includes("..") || name.includes("\0");
+}
+
+/**
+ * Several zip parts merged into one virtual tree (large exports arrive split; media and JSON may sit in any part).
+ * Paths are looked up exactly, by suffix (re-zipped archives add a top folder) and by basename.
+ */
+export class ZipTree {
+  private readonly byPath = new Map<string, Located>();
+  private readonly byBase = new Map<string, string[]>();
+
+  private constructor(
+    private readonly zips: yauzl.ZipFile[],
+    private readonly limits: ZipLimits,
+  ) {}
+
+  static async open(paths: string[], limits: ZipLimits = DEFAULT_ZIP_LIMITS): Promise<ZipTree> {
+    const zips: yauzl.ZipFile[] = [];
+    const tree = new ZipTree(zips, limits);
+    let total = 0;
+    try {
+      for (const [part, path] of paths.entries()) {
+        let zip: yauzl.ZipFile;
+        try {
+          // strictFileNames off: we check names ourselves so the error says which entry was unsafe
+          zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, strictFileNames: false, decodeStrings: true, validateEntrySizes: true });
+        } catch (err) {
+          const msg = err instanceof Error ? err.message : String(err);
+          if (/end of central directory/i.test(msg)) throw new ExportError("not-a-zip", `part ${part + 1} is not a zip archive (${msg})`);
+          throw new ExportError("truncated-zip", `part ${part + 1} cannot be read: ${msg}`);
+        }
+        zips.push(zip);
+        await new Promise<void>((resolve, reject) => {
+          zip.on("entry", (entry: yauzl.Entry) => {
+            const name = entry.fileName;
+            if (unsafe(name)) return reject(new ExportError("unsafe-path", `entry ${JSON.stringify(name)} points outside the archive`));
+            if (!name.endsWith("/")) {
+              total += entry.uncompressedSize;
+              if (total > limits.maxTotalBytes)
+                return reject(new ExportError("zip-bomb", `archive expands to more than ${limits.maxTotalBytes} bytes`));
+              if (entry.uncompressedSize > 2 ** 20 && entry.uncompressedSize > limits.maxRatio * Math.max(1, entry.compressedSize))
+                return reject(new ExportError("zip-bomb", `entry ${name} expands ${Math.round(entry.uncompressedSize / Math.max(1, entry.compressedSize))}x (limit ${limits.maxRatio}x)`));
+              const path = name.replace(/\\/g, "/");
+              if (!tree.byPath.has(path)) {
+                tree.byPath.set(path, { zip, entry, part });
+                const base = path.slice(path.lastIndexOf("/") + 1);
+                tree.byBase.set(base, [...(tree.byBase.get(base) ?? []), path]);
+              }
+            }
+            zip.readEntry();
+          });
+          zip.on("end", () => resolve());
+          zip.on("error", (err: Error) => reject(new ExportError("truncated-zip", `part ${part + 1}: ${err.message}`)));
+          zip.readEntry();
+        });
+      }
+    } catch (err) {
+      tree.close();
+      throw err;
+    }
+    return tree;
+  }
+
+  get paths(): string[] {
+    return [...this.byPath.keys()];
+  }
+
+  /** Resolves a `uri` from a posts file: exact path, then path suffix, then basename. */
+  resolve(uri: string): string | undefined {
+    const clean = uri.replace(/^\.?\//, "");
+    if (this.byPath.has(clean)) return clean;
+    for (const p of this.byPath.keys()) if (p.endsWith(`/${clean}`)) return p;
+    const base = clean.slice(clean.lastIndexOf("/") + 1);
+    const candidates = this.byBase.get(base);
+    return candidates?.length === 1 ? candidates[0] : undefined;
+  }
+
+  size(path: string): number {
+    return this.byPath.get(path)?.entry.uncompressedSize ?? 0;
+  }
+
+  async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
+    const loc = this.byPath.get(path);
+    if (!loc) throw new Error(`no entry ${path}`);
+    if (loc.entry.uncompressedSize > maxBytes) throw new ExportError("zip-bomb", `entry ${path} is ${loc.entry.uncompressedSize} bytes (limit ${maxBytes})`);
+    let stream: Readable;
+    try {
+      stream = await loc.zip.openReadStreamPromise(loc.entry);
+    } catch (err) {
+      throw new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    try {
+      for await (const c of stream) {
+        n += (c as Buffer).length;
+        if (n > maxBytes) throw new ExportError("zip-bomb", `entry ${path} expands past ${maxBytes} bytes`);
+        chunks.push(c as Buffer);
+      }
+    } catch (err) {
+      if (err instanceof ExportError) throw err;
+      throw new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  close(): void {
+    for (const z of this.zips) z.close();
+  }
+}

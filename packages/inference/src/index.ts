@@ -1,0 +1,3 @@
+export { DynamicBatcher, type DynamicBatcherOptions } from "./dynamic-batcher.js";
+export { InferenceError, ModelLoadError, OrtSession, type OrtSessionOptions } from "./ort-session.js";
+export type { Feeds, TensorType, WireTensor } from "./session-protocol.js";

@@ -1,0 +1,24 @@
+/** Messages between an OrtSession and its worker thread. Tensor data travels as transferred ArrayBuffers. */
+export type TensorType = "float32" | "int64";
+
+export interface WireTensor {
+  type: TensorType;
+  dims: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+export type Feeds = Record<string, WireTensor>;
+
+export interface SessionInit {
+  modelPath: string;
+  executionProviders: string[];
+  intraOpThreads: number;
+}
+
+export type WorkerRequest = { id: number; feeds: Feeds } | { id: number; dispose: true };
+
+export type WorkerReply =
+  | { id: number; outputs: Feeds }
+  | { id: number; error: string }
+  | { ready: true; inputNames: string[]; outputNames: string[]; provider: string }
+  | { failed: string };

@@ -1,0 +1,4 @@
+export { ConfigError, parseEnv, providerList, type ServiceEnv, serviceEnvSchema, storeOptions } from "./config.js";
+export { createLogger, type Logger } from "./logger.js";
+export { addBulkChunked, createQueue, DEFAULT_JOB_OPTIONS, redisConnection } from "./queues.js";
+export { onShutdown } from "./shutdown.js";

@@ -1,0 +1,51 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ObjectStore } from "./object-store.js";
+
+export class BundleIntegrityError extends Error {
+  override name = "BundleIntegrityError";
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`bundle file ${file}: sha256 ${actual} does not match the manifest's ${expected}`);
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}
+
+/**
+ * Fetches a bundle (manifest.json plus the files it lists) from `prefix` into `dir` once, checking every file's
+ * sha256 against the manifest. Returns the local folder. A folder already complete is reused as is.
+ */
+export async function fetchBundle(store: ObjectStore, prefix: string, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const manifestPath = join(dir, "manifest.json");
+  const manifestBytes = await store.get(`${prefix}manifest.json`);
+  const manifest = JSON.parse(manifestBytes.toString("utf8")) as { files?: Record<string, string> };
+  const files = Object.entries(manifest.files ?? {});
+  for (const extra of ["tokenizer.json"]) {
+    if (!(extra in (manifest.files ?? {})) && (await store.exists(`${prefix}${extra}`))) files.push([extra, ""]);
+  }
+  for (const [name, digest] of files) {
+    const local = join(dir, name);
+    const have = await stat(local).then(() => true, () => false);
+    if (have && (!digest || (await sha256File(local)) === digest)) continue;
+    await store.download(`${prefix}${name}`, `${local}.part`);
+    const actual = await sha256File(`${local}.part`);
+    if (digest && actual !== digest) throw new BundleIntegrityError(name, digest, actual);
+    await rename(`${local}.part`, local);
+  }
+  await writeFile(manifestPath, manifestBytes);
+  return dir;
+}
+
+/** Uploads a local bundle folder under `prefix` (manifest last, so readers never see a partial bundle). */
+export async function publishBundle(store: ObjectStore, dir: string, prefix: string, names: string[]): Promise<void> {
+  for (const name of names.filter((n) => n !== "manifest.json")) await store.put(`${prefix}${name}`, await readFile(join(dir, name)));
+  await store.put(`${prefix}manifest.json`, await readFile(join(dir, "manifest.json")), "application/json");
+}
