@@ -38,11 +38,16 @@ export class Batches {
     await this.db.prisma.batch.update({ where: { id }, data: { state: "ingesting" } });
   }
 
-  async markIngested(id: string, totalPosts: number, warnings: string[]): Promise<void> {
-    await this.db.prisma.batch.update({
-      where: { id },
-      data: { state: totalPosts ? "processing" : "done", totalPosts, warnings, ingestedAt: new Date(), ...(totalPosts ? {} : { finishedAt: new Date() }) },
-    });
+  /** Ingest finished: the batch counts its distinct posts and is done at once if none is left to process. */
+  async markIngested(id: string, warnings: string[]): Promise<number> {
+    const r = await this.db.pool.query<{ total_posts: number }>(
+      `UPDATE batches SET state = 'processing', warnings = $2::jsonb, ingested_at = now(),
+              total_posts = (SELECT count(*) FROM posts WHERE batch_id = $1)
+       WHERE id = $1 RETURNING total_posts`,
+      [id, JSON.stringify(warnings)],
+    );
+    await this.completeIfFinished([id]);
+    return r.rows[0]?.total_posts ?? 0;
   }
 
   async markFailed(id: string, error: string): Promise<void> {

@@ -27,6 +27,8 @@ export interface NewPost {
   imageSha256: string | null;
   media: NewMedia[];
   hashtags: string[];
+  /** Set when the post is malformed: it is stored as failed with this reason, and the batch goes on. */
+  failReason: string | null;
 }
 
 export interface RankedHashtag {
@@ -73,10 +75,12 @@ export class Posts {
       await client.query("BEGIN");
       const res = await client.query<{ id: string; state: string }>(
         `INSERT INTO posts (id, batch_id, seq, external_id, dedup_key, kind, source_file, caption, model_text,
-                            taken_at, taken_at_raw, flags, image_key, image_sha256)
+                            taken_at, taken_at_raw, flags, image_key, image_sha256, state, error, finished_at)
          SELECT (e->>'id')::uuid, $2::uuid, (e->>'seq')::int, e->>'externalId', e->>'dedupKey', e->>'kind',
                 e->>'sourceFile', e->>'caption', e->>'modelText', (e->>'takenAt')::timestamptz, e->>'takenAtRaw',
-                ARRAY(SELECT jsonb_array_elements_text(e->'flags')), e->>'imageKey', e->>'imageSha256'
+                ARRAY(SELECT jsonb_array_elements_text(e->'flags')), e->>'imageKey', e->>'imageSha256',
+                CASE WHEN e->>'failReason' IS NULL THEN 'pending' ELSE 'failed' END::"PostState", e->>'failReason',
+                CASE WHEN e->>'failReason' IS NULL THEN NULL ELSE now() END
          FROM jsonb_array_elements($1::jsonb) e
          ON CONFLICT (batch_id, dedup_key) DO UPDATE SET dedup_key = EXCLUDED.dedup_key
          RETURNING id, state`,

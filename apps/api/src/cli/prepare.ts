@@ -1,0 +1,13 @@
+// Applies migrations, creates the bucket and registers the configured API keys: run by scripts/setup.sh.
+import { fileURLToPath } from "node:url";
+import { migrate } from "@lxtag/db";
+import { configuredKeys } from "../config.js";
+import { connect } from "../services.js";
+
+const deps = connect();
+const migrations = fileURLToPath(new URL("../../../../prisma/migrations", import.meta.url));
+const applied = await migrate(deps.config.DATABASE_URL, migrations);
+console.log(applied.length ? `applied migrations: ${applied.join(", ")}` : "migrations up to date");
+await deps.store.ensureBucket();
+for (const { name, key } of configuredKeys(deps.config)) await deps.repos.apiKeys.ensure(name, key);
+await deps.close();

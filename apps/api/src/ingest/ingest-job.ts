@@ -1,0 +1,117 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  batchOptionsSchema,
+  batchSourceSchema,
+  type FeatureJob,
+  jobIds,
+  jsonPostSchema,
+} from "@lxtag/contracts";
+import type { NewPost, Repositories } from "@lxtag/db";
+import { ExportError, readExport, ZipTree } from "@lxtag/exports";
+import { addBulkChunked, type Logger } from "@lxtag/runtime";
+import type { ObjectStore } from "@lxtag/storage";
+import type { Queue } from "bullmq";
+import { readPostMedia } from "./media-reader.js";
+import { buildPost, malformedPost } from "./post-builder.js";
+
+export interface IngestDeps {
+  repos: Repositories;
+  store: ObjectStore;
+  features: Queue<FeatureJob>;
+  log: Logger;
+  /** Posts per database transaction and per addBulk call. */
+  chunkSize?: number;
+}
+
+/** Parses one uploaded batch, stores its posts, enqueues them for features. Safe to run twice. */
+export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ posts: number }> {
+  const { repos, log } = deps;
+  const batch = await repos.batches.find(batchId);
+  if (!batch) throw new Error(`batch ${batchId} not found`);
+  if (batch.state === "processing" || batch.state === "done" || batch.state === "failed") return { posts: batch.totalPosts };
+  await repos.batches.markIngesting(batchId);
+  const source = batchSourceSchema.parse(batch.source);
+  const options = batchOptionsSchema.parse(batch.options ?? {});
+  const chunkSize = deps.chunkSize ?? 500;
+  let total = 0;
+  const warnings: string[] = [];
+  const flush = async (posts: NewPost[]) => {
+    const ids = await repos.posts.insertMany(batchId, posts);
+    await addBulkChunked(
+      deps.features,
+      ids.map((postId) => ({ name: "features", data: { batchId, postId }, opts: { jobId: jobIds.features(postId) } })),
+    );
+    total += posts.length;
+  };
+  try {
+    if (source.type === "json") {
+      const raw = JSON.parse((await deps.store.get(source.key)).toString("utf8")) as unknown[];
+      for (let i = 0; i < raw.length; i += chunkSize) {
+        const chunk = raw.slice(i, i + chunkSize).map((item, j) => {
+          const seq = i + j;
+          const parsed = jsonPostSchema.safeParse(item);
+          if (!parsed.success) {
+            const why = parsed.error.issues.map((x) => `${x.path.join(".") || "post"}: ${x.message}`).join("; ");
+            return malformedPost(seq, `invalid-post: ${why}`);
+          }
+          const p = parsed.data;
+          return buildPost({ seq, externalId: p.externalId, caption: p.caption, image: p.image ? { key: p.image, sha256: null } : null });
+        });
+        await flush(chunk);
+      }
+    } else {
+      const dir = await mkdtemp(join(tmpdir(), "lxtag-ingest-"));
+      let tree: ZipTree | undefined;
+      try {
+        const paths: string[] = [];
+        for (const [i, key] of source.keys.entries()) {
+          paths.push(join(dir, `part-${i}.zip`));
+          await deps.store.download(key, paths[i]!);
+        }
+        tree = await ZipTree.open(paths);
+        const { posts, files } = await readExport(tree, options);
+        log.info({ batchId, files, posts: posts.length }, "export read");
+        let chunk: NewPost[] = [];
+        for (const [seq, post] of posts.entries()) {
+          const media = await readPostMedia(tree, deps.store, post.mediaUris);
+          if (!post.mediaUris.length) media.flags.push("no-media");
+          chunk.push(
+            buildPost({
+              seq,
+              kind: post.kind,
+              sourceFile: post.sourceFile,
+              caption: post.caption,
+              takenAt: post.takenAt,
+              takenAtRaw: post.takenAtRaw,
+              media: media.media,
+              flags: media.flags,
+              image: media.image,
+            }),
+          );
+          if (chunk.length >= chunkSize) {
+            await flush(chunk);
+            chunk = [];
+          }
+        }
+        await flush(chunk);
+      } finally {
+        tree?.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  } catch (err) {
+    if (err instanceof ExportError || err instanceof SyntaxError) {
+      const message = err instanceof ExportError ? err.message : `invalid-json: ${err.message}`;
+      log.warn({ batchId, err: message }, "batch rejected");
+      await repos.batches.markFailed(batchId, message);
+      return { posts: 0 };
+    }
+    throw err;
+  }
+  const posts = await repos.batches.markIngested(batchId, warnings);
+  log.info({ batchId, records: total, posts }, "batch ingested");
+  return { posts };
+}
+

@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import { MAX_CAPTION_CHARS } from "@lxtag/contracts";
+import type { NewMedia, NewPost } from "@lxtag/db";
+import { extractHashtags, modelText } from "@lxtag/text";
+
+export interface PostInput {
+  seq: number;
+  externalId?: string | null;
+  kind?: string;
+  sourceFile?: string | null;
+  caption: string;
+  takenAt?: string | null;
+  takenAtRaw?: string | null;
+  media?: NewMedia[];
+  flags?: string[];
+  image: { key: string; sha256: string | null } | null;
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** Caption cleaning, hashtag labels, validation and the dedup key: one rule for zip and JSON batches. */
+export function buildPost(input: PostInput): NewPost {
+  const caption = input.caption.normalize("NFC").replace(/\r\n?/g, "\n");
+  const flags = new Set(input.flags ?? []);
+  let failReason: string | null = null;
+  const text = caption.length > MAX_CAPTION_CHARS ? "" : modelText(caption);
+  if (caption.length > MAX_CAPTION_CHARS) failReason = `caption-too-long: ${caption.length} characters (limit ${MAX_CAPTION_CHARS})`;
+  if (!caption.trim()) flags.add("empty-caption");
+  if (!input.image) flags.add("caption-only");
+  if (!failReason && !text && !input.image) failReason = "empty-post: no caption text and no usable image";
+  // identical posts (same caption, same image bytes) are one post; an external id is identity when given
+  const imageRef = input.image?.sha256 ?? input.image?.key ?? (input.media ?? []).map((m) => m.uri).join("|");
+  const dedupKey = input.externalId ? `ext:${input.externalId}` : sha(`${caption}\0${imageRef}`);
+  return {
+    seq: input.seq,
+    externalId: input.externalId ?? null,
+    dedupKey,
+    kind: input.kind ?? "post",
+    sourceFile: input.sourceFile ?? null,
+    caption: caption.slice(0, MAX_CAPTION_CHARS),
+    modelText: text,
+    takenAt: input.takenAt ?? null,
+    takenAtRaw: input.takenAtRaw ?? null,
+    flags: [...flags],
+    imageKey: input.image?.key ?? null,
+    imageSha256: input.image?.sha256 ?? null,
+    media: input.media ?? [],
+    hashtags: failReason ? [] : extractHashtags(caption),
+    failReason,
+  };
+}
+
+/** A post that could not even be read (wrong field types): stored failed, with the reason. */
+export function malformedPost(seq: number, reason: string): NewPost {
+  return { ...buildPost({ seq, caption: "", image: null }), dedupKey: `malformed:${seq}`, flags: [], failReason: reason };
+}

@@ -1,0 +1,32 @@
+import { ingestJobSchema, QUEUES } from "@lxtag/contracts";
+import { onShutdown, redisConnection } from "@lxtag/runtime";
+import { UnrecoverableError, Worker } from "bullmq";
+import { buildApp } from "./app.js";
+import { configuredKeys } from "./config.js";
+import { runIngest } from "./ingest/ingest-job.js";
+import { connect } from "./services.js";
+
+const deps = connect();
+const { config, log } = deps;
+for (const { name, key } of configuredKeys(config)) await deps.repos.apiKeys.ensure(name, key);
+
+const app = await buildApp(deps);
+// The ingest job runs beside the API: parsing is I/O-bound; scale it by adding API replicas.
+const ingest = new Worker(
+  QUEUES.ingest,
+  async (job) => {
+    const parsed = ingestJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`bad ingest payload: ${parsed.error.message}`);
+    return runIngest(parsed.data.batchId, { ...deps, features: deps.queues.features, log: log.child({ jobId: job.id, queue: QUEUES.ingest }) });
+  },
+  { connection: redisConnection(config.LXTAG_REDIS_URL), prefix: config.LXTAG_QUEUE_PREFIX, concurrency: config.LXTAG_INGEST_CONCURRENCY },
+);
+ingest.on("failed", (job, err) => log.error({ jobId: job?.id, err: err.message }, "ingest failed"));
+ingest.on("error", (err) => log.error({ err }, "ingest worker error"));
+
+await app.listen({ host: config.LXTAG_API_HOST, port: config.LXTAG_API_PORT });
+onShutdown(log, async () => {
+  await app.close();
+  await ingest.close();
+  await deps.close();
+});
