@@ -1,0 +1,17 @@
+import { parseEnv, providerList, serviceEnvSchema } from "@lxtag/runtime";
+import { z } from "zod";
+
+const schema = serviceEnvSchema.extend({
+  /** Detector bundle id under `detectors/<id>/` in S3; unset means the one named by `detectors/current.json`. */
+  LXTAG_DETECTOR_ID: z.string().optional(),
+  /** ONNX Runtime execution providers in order of preference. */
+  LXTAG_EXECUTION_PROVIDERS: providerList,
+  LXTAG_FEATURE_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(1),
+  /** Largest image fetched from a URL, bytes. */
+  LXTAG_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(64 * 2 ** 20),
+  /** Decompression-bomb guard for decoded images. */
+  LXTAG_MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+});
+export type FeatureConfig = z.infer<typeof schema>;
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): FeatureConfig => parseEnv(schema, env);

@@ -1,0 +1,16 @@
+import { parseEnv, providerList, serviceEnvSchema } from "@lxtag/runtime";
+import { z } from "zod";
+
+const schema = serviceEnvSchema.extend({
+  LXTAG_EXECUTION_PROVIDERS: providerList,
+  LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(2),
+  /** Largest micro-batch one ONNX run takes. */
+  LXTAG_MAX_BATCH_SIZE: z.coerce.number().int().positive().default(32),
+  /** How long the first waiting post waits for others, ms. */
+  LXTAG_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15),
+  LXTAG_TOP_K: z.coerce.number().int().min(1).max(100).default(10),
+  /** How often the worker checks the registry for a newly activated model, ms. */
+  LXTAG_MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),
+});
+export type PredictConfig = z.infer<typeof schema>;
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): PredictConfig => parseEnv(schema, env);

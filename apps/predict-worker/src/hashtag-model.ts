@@ -1,0 +1,69 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { FEATURE_DIM, MODEL_INPUTS, type ModelManifest, modelManifestSchema, NUM_BOXES } from "@lxtag/contracts";
+import { OrtSession, type OrtSessionOptions } from "@lxtag/inference";
+import { CaptionTokenizer } from "@lxtag/text";
+
+/** One post's model input: its cleaned caption and its RoI tensors (absent: caption only, zero visual input). */
+export interface ModelInput {
+  text: string;
+  features?: Float32Array; // [36 * 2048]
+  boxes?: Float32Array; // [36 * 4]
+}
+
+export interface Ranked {
+  hashtag: string;
+  score: number;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** A model bundle (CONTRACTS.md 4) loaded once: tokenizer + ONNX session; ranks hashtags for a batch of posts. */
+export class HashtagModel {
+  private constructor(
+    readonly manifest: ModelManifest,
+    private readonly tokenizer: CaptionTokenizer,
+    private readonly session: OrtSession,
+  ) {}
+
+  static async load(dir: string, options: Omit<OrtSessionOptions, "requiredInputs" | "requiredOutputs"> = {}): Promise<HashtagModel> {
+    const manifest = modelManifestSchema.parse(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+    const tokenizer = CaptionTokenizer.fromFile(join(dir, "tokenizer.json"), manifest.max_length);
+    const session = await OrtSession.create(join(dir, "model.onnx"), { ...options, requiredInputs: MODEL_INPUTS, requiredOutputs: ["logits"] });
+    return new HashtagModel(manifest, tokenizer, session);
+  }
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  /** Sigmoid scores, top `k` per post, in input order. */
+  async rank(inputs: ModelInput[], k: number): Promise<Ranked[][]> {
+    const enc = await this.tokenizer.encodeBatch(inputs.map((i) => i.text));
+    const b = inputs.length;
+    const feats = new Float32Array(b * NUM_BOXES * FEATURE_DIM);
+    const pos = new Float32Array(b * NUM_BOXES * 4);
+    inputs.forEach((input, i) => {
+      if (input.features) feats.set(input.features, i * NUM_BOXES * FEATURE_DIM);
+      if (input.boxes) pos.set(input.boxes, i * NUM_BOXES * 4);
+    });
+    const out = await this.session.run({
+      input_ids: { type: "int64", dims: [b, enc.length], data: enc.inputIds },
+      attention_mask: { type: "int64", dims: [b, enc.length], data: enc.attentionMask },
+      token_type_ids: { type: "int64", dims: [b, enc.length], data: enc.tokenTypeIds },
+      visual_feats: { type: "float32", dims: [b, NUM_BOXES, FEATURE_DIM], data: feats },
+      visual_pos: { type: "float32", dims: [b, NUM_BOXES, 4], data: pos },
+    });
+    const logits = out.logits!.data as Float32Array;
+    const h = this.manifest.hashtags.length;
+    return inputs.map((_, i) => {
+      const row = logits.subarray(i * h, (i + 1) * h);
+      const order = Array.from(row.keys()).sort((a, c) => row[c]! - row[a]!);
+      return order.slice(0, k).map((j) => ({ hashtag: this.manifest.hashtags[j]!, score: sigmoid(row[j]!) }));
+    });
+  }
+
+  dispose(): Promise<void> {
+    return this.session.dispose();
+  }
+}

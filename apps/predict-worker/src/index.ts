@@ -1,0 +1,1 @@
+export { HashtagModel, type ModelInput, type Ranked } from "./hashtag-model.js";

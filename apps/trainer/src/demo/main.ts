@@ -1,0 +1,103 @@
+// `npm run demo`: a synthetic Instagram export in the real layout, a first model if none is active, the whole
+// pipeline on this machine, progress while it runs, a table of results, one JSON line at the end.
+import { mkdir } from "node:fs/promises";
+import { openAsBlob } from "node:fs";
+import { join } from "node:path";
+import { createDb, repositories } from "@lxtag/db";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { ObjectStore } from "@lxtag/storage";
+import { Detector } from "@lxtag/vision";
+import { ensureDetector } from "../detector-bundle.js";
+import { trainFirstModel } from "../first-model.js";
+import { syntheticPosts, writeExportZips } from "../synthetic-export.js";
+import { LocalStack } from "./stack.js";
+
+const jsonOnly = process.argv.includes("--json");
+const say = (s: string) => (jsonOnly ? process.stderr.write(`${s}\n`) : console.log(s));
+const env = parseEnv(serviceEnvSchema, process.env);
+const API_KEY = process.env.LXTAG_DEMO_API_KEY ?? "lxtag-dev-key";
+const POSTS = Number(process.env.LXTAG_DEMO_POSTS ?? 320);
+const work = join(".lxtag", "demo");
+await mkdir(work, { recursive: true });
+
+const db = createDb(env.DATABASE_URL);
+const repos = repositories(db);
+const store = new ObjectStore(storeOptions(env));
+const t0 = performance.now();
+
+say("== detector");
+const { id: detectorId, dir } = await ensureDetector(store, env.LXTAG_CACHE_DIR);
+say(`   ${detectorId} (placeholder 6x6 grid detector until the Faster R-CNN lands)`);
+
+let model = await repos.models.active();
+if (!model || model.detectorId !== detectorId) {
+  say("== training a first model (engine, tiny LXMERT4Hashtag) on 600 labeled synthetic posts");
+  const detector = await Detector.load(dir);
+  const train = await syntheticPosts(600, 7);
+  const manifest = await trainFirstModel(
+    train.map((p, i) => ({ id: `train-${i}`, caption: p.caption, image: p.image })),
+    detector,
+    store,
+    repos,
+    { workDir: join(work, "first-model"), log: (l) => say(`   ${l}`) },
+  );
+  await detector.dispose();
+  model = await repos.models.active();
+  say(`   published and activated ${manifest.id}`);
+} else say(`== model ${model.id} is active`);
+
+say(`== writing a ${POSTS}-post export in three zip parts`);
+const posts = await syntheticPosts(POSTS, 99);
+const parts = [1, 2, 3].map((i) => join(work, `instagram-demo-part${i}.zip`));
+await writeExportZips(posts, parts);
+
+say("== starting api, feature-worker, predict-worker");
+const stack = new LocalStack(Number(process.env.LXTAG_DEMO_PORT ?? 8787));
+await stack.startAll();
+try {
+  const started = performance.now();
+  const form = new FormData();
+  for (const p of parts) form.append("file", await openAsBlob(p), p.split("/").pop());
+  const res = await fetch(`${stack.baseUrl}/v1/batches`, { method: "POST", headers: { "x-api-key": API_KEY }, body: form });
+  if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+  const { batchId } = (await res.json()) as { batchId: string };
+  say(`== uploaded: batch ${batchId}`);
+  let summary: { state: string; totalPosts: number; counts: Record<string, number>; progress: number };
+  for (;;) {
+    summary = (await (await fetch(`${stack.baseUrl}/v1/batches/${batchId}`, { headers: { "x-api-key": API_KEY } })).json()) as typeof summary;
+    const width = 40;
+    const filled = Math.round(summary.progress * width);
+    const line = `   [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(summary.progress * 100).toFixed(0).padStart(3)}% ${summary.state} done ${summary.counts.done ?? 0} failed ${summary.counts.failed ?? 0}`;
+    if (!jsonOnly && process.stdout.isTTY) process.stdout.write(`\r${line}`);
+    if (summary.state === "done" || summary.state === "failed") break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!jsonOnly && process.stdout.isTTY) process.stdout.write("\n");
+  const seconds = (performance.now() - started) / 1000;
+  const results = (await (await fetch(`${stack.baseUrl}/v1/batches/${batchId}/results`, { headers: { "x-api-key": API_KEY } })).text())
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { caption: string; labels: string[]; hashtags: { hashtag: string; score: number }[]; state: string });
+  say("\n   caption                                   | true tags                  | predicted top-5");
+  for (const r of results.slice(0, 8)) {
+    const caption = r.caption.split("\n")[0]!.slice(0, 40).padEnd(40);
+    const tags = r.labels.join(" ").slice(0, 26).padEnd(26);
+    say(`   ${caption}  | ${tags} | ${r.hashtags.slice(0, 5).map((h) => `${h.hashtag} ${h.score.toFixed(2)}`).join(", ")}`);
+  }
+  const hit = results.filter((r) => r.hashtags.slice(0, 5).some((h) => r.labels.includes(h.hashtag))).length;
+  say(`\n   posts with a true tag in their top 5: ${hit}/${results.length}; total time ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const line = {
+    batchId,
+    posts: summary.totalPosts,
+    done: summary.counts.done ?? 0,
+    failed: summary.counts.failed ?? 0,
+    withHashtags: results.filter((r) => r.hashtags.length > 0).length,
+    modelVersion: model?.id,
+    seconds: Math.round(seconds * 10) / 10,
+  };
+  console.log(JSON.stringify(line));
+} finally {
+  await stack.stop();
+  store.destroy();
+  await db.close();
+}

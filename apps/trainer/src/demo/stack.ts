@@ -1,0 +1,66 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+const ENTRY = {
+  api: "apps/api/dist/main.js",
+  "feature-worker": "apps/feature-worker/dist/main.js",
+  "predict-worker": "apps/predict-worker/dist/main.js",
+} as const;
+export type ServiceName = keyof typeof ENTRY;
+
+/** The three lxtag processes on this machine, for the demo and end-to-end tests. */
+export class LocalStack {
+  private readonly procs = new Map<ServiceName, ChildProcess>();
+  readonly logs: string[] = [];
+
+  constructor(
+    readonly port: number,
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  start(name: ServiceName): ChildProcess {
+    const child = spawn(process.execPath, [ENTRY[name]], {
+      cwd: ROOT,
+      env: { ...process.env, LXTAG_API_PORT: String(this.port), LXTAG_LOG_LEVEL: "warn", ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (d: Buffer) => {
+      this.logs.push(`[${name}] ${d.toString().trimEnd()}`);
+      if (this.logs.length > 500) this.logs.shift();
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    this.procs.set(name, child);
+    return child;
+  }
+
+  async startAll(): Promise<void> {
+    for (const name of Object.keys(ENTRY) as ServiceName[]) this.start(name);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const ok = await fetch(`${this.baseUrl}/readyz`).then((r) => r.ok, () => false);
+      if (ok) return;
+      for (const [name, p] of this.procs) if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`API not ready within 60 s:\n${this.logs.join("\n")}`);
+  }
+
+  /** Kills one process (SIGKILL simulates a crash) and waits for it to be gone. */
+  async kill(name: ServiceName, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    await gone;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.procs.keys()].map((n) => this.kill(n, "SIGTERM")));
+  }
+}

@@ -1,0 +1,39 @@
+import { join } from "node:path";
+import type { Repositories } from "@lxtag/db";
+import type { ObjectStore } from "@lxtag/storage";
+import { decodeImage, type Detector } from "@lxtag/vision";
+import { writeDataset } from "./dataset-writer.js";
+import { runEngine } from "./engine.js";
+import { publishModel } from "./publish.js";
+
+export interface FirstModelOptions {
+  workDir: string;
+  epochs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Trains a first model from labeled posts (caption hashtags are the labels) by calling the engine directly:
+ * features with the serving detector, shards with the serving tokenizer, a `tiny` LXMERT4Hashtag.
+ */
+export async function trainFirstModel(
+  posts: { id: string; caption: string; image: Buffer | null }[],
+  detector: Detector,
+  store: ObjectStore,
+  repos: Repositories,
+  opts: FirstModelOptions,
+) {
+  const log = opts.log ?? (() => {});
+  const examples = [];
+  for (const p of posts) examples.push({ id: p.id, caption: p.caption, roi: p.image ? await detector.detect(await decodeImage(p.image)) : null });
+  const dataDir = join(opts.workDir, "dataset");
+  const meta = await writeDataset(dataDir, examples, { detectorId: detector.id, vocabSize: 2000 });
+  log(`dataset ${meta.id}: ${meta.splits.train} train / ${meta.splits.val} val / ${meta.splits.test} test, ${meta.hashtags.length} hashtags`);
+  const out = join(opts.workDir, "model");
+  await runEngine(
+    ["train", "--data", dataDir, "--out", out, "--preset", "tiny", "--config", JSON.stringify({ vocab_size: meta.vocab_size }),
+      "--epochs", String(opts.epochs ?? 12), "--batch-size", "32", "--lr", "2e-3", "--patience", "4"],
+    log,
+  );
+  return publishModel(store, repos, out, join(dataDir, "tokenizer.json"));
+}

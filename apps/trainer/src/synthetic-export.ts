@@ -1,0 +1,88 @@
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import sharp from "sharp";
+import yazl from "yazl";
+
+/** Scenes whose content determines some hashtags (background and shape), captions that determine others. */
+const SCENES = [
+  { tag: "sunset", sky: "#f08a24", ground: "#5a2d0c" },
+  { tag: "ocean", sky: "#7ec8f0", ground: "#1450a0" },
+  { tag: "forest", sky: "#cfe8c0", ground: "#1f6b2a" },
+  { tag: "snow", sky: "#dfe7ee", ground: "#ffffff" },
+] as const;
+const SHAPES = [
+  { tag: "ball", svg: (c: string) => `<circle cx="128" cy="150" r="45" fill="${c}"/>` },
+  { tag: "tower", svg: (c: string) => `<rect x="105" y="40" width="46" height="170" fill="${c}"/>` },
+  { tag: "", svg: () => "" },
+] as const;
+const TOPICS = [
+  { tag: "coffee", words: ["espresso", "latte", "morning cup", "cafe"] },
+  { tag: "dog", words: ["puppy", "good boy", "walkies", "my dog"] },
+  { tag: "travel", words: ["trip", "airport", "passport", "journey"] },
+  { tag: "food", words: ["dinner", "pasta", "recipe", "tasty"] },
+] as const;
+const FILLER = ["today", "with friends", "finally", "weekend", "so happy", "look at this", "again", "best day"];
+
+export interface SyntheticPost {
+  caption: string;
+  image: Buffer;
+  hashtags: string[];
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so every run makes the same export. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function syntheticPosts(count: number, seed = 1): Promise<SyntheticPost[]> {
+  const rand = rng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const posts: SyntheticPost[] = [];
+  for (let i = 0; i < count; i++) {
+    const scene = pick(SCENES);
+    const shape = pick(SHAPES);
+    const topic = pick(TOPICS);
+    const horizon = 110 + Math.floor(rand() * 60);
+    const jitter = Math.floor(rand() * 40) - 20;
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">
+      <rect width="256" height="256" fill="${scene.sky}"/><rect y="${horizon}" width="256" height="${256 - horizon}" fill="${scene.ground}"/>
+      <g transform="translate(${jitter},0)">${shape.svg(i % 2 ? "#d01010" : "#202020")}</g></svg>`;
+    const image = await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
+    const hashtags = [scene.tag, topic.tag, ...(shape.tag ? [shape.tag] : [])];
+    const caption = `${pick(FILLER)} ${pick(topic.words)} ${pick(FILLER)}\n.\n${hashtags.map((h) => `#${h}`).join(" ")}`;
+    posts.push({ caption, image, hashtags });
+  }
+  return posts;
+}
+
+/** Meta's latin-1 escaping of UTF-8, as real exports carry it. */
+const mojibake = (s: string) => Buffer.from(s, "utf8").toString("latin1");
+
+/**
+ * Writes posts as a 2025-layout Instagram export (`your_instagram_activity/media/posts_1.json`, media under
+ * `media/posts/YYYYMM/`) split over `parts` zip files: the posts file in the first, media spread over all.
+ */
+export async function writeExportZips(posts: SyntheticPost[], paths: string[]): Promise<void> {
+  const zips = paths.map(() => new yazl.ZipFile());
+  const entries = posts.map((p, i) => {
+    const uri = `media/posts/202409/${String(17_900_000_000_000_000 + i)}_n.jpg`;
+    zips[i % zips.length]!.addBuffer(p.image, uri);
+    return { media: [{ uri, creation_timestamp: 1_726_000_000 + i * 60, title: mojibake(p.caption) }] };
+  });
+  zips[0]!.addBuffer(Buffer.from(JSON.stringify(entries)), "your_instagram_activity/media/posts_1.json");
+  await Promise.all(
+    zips.map(async (zip, i) => {
+      const out = createWriteStream(paths[i]!);
+      zip.outputStream.pipe(out);
+      zip.end();
+      await once(out, "close");
+    }),
+  );
+}
