@@ -73,7 +73,13 @@ export class ZipTree {
             zip.readEntry();
           });
           zip.on("end", () => resolve());
-          zip.on("error", (err: Error) => reject(new ExportError("truncated-zip", `part ${part + 1}: ${err.message}`)));
+          zip.on("error", (err: Error) =>
+            reject(
+              /invalid relative path|absolute path|invalid characters in fileName/i.test(err.message)
+                ? new ExportError("unsafe-path", `part ${part + 1}: ${err.message}`)
+                : new ExportError("truncated-zip", `part ${part + 1}: ${err.message}`),
+            ),
+          );
           zip.readEntry();
         });
       }
