@@ -1,0 +1,74 @@
+"""Engine tests: shapes and masks, the HF LxmertModel key set, export round trip."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from lxtag_engine import safetensors
+from lxtag_engine.export import export_model
+from lxtag_engine.lxmert import Lxmert4Hashtag, LxmertConfig, LxmertModel
+from lxtag_engine.metrics import ranking_metrics
+
+
+def inputs(c: LxmertConfig, b: int = 3, t: int = 7):
+    ids = torch.randint(5, c.vocab_size, (b, t))
+    mask = torch.ones(b, t, dtype=torch.int64)
+    mask[1, 4:] = 0
+    return ids * mask, mask, torch.zeros_like(ids), torch.rand(b, 36, c.visual_feat_dim), torch.rand(b, 36, 4)
+
+
+def test_tiny_shapes_and_padding_invariance() -> None:
+    c = LxmertConfig.preset("tiny", vocab_size=100)
+    model = Lxmert4Hashtag(c, num_hashtags=11).eval()
+    ids, mask, types, feats, pos = inputs(c)
+    logits, pooled = model(ids, mask, types, feats, pos)
+    assert logits.shape == (3, 11) and pooled.shape == (3, c.hidden_size)
+    # padded positions must not change a row's output
+    longer = torch.cat([ids, torch.zeros(3, 5, dtype=torch.int64)], 1)
+    longer_mask = torch.cat([mask, torch.zeros(3, 5, dtype=torch.int64)], 1)
+    logits2, _ = model(longer, longer_mask, torch.zeros_like(longer), feats, pos)
+    assert torch.allclose(logits, logits2, atol=1e-5)
+
+
+def test_base_config_has_exactly_the_hf_lxmertmodel_keys() -> None:
+    state = LxmertModel(LxmertConfig.preset("base")).state_dict()
+    assert len(state) == 449  # reference A.3: 5 + 8 + 9*16 + 5*16 + 5*42 + 2
+    assert state["embeddings.word_embeddings.weight"].shape == (30522, 768)
+    assert state["encoder.visn_fc.visn_fc.weight"].shape == (768, 2048)
+    assert state["encoder.x_layers.4.visual_attention.att.query.weight"].shape == (768, 768)
+    assert state["encoder.layer.8.intermediate.dense.weight"].shape == (3072, 768)
+    assert not any(re.search(r"x_layers\.\d+\.(lang|visn)_cross", k) for k in state)  # one shared cross module
+    # a state dict with exactly these names and shapes loads strictly
+    LxmertModel(LxmertConfig.preset("base")).load_state_dict({k: torch.randn_like(v) for k, v in state.items()}, strict=True)
+
+
+def test_export_round_trip_and_manifest(tmp_path: Path) -> None:
+    c = LxmertConfig.preset("tiny", vocab_size=100)
+    model = Lxmert4Hashtag(c, num_hashtags=5)
+    manifest = export_model(model, tmp_path, architecture="lxmert4hashtag", config=c.to_dict(),
+                            hashtags=list("abcde"), detector="d")
+    graph = onnx.load(str(tmp_path / "model.onnx"))
+    assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"]
+    assert [o.name for o in graph.graph.output] == ["logits", "pooled"]
+    assert json.loads((tmp_path / "manifest.json").read_text())["files"]["model.onnx"] == manifest["files"]["model.onnx"]
+
+
+def test_safetensors_round_trip(tmp_path: Path) -> None:
+    a = np.arange(12, dtype=np.float16).reshape(3, 4)
+    safetensors.write(tmp_path / "x.safetensors", {"a": a, "b": np.ones(3, dtype=np.uint8)}, {"k": "v"})
+    t, meta = safetensors.read(tmp_path / "x.safetensors")
+    assert meta == {"k": "v"} and np.array_equal(t["a"], a) and t["b"].dtype == np.uint8
+
+
+def test_metrics_match_hand_computation() -> None:
+    scores = np.array([[0.9, 0.8, 0.1], [0.1, 0.2, 0.9]])
+    labels = np.array([[1, 0, 1], [0, 0, 0]])
+    m = ranking_metrics(scores, labels)
+    assert m["1"]["precision"] == 0.5 and m["1"]["recall"] == 0.5 and m["1"]["accuracy"] == 0.5
+    assert m["2"]["precision"] == 0.25
