@@ -47,7 +47,12 @@ fi
 # --- npm packages -----------------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm 11.19's `npm ci` rejects this lock file over vite's Windows-only optional dependency
+  # (napi-windows-process-start-time) even when the lock was just written by `npm install`; fall back to that.
+  npm ci --no-audit --no-fund --loglevel=error 2>"$STATE_DIR/npm-ci.log" || {
+    say "npm ci refused the lock file (see .lxtag/npm-ci.log); running npm install with the same lock"
+    npm install --no-audit --no-fund --loglevel=error
+  }
 else
   say "npm packages up to date"
 fi
