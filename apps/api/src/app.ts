@@ -15,8 +15,14 @@ declare module "fastify" {
 }
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: deps.config.LXTAG_API_BODY_LIMIT, disableRequestLogging: false });
-  await app.register(multipart, { limits: { fileSize: deps.config.LXTAG_UPLOAD_MAX_BYTES, files: 64, fields: 8 } });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: deps.config.LXTAG_API_BODY_LIMIT,
+    disableRequestLogging: false,
+  });
+  await app.register(multipart, {
+    limits: { fileSize: deps.config.LXTAG_UPLOAD_MAX_BYTES, files: 64, fields: 8 },
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: "lxtag API", version: "1", description: "Bulk hashtag labeling for Instagram exports" },
@@ -37,9 +43,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: Error, req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    if (err instanceof ApiError)
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
     const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: (err as { code?: string }).code ?? "bad_request", message: err.message });
+    if (status && status < 500)
+      return reply
+        .code(status)
+        .send({ error: (err as { code?: string }).code ?? "bad_request", message: err.message });
     req.log.error({ err }, "request failed");
     return reply.code(500).send({ error: "internal", message: "internal error" }); // 5xx details stay in the log
   });

@@ -7,11 +7,18 @@ const apiEnvSchema = serviceEnvSchema.extend({
   /** Keys registered at start-up, "name:key" comma-separated; the embedded setup uses one development key. */
   LXTAG_API_KEYS: z.string().default("dev:lxtag-dev-key"),
   /** Largest JSON body, bytes. */
-  LXTAG_API_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 2 ** 20),
+  LXTAG_API_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 2 ** 20),
   /** Largest single uploaded zip part, bytes. */
-  LXTAG_UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(8 * 2 ** 30),
+  LXTAG_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 2 ** 30),
   LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
-  LXTAG_TOP_K: z.coerce.number().int().min(1).max(100).default(10),
 });
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 

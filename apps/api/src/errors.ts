@@ -10,6 +10,8 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new ApiError(404, "not_found", `${what} ${id} not found`);
+export const notFound = (what: string, id: string) =>
+  new ApiError(404, "not_found", `${what} ${id} not found`);
 export const badRequest = (message: string) => new ApiError(400, "bad_request", message);
-export const unauthorized = () => new ApiError(401, "unauthorized", "missing or invalid API key (send x-api-key or Authorization: Bearer)");
+export const unauthorized = () =>
+  new ApiError(401, "unauthorized", "missing or invalid API key (send x-api-key or Authorization: Bearer)");

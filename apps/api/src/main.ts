@@ -1,5 +1,5 @@
 import { ingestJobSchema, QUEUES } from "@lxtag/contracts";
-import { onShutdown, redisConnection } from "@lxtag/runtime";
+import { onFinalFailure, onShutdown, redisConnection } from "@lxtag/runtime";
 import { UnrecoverableError, Worker } from "bullmq";
 import { buildApp } from "./app.js";
 import { configuredKeys } from "./config.js";
@@ -17,12 +17,23 @@ const ingest = new Worker(
   async (job) => {
     const parsed = ingestJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad ingest payload: ${parsed.error.message}`);
-    return runIngest(parsed.data.batchId, { ...deps, features: deps.queues.features, log: log.child({ jobId: job.id, queue: QUEUES.ingest }) });
+    return runIngest(parsed.data.batchId, {
+      ...deps,
+      features: deps.queues.features,
+      log: log.child({ jobId: job.id, queue: QUEUES.ingest }),
+    });
   },
-  { connection: redisConnection(config.LXTAG_REDIS_URL), prefix: config.LXTAG_QUEUE_PREFIX, concurrency: config.LXTAG_INGEST_CONCURRENCY },
+  {
+    connection: redisConnection(config.LXTAG_REDIS_URL),
+    prefix: config.LXTAG_QUEUE_PREFIX,
+    concurrency: config.LXTAG_INGEST_CONCURRENCY,
+  },
 );
-ingest.on("failed", (job, err) => log.error({ jobId: job?.id, err: err.message }, "ingest failed"));
-ingest.on("error", (err) => log.error({ err }, "ingest worker error"));
+onFinalFailure(ingest, log, async (job, err) => {
+  const parsed = ingestJobSchema.safeParse(job.data);
+  if (parsed.success)
+    await deps.repos.batches.markFailed(parsed.data.batchId, `ingest-failed: ${err.message}`);
+});
 
 await app.listen({ host: config.LXTAG_API_HOST, port: config.LXTAG_API_PORT });
 onShutdown(log, async () => {

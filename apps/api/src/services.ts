@@ -10,7 +10,11 @@ export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): 
   const db = createDb(config.DATABASE_URL);
   const store = new ObjectStore(storeOptions(config));
   const q = <T>(name: string) => createQueue<T>(name, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
-  const queues = { ingest: q<IngestJob>(QUEUES.ingest), features: q<FeatureJob>(QUEUES.features), predict: q<PredictJob>(QUEUES.predict) };
+  const queues = {
+    ingest: q<IngestJob>(QUEUES.ingest),
+    features: q<FeatureJob>(QUEUES.features),
+    predict: q<PredictJob>(QUEUES.predict),
+  };
   return {
     config,
     db,

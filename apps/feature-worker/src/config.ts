@@ -9,7 +9,11 @@ const schema = serviceEnvSchema.extend({
   LXTAG_FEATURE_CONCURRENCY: z.coerce.number().int().positive().default(2),
   LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(1),
   /** Largest image fetched from a URL, bytes. */
-  LXTAG_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(64 * 2 ** 20),
+  LXTAG_MAX_IMAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 2 ** 20),
   /** Decompression-bomb guard for decoded images. */
   LXTAG_MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(50_000_000),
 });

@@ -3,7 +3,7 @@ import { jobIds, type PredictJob, roiCacheKey } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
-import { decodeImage, type Detector, ImageDecodeError } from "@lxtag/vision";
+import { type Detector, decodeImage, ImageDecodeError } from "@lxtag/vision";
 import type { Queue } from "bullmq";
 import { fetchImage, ImageFetchError } from "./image-source.js";
 
@@ -21,10 +21,14 @@ export interface FeaturizeDeps {
  * One post: fetch its image, run the detector unless the RoI cache already holds this image for this detector,
  * then hand the post to prediction. A bad image does not fail the post: it is flagged and predicted from its caption.
  */
-export async function featurize(postId: string, deps: FeaturizeDeps): Promise<"cached" | "detected" | "caption-only" | "skipped"> {
+export async function featurize(
+  postId: string,
+  deps: FeaturizeDeps,
+): Promise<"cached" | "detected" | "caption-only" | "skipped"> {
   const post = await deps.repos.posts.forFeatures(postId);
   if (!post) throw new Error(`post ${postId} not found`);
-  const enqueue = () => deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId: jobIds.predict(postId) });
+  const enqueue = () =>
+    deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId: jobIds.predict(postId) });
   if (post.state !== "pending" && post.state !== "featurizing") {
     if (post.state === "predicting") await enqueue(); // a crash between the update and the enqueue
     return "skipped";

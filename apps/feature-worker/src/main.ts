@@ -1,7 +1,14 @@
 import { join } from "node:path";
-import { featureJobSchema, QUEUES, type PredictJob } from "@lxtag/contracts";
-import { createDb, repositories } from "@lxtag/db";
-import { createLogger, createQueue, onShutdown, redisConnection, storeOptions } from "@lxtag/runtime";
+import { featureJobSchema, type PredictJob, QUEUES } from "@lxtag/contracts";
+import { createDb, failPost, repositories } from "@lxtag/db";
+import {
+  createLogger,
+  createQueue,
+  onFinalFailure,
+  onShutdown,
+  redisConnection,
+  storeOptions,
+} from "@lxtag/runtime";
 import { fetchBundle, ObjectStore } from "@lxtag/storage";
 import { Detector } from "@lxtag/vision";
 import { UnrecoverableError, Worker } from "bullmq";
@@ -16,37 +23,58 @@ const store = new ObjectStore(storeOptions(config));
 const predict = createQueue<PredictJob>(QUEUES.predict, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
 
 const detectorId =
-  config.LXTAG_DETECTOR_ID ?? (JSON.parse((await store.get("detectors/current.json")).toString()) as { id: string }).id;
-const dir = await fetchBundle(store, `detectors/${detectorId}/`, join(config.LXTAG_CACHE_DIR, "detectors", detectorId));
+  config.LXTAG_DETECTOR_ID ??
+  (JSON.parse((await store.get("detectors/current.json")).toString()) as { id: string }).id;
+const dir = await fetchBundle(
+  store,
+  `detectors/${detectorId}/`,
+  join(config.LXTAG_CACHE_DIR, "detectors", detectorId),
+);
 // loaded once per process, never per job
-const detector = await Detector.load(dir, { executionProviders: config.LXTAG_EXECUTION_PROVIDERS, intraOpThreads: config.LXTAG_ORT_THREADS });
-log.info({ detector: detector.id, kind: detector.manifest.kind, provider: detector.provider }, "detector loaded");
+const detector = await Detector.load(dir, {
+  executionProviders: config.LXTAG_EXECUTION_PROVIDERS,
+  intraOpThreads: config.LXTAG_ORT_THREADS,
+});
+log.info(
+  { detector: detector.id, kind: detector.manifest.kind, provider: detector.provider },
+  "detector loaded",
+);
 
-const deps = { repos, store, detector, predict, log, maxImageBytes: config.LXTAG_MAX_IMAGE_BYTES, maxImagePixels: config.LXTAG_MAX_IMAGE_PIXELS };
+const deps = {
+  repos,
+  store,
+  detector,
+  predict,
+  log,
+  maxImageBytes: config.LXTAG_MAX_IMAGE_BYTES,
+  maxImagePixels: config.LXTAG_MAX_IMAGE_PIXELS,
+};
 const worker = new Worker(
   QUEUES.features,
   async (job) => {
     const parsed = featureJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad features payload: ${parsed.error.message}`);
     const started = performance.now();
-    const outcome = await featurize(parsed.data.postId, { ...deps, log: log.child({ jobId: job.id, queue: QUEUES.features }) });
-    log.debug({ jobId: job.id, outcome, ms: Math.round(performance.now() - started), detectorRuns: detector.runs }, "featurized");
+    const outcome = await featurize(parsed.data.postId, {
+      ...deps,
+      log: log.child({ jobId: job.id, queue: QUEUES.features }),
+    });
+    log.debug(
+      { jobId: job.id, outcome, ms: Math.round(performance.now() - started), detectorRuns: detector.runs },
+      "featurized",
+    );
     return { outcome, detectorRuns: detector.runs };
   },
-  { connection: redisConnection(config.LXTAG_REDIS_URL), prefix: config.LXTAG_QUEUE_PREFIX, concurrency: config.LXTAG_FEATURE_CONCURRENCY },
+  {
+    connection: redisConnection(config.LXTAG_REDIS_URL),
+    prefix: config.LXTAG_QUEUE_PREFIX,
+    concurrency: config.LXTAG_FEATURE_CONCURRENCY,
+  },
 );
-worker.on("failed", async (job, err) => {
-  log.error({ jobId: job?.id, err: err.message }, "features job failed");
-  // out of retries: the post fails alone with its reason
-  if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
-    const parsed = featureJobSchema.safeParse(job.data);
-    if (parsed.success) {
-      await repos.posts.markFailed(parsed.data.postId, `features-failed: ${err.message}`);
-      await repos.batches.completeIfFinished([parsed.data.batchId]);
-    }
-  }
+onFinalFailure(worker, log, async (job, err) => {
+  const parsed = featureJobSchema.safeParse(job.data);
+  if (parsed.success) await failPost(repos, parsed.data, `features-failed: ${err.message}`);
 });
-worker.on("error", (err) => log.error({ err }, "worker error"));
 log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
 
 onShutdown(log, async () => {

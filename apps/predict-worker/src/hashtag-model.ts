@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FEATURE_DIM, MODEL_INPUTS, type ModelManifest, modelManifestSchema, NUM_BOXES } from "@lxtag/contracts";
+import {
+  FEATURE_DIM,
+  MODEL_INPUTS,
+  type ModelManifest,
+  modelManifestSchema,
+  NUM_BOXES,
+} from "@lxtag/contracts";
 import { OrtSession, type OrtSessionOptions } from "@lxtag/inference";
 import { CaptionTokenizer } from "@lxtag/text";
 
@@ -26,10 +32,19 @@ export class HashtagModel {
     private readonly session: OrtSession,
   ) {}
 
-  static async load(dir: string, options: Omit<OrtSessionOptions, "requiredInputs" | "requiredOutputs"> = {}): Promise<HashtagModel> {
-    const manifest = modelManifestSchema.parse(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+  static async load(
+    dir: string,
+    options: Omit<OrtSessionOptions, "requiredInputs" | "requiredOutputs"> = {},
+  ): Promise<HashtagModel> {
+    const manifest = modelManifestSchema.parse(
+      JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")),
+    );
     const tokenizer = CaptionTokenizer.fromFile(join(dir, "tokenizer.json"), manifest.max_length);
-    const session = await OrtSession.create(join(dir, "model.onnx"), { ...options, requiredInputs: MODEL_INPUTS, requiredOutputs: ["logits"] });
+    const session = await OrtSession.create(join(dir, "model.onnx"), {
+      ...options,
+      requiredInputs: MODEL_INPUTS,
+      requiredOutputs: ["logits"],
+    });
     return new HashtagModel(manifest, tokenizer, session);
   }
 

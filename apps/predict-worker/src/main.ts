@@ -1,6 +1,6 @@
 import { predictJobSchema, QUEUES } from "@lxtag/contracts";
-import { createDb, repositories } from "@lxtag/db";
-import { createLogger, onShutdown, redisConnection, storeOptions } from "@lxtag/runtime";
+import { createDb, failPost, repositories } from "@lxtag/db";
+import { createLogger, onFinalFailure, onShutdown, redisConnection, storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { UnrecoverableError, Worker } from "bullmq";
 import { loadConfig } from "./config.js";
@@ -12,14 +12,24 @@ const log = createLogger("predict-worker", config.LXTAG_LOG_LEVEL);
 const db = createDb(config.DATABASE_URL, 4);
 const repos = repositories(db);
 const store = new ObjectStore(storeOptions(config));
-const loader = new ModelLoader({ repos, store, log, cacheDir: config.LXTAG_CACHE_DIR, providers: config.LXTAG_EXECUTION_PROVIDERS, threads: config.LXTAG_ORT_THREADS });
+const loader = new ModelLoader({
+  repos,
+  store,
+  log,
+  cacheDir: config.LXTAG_CACHE_DIR,
+  providers: config.LXTAG_EXECUTION_PROVIDERS,
+  threads: config.LXTAG_ORT_THREADS,
+});
 await loader.refresh();
 loader.watch(config.LXTAG_MODEL_POLL_MS);
 
-const predictor = new Predictor({ repos, store, log, topK: config.LXTAG_TOP_K, model: () => loader.model }, {
-  maxBatchSize: config.LXTAG_MAX_BATCH_SIZE,
-  maxWaitMs: config.LXTAG_MAX_WAIT_MS,
-});
+const predictor = new Predictor(
+  { repos, store, log, topK: config.LXTAG_TOP_K, model: () => loader.model },
+  {
+    maxBatchSize: config.LXTAG_MAX_BATCH_SIZE,
+    maxWaitMs: config.LXTAG_MAX_WAIT_MS,
+  },
+);
 const worker = new Worker(
   QUEUES.predict,
   async (job) => {
@@ -28,19 +38,16 @@ const worker = new Worker(
     return predictor.predict(parsed.data.postId);
   },
   // as many jobs in flight as one micro-batch holds, so the batcher has something to batch
-  { connection: redisConnection(config.LXTAG_REDIS_URL), prefix: config.LXTAG_QUEUE_PREFIX, concurrency: config.LXTAG_MAX_BATCH_SIZE },
+  {
+    connection: redisConnection(config.LXTAG_REDIS_URL),
+    prefix: config.LXTAG_QUEUE_PREFIX,
+    concurrency: config.LXTAG_MAX_BATCH_SIZE,
+  },
 );
-worker.on("failed", async (job, err) => {
-  log.error({ jobId: job?.id, err: err.message }, "predict job failed");
-  if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
-    const parsed = predictJobSchema.safeParse(job.data);
-    if (parsed.success) {
-      await repos.posts.markFailed(parsed.data.postId, `predict-failed: ${err.message}`);
-      await repos.batches.completeIfFinished([parsed.data.batchId]);
-    }
-  }
+onFinalFailure(worker, log, async (job, err) => {
+  const parsed = predictJobSchema.safeParse(job.data);
+  if (parsed.success) await failPost(repos, parsed.data, `predict-failed: ${err.message}`);
 });
-worker.on("error", (err) => log.error({ err }, "worker error"));
 log.info({ model: loader.model.id, maxBatchSize: config.LXTAG_MAX_BATCH_SIZE }, "predict worker ready");
 
 onShutdown(log, async () => {

@@ -17,7 +17,14 @@ export class ModelLoader {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly deps: { repos: Repositories; store: ObjectStore; log: Logger; cacheDir: string; providers: string[]; threads: number },
+    private readonly deps: {
+      repos: Repositories;
+      store: ObjectStore;
+      log: Logger;
+      cacheDir: string;
+      providers: string[];
+      threads: number;
+    },
   ) {}
 
   get model(): HashtagModel {
@@ -29,8 +36,15 @@ export class ModelLoader {
     const active = await this.deps.repos.models.active();
     if (!active) throw new NoActiveModelError();
     if (this.current?.id === active.id) return;
-    const dir = await fetchBundle(this.deps.store, active.bundlePrefix, join(this.deps.cacheDir, "models", active.id));
-    const next = await HashtagModel.load(dir, { executionProviders: this.deps.providers, intraOpThreads: this.deps.threads });
+    const dir = await fetchBundle(
+      this.deps.store,
+      active.bundlePrefix,
+      join(this.deps.cacheDir, "models", active.id),
+    );
+    const next = await HashtagModel.load(dir, {
+      executionProviders: this.deps.providers,
+      intraOpThreads: this.deps.threads,
+    });
     const previous = this.current;
     this.current = next;
     this.deps.log.info({ model: next.id, previous: previous?.id }, "model loaded");
@@ -39,7 +53,10 @@ export class ModelLoader {
   }
 
   watch(intervalMs: number): void {
-    this.timer = setInterval(() => this.refresh().catch((err) => this.deps.log.error({ err: err.message }, "model refresh failed")), intervalMs);
+    this.timer = setInterval(
+      () => this.refresh().catch((err) => this.deps.log.error({ err: err.message }, "model refresh failed")),
+      intervalMs,
+    );
     this.timer.unref();
   }
 

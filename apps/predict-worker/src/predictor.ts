@@ -44,7 +44,10 @@ export class Predictor {
           const roi = decodeRoi(await store.get(roiCacheKey(model.manifest.detector, post.imageSha256)));
           return { text: post.modelText, features: roi.features, boxes: roi.boxes };
         } catch (err) {
-          this.deps.log.warn({ postId: id, err: (err as Error).message }, "RoI features unavailable; caption only");
+          this.deps.log.warn(
+            { postId: id, err: (err as Error).message },
+            "RoI features unavailable; caption only",
+          );
           return { text: post.modelText };
         }
       }),

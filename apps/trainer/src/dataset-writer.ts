@@ -64,9 +64,21 @@ export async function writeDataset(dir: string, examples: LabeledExample[], opts
     });
     const buf = encodeSafetensors(
       {
-        input_ids: { dtype: "I32", shape: [rows.length, enc.length], data: Int32Array.from(enc.inputIds, Number) },
-        attention_mask: { dtype: "U8", shape: [rows.length, enc.length], data: Uint8Array.from(enc.attentionMask, Number) },
-        visual_feats: { dtype: "F16", shape: [rows.length, NUM_BOXES, FEATURE_DIM], data: float32ToFloat16(feats) },
+        input_ids: {
+          dtype: "I32",
+          shape: [rows.length, enc.length],
+          data: Int32Array.from(enc.inputIds, Number),
+        },
+        attention_mask: {
+          dtype: "U8",
+          shape: [rows.length, enc.length],
+          data: Uint8Array.from(enc.attentionMask, Number),
+        },
+        visual_feats: {
+          dtype: "F16",
+          shape: [rows.length, NUM_BOXES, FEATURE_DIM],
+          data: float32ToFloat16(feats),
+        },
         visual_pos: { dtype: "F32", shape: [rows.length, NUM_BOXES, 4], data: pos },
         labels: { dtype: "U8", shape: [rows.length, hashtags.length], data: labels },
       },
@@ -74,7 +86,9 @@ export async function writeDataset(dir: string, examples: LabeledExample[], opts
     );
     await writeFile(join(dir, `${name}.safetensors`), buf);
   }
-  const tokenizerSha = createHash("sha256").update(await readFile(tokenizerPath)).digest("hex");
+  const tokenizerSha = createHash("sha256")
+    .update(await readFile(tokenizerPath))
+    .digest("hex");
   const meta = {
     id: `ds-${tokenizerSha.slice(0, 8)}-${n}`,
     hashtags,

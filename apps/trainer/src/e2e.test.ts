@@ -1,8 +1,8 @@
 // End to end through the real REST API, Redis, Postgres, s3rver and onnxruntime-node, with the three lxtag
 // processes running as they do in production. Needs `npm run setup` (npm test runs it first).
 import { randomUUID } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
 import { openAsBlob } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobIds, QUEUES } from "@lxtag/contracts";
@@ -10,11 +10,11 @@ import { createDb, repositories } from "@lxtag/db";
 import { createQueue, parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { writeWordPieceTokenizer } from "@lxtag/text";
-import yazl from "yazl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import yazl from "yazl";
+import { LocalStack } from "./demo/stack.js";
 import { ensureDetector } from "./detector-bundle.js";
 import { runEngine } from "./engine.js";
-import { LocalStack } from "./demo/stack.js";
 import { publishModel } from "./publish.js";
 import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
 
@@ -49,16 +49,38 @@ const get = (path: string, key = KEY) => fetch(`${stack.baseUrl}${path}`, { head
 async function waitForBatch(batchId: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = (await (await get(`/v1/batches/${batchId}`)).json()) as { state: string; totalPosts: number; counts: Record<string, number>; error: string | null };
+    const s = (await (await get(`/v1/batches/${batchId}`)).json()) as {
+      state: string;
+      totalPosts: number;
+      counts: Record<string, number>;
+      error: string | null;
+      warnings: string[];
+    };
     if (s.state === "done" || s.state === "failed") return s;
-    if (Date.now() > deadline) throw new Error(`batch ${batchId} still ${s.state}: ${JSON.stringify(s)}\n${stack.logs.slice(-20).join("\n")}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `batch ${batchId} still ${s.state}: ${JSON.stringify(s)}\n${stack.logs.slice(-20).join("\n")}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }
 
 async function results(batchId: string) {
   const text = await (await get(`/v1/batches/${batchId}/results`)).text();
-  return text.trim().split("\n").map((l) => JSON.parse(l) as { id: string; state: string; error: string | null; flags: string[]; caption: string; hashtags: { hashtag: string; score: number }[] });
+  return text
+    .trim()
+    .split("\n")
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          id: string;
+          state: string;
+          error: string | null;
+          flags: string[];
+          caption: string;
+          hashtags: { hashtag: string; score: number }[];
+        },
+    );
 }
 
 beforeAll(async () => {
@@ -71,7 +93,17 @@ beforeAll(async () => {
     const dir = join(work, "model");
     const tokenizer = join(work, "tokenizer.json");
     writeWordPieceTokenizer(["a red sunset over the ocean with my dog"], tokenizer, 200);
-    await runEngine(["random-model", "--out", dir, "--hashtags", "12", "--detector", detectorId, "--config", '{"vocab_size": 200}']);
+    await runEngine([
+      "random-model",
+      "--out",
+      dir,
+      "--hashtags",
+      "12",
+      "--detector",
+      detectorId,
+      "--config",
+      '{"vocab_size": 200}',
+    ]);
     await publishModel(store, repos, dir, tokenizer);
   }
   stack = new LocalStack(18_000 + Math.floor(Math.random() * 1000), {
@@ -98,10 +130,20 @@ describe("a multi-part zip export", () => {
     await writeExportZips(posts, parts);
     // a third part with awkward posts: corrupt image bytes, a video, a missing file, a mojibake caption
     const odd = [
-      { media: [{ uri: "media/posts/202410/corrupt.jpg", creation_timestamp: 1, title: "broken picture #glitch" }] },
+      {
+        media: [
+          { uri: "media/posts/202410/corrupt.jpg", creation_timestamp: 1, title: "broken picture #glitch" },
+        ],
+      },
       { media: [{ uri: "media/posts/202410/clip", creation_timestamp: 2, title: "a video post #reel" }] },
-      { media: [{ uri: "media/posts/202410/gone.webp", creation_timestamp: 3, title: "lost media #missing" }] },
-      { title: "Caf\u00c3\u00a9 Ma\u00c3\u00b1ana \u00e2\u0098\u0095 #latteart", creation_timestamp: 4, media: [{ uri: "media/posts/202410/corrupt2.jpg", creation_timestamp: 4, title: "" }] },
+      {
+        media: [{ uri: "media/posts/202410/gone.webp", creation_timestamp: 3, title: "lost media #missing" }],
+      },
+      {
+        title: "Caf\u00c3\u00a9 Ma\u00c3\u00b1ana \u00e2\u0098\u0095 #latteart",
+        creation_timestamp: 4,
+        media: [{ uri: "media/posts/202410/corrupt2.jpg", creation_timestamp: 4, title: "" }],
+      },
     ];
     const mp4 = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from("ftypmp42"), Buffer.alloc(64)]);
     parts.push(
@@ -121,6 +163,7 @@ describe("a multi-part zip export", () => {
     const summary = await waitForBatch(firstBatch);
     expect(summary.state).toBe("done");
     expect(summary.totalPosts).toBe(28);
+    expect(summary.warnings).toEqual(["1 post: media-missing", "1 post: unsupported-media"]); // gone.webp; corrupt2.jpg is text
     const rows = await results(firstBatch);
     expect(rows).toHaveLength(28);
     for (const r of rows) {
@@ -128,7 +171,9 @@ describe("a multi-part zip export", () => {
       else expect(r.state === "failed" && r.error).toBeTruthy();
     }
     const byCaption = (s: string) => rows.find((r) => r.caption.startsWith(s))!;
-    expect(byCaption("broken picture").flags).toEqual(expect.arrayContaining(["caption-only", "image-error:corrupt-image"]));
+    expect(byCaption("broken picture").flags).toEqual(
+      expect.arrayContaining(["caption-only", "image-error:corrupt-image"]),
+    );
     expect(byCaption("a video post").flags).toEqual(expect.arrayContaining(["video", "caption-only"]));
     expect(byCaption("lost media").flags).toContain("media-missing");
     expect(byCaption("Café Mañana ☕").state).toBe("done"); // mojibake repaired
@@ -141,7 +186,9 @@ describe("a multi-part zip export", () => {
     expect((await waitForBatch(batchId)).state).toBe("done");
     const rows = await results(batchId);
     const features = createQueue(QUEUES.features, env.LXTAG_REDIS_URL, prefix);
-    const outcomes = await Promise.all(rows.map(async (r) => (await features.getJob(jobIds.features(r.id)))?.returnvalue?.outcome));
+    const outcomes = await Promise.all(
+      rows.map(async (r) => (await features.getJob(jobIds.features(r.id)))?.returnvalue?.outcome),
+    );
     await features.close();
     expect(outcomes.filter((o) => o === "detected")).toHaveLength(0);
     expect(outcomes.filter((o) => o === "cached").length).toBe(24);
@@ -174,7 +221,11 @@ describe("bad input gets a specific error and the services keep running", () => 
     expect(await rejected([p])).toMatch(/^not-a-zip/);
   });
   it("a zip without any posts file", async () => {
-    expect(await rejected([await zipOf({ "your_instagram_activity/subscriptions/reels.json": "{}" }, join(work, "noposts.zip"))])).toMatch(/^no-posts-file/);
+    expect(
+      await rejected([
+        await zipOf({ "your_instagram_activity/subscriptions/reels.json": "{}" }, join(work, "noposts.zip")),
+      ]),
+    ).toMatch(/^no-posts-file/);
   });
   it("a truncated zip", async () => {
     const p = await zipOf({ "content/posts_1.json": "[]".padEnd(5000, " ") }, join(work, "full.zip"));
@@ -184,24 +235,41 @@ describe("bad input gets a specific error and the services keep running", () => 
   });
   it("path-traversal entry names", async () => {
     // zip writers refuse such names, so write a harmless one of the same length and patch the bytes
-    const p = await zipOf({ "content/posts_1.json": "[]", "x/aa/aa/etc/passwd": "root" }, join(work, "traversal.zip"));
+    const p = await zipOf(
+      { "content/posts_1.json": "[]", "x/aa/aa/etc/passwd": "root" },
+      join(work, "traversal.zip"),
+    );
     const fs = await import("node:fs/promises");
-    const bytes = (await fs.readFile(p)).toString("latin1").replaceAll("x/aa/aa/etc/passwd", "x/../../etc/passwd");
+    const bytes = (await fs.readFile(p))
+      .toString("latin1")
+      .replaceAll("x/aa/aa/etc/passwd", "x/../../etc/passwd");
     await fs.writeFile(p, Buffer.from(bytes, "latin1"));
     expect(await rejected([p])).toMatch(/^unsafe-path/);
   });
   it("a zip bomb", async () => {
-    const p = await zipOf({ "content/posts_1.json": "[]", "media/posts/bomb.jpg": Buffer.alloc(50 * 2 ** 20) }, join(work, "bomb.zip"));
+    const p = await zipOf(
+      { "content/posts_1.json": "[]", "media/posts/bomb.jpg": Buffer.alloc(50 * 2 ** 20) },
+      join(work, "bomb.zip"),
+    );
     expect(await rejected([p])).toMatch(/^zip-bomb/);
   });
   it("invalid JSON in the posts file", async () => {
-    expect(await rejected([await zipOf({ "content/posts_1.json": "[{not json" }, join(work, "badjson.zip"))])).toMatch(/^invalid-json/);
+    expect(
+      await rejected([await zipOf({ "content/posts_1.json": "[{not json" }, join(work, "badjson.zip"))]),
+    ).toMatch(/^invalid-json/);
   });
   it("a JSON batch: wrong field types, an empty caption, a 1 MB caption fail alone; the rest are done", async () => {
     const res = await fetch(`${stack.baseUrl}/v1/batches`, {
       method: "POST",
       headers: { "x-api-key": KEY, "content-type": "application/json" },
-      body: JSON.stringify({ posts: [{ caption: 42 }, { caption: "" }, { caption: "x".repeat(2 ** 20) }, { caption: "my dog at the beach #dog" }] }),
+      body: JSON.stringify({
+        posts: [
+          { caption: 42 },
+          { caption: "" },
+          { caption: "x".repeat(2 ** 20) },
+          { caption: "my dog at the beach #dog" },
+        ],
+      }),
     });
     expect(res.status).toBe(202);
     const batchId = ((await res.json()) as { batchId: string }).batchId;

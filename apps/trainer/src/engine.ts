@@ -20,7 +20,12 @@ export class EngineError extends Error {
 export function runEngine(args: string[], onLine: (line: string) => void = () => {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, ["-m", "lxtag_engine", ...args], {
-      env: { ...process.env, PYTHONPATH: ENGINE_DIR, PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "2" },
+      env: {
+        ...process.env,
+        PYTHONPATH: ENGINE_DIR,
+        PYTHONUNBUFFERED: "1",
+        OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "2",
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -32,6 +37,8 @@ export function runEngine(args: string[], onLine: (line: string) => void = () =>
       stderr += d;
     });
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new EngineError(args[0] ?? "", code, stderr))));
+    child.on("close", (code) =>
+      code === 0 ? resolve(stdout) : reject(new EngineError(args[0] ?? "", code, stderr)),
+    );
   });
 }

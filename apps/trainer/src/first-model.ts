@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Repositories } from "@lxtag/db";
 import type { ObjectStore } from "@lxtag/storage";
-import { decodeImage, type Detector } from "@lxtag/vision";
+import { type Detector, decodeImage } from "@lxtag/vision";
 import { writeDataset } from "./dataset-writer.js";
 import { runEngine } from "./engine.js";
 import { publishModel } from "./publish.js";
@@ -25,14 +25,38 @@ export async function trainFirstModel(
 ) {
   const log = opts.log ?? (() => {});
   const examples = [];
-  for (const p of posts) examples.push({ id: p.id, caption: p.caption, roi: p.image ? await detector.detect(await decodeImage(p.image)) : null });
+  for (const p of posts)
+    examples.push({
+      id: p.id,
+      caption: p.caption,
+      roi: p.image ? await detector.detect(await decodeImage(p.image)) : null,
+    });
   const dataDir = join(opts.workDir, "dataset");
   const meta = await writeDataset(dataDir, examples, { detectorId: detector.id, vocabSize: 2000 });
-  log(`dataset ${meta.id}: ${meta.splits.train} train / ${meta.splits.val} val / ${meta.splits.test} test, ${meta.hashtags.length} hashtags`);
+  log(
+    `dataset ${meta.id}: ${meta.splits.train} train / ${meta.splits.val} val / ${meta.splits.test} test, ${meta.hashtags.length} hashtags`,
+  );
   const out = join(opts.workDir, "model");
   await runEngine(
-    ["train", "--data", dataDir, "--out", out, "--preset", "tiny", "--config", JSON.stringify({ vocab_size: meta.vocab_size }),
-      "--epochs", String(opts.epochs ?? 12), "--batch-size", "32", "--lr", "2e-3", "--patience", "4"],
+    [
+      "train",
+      "--data",
+      dataDir,
+      "--out",
+      out,
+      "--preset",
+      "tiny",
+      "--config",
+      JSON.stringify({ vocab_size: meta.vocab_size }),
+      "--epochs",
+      String(opts.epochs ?? 12),
+      "--batch-size",
+      "32",
+      "--lr",
+      "2e-3",
+      "--patience",
+      "4",
+    ],
     log,
   );
   return publishModel(store, repos, out, join(dataDir, "tokenizer.json"));

@@ -9,7 +9,17 @@ import { runEngine } from "./engine.js";
 
 async function parity(preset: string, config: object) {
   const dir = await mkdtemp(join(tmpdir(), "lxtag-parity-"));
-  await runEngine(["random-model", "--out", dir, "--preset", preset, "--config", JSON.stringify(config), "--hashtags", "17"]);
+  await runEngine([
+    "random-model",
+    "--out",
+    dir,
+    "--preset",
+    preset,
+    "--config",
+    JSON.stringify(config),
+    "--hashtags",
+    "17",
+  ]);
   await runEngine(["parity", "--checkpoint", join(dir, "checkpoint.pt"), "--out", join(dir, "parity.json")]);
   const p = JSON.parse(await readFile(join(dir, "parity.json"), "utf8"));
   const session = await OrtSession.create(join(dir, "model.onnx"));
@@ -18,12 +28,20 @@ async function parity(preset: string, config: object) {
     input_ids: { type: "int64", dims: [p.B, p.L], data: i64(p.input_ids) },
     attention_mask: { type: "int64", dims: [p.B, p.L], data: i64(p.attention_mask) },
     token_type_ids: { type: "int64", dims: [p.B, p.L], data: new BigInt64Array(p.B * p.L) },
-    visual_feats: { type: "float32", dims: [p.B, 36, p.visual_feats.length / p.B / 36], data: Float32Array.from(p.visual_feats) },
+    visual_feats: {
+      type: "float32",
+      dims: [p.B, 36, p.visual_feats.length / p.B / 36],
+      data: Float32Array.from(p.visual_feats),
+    },
     visual_pos: { type: "float32", dims: [p.B, 36, 4], data: Float32Array.from(p.visual_pos) },
   });
   await session.dispose();
   const maxDiff = (a: Float32Array, b: number[]) => Math.max(...b.map((v, i) => Math.abs(v - a[i]!)));
-  return { logits: maxDiff(out.logits!.data as Float32Array, p.logits), pooled: maxDiff(out.pooled!.data as Float32Array, p.pooled), n: p.logits.length };
+  return {
+    logits: maxDiff(out.logits!.data as Float32Array, p.logits),
+    pooled: maxDiff(out.pooled!.data as Float32Array, p.pooled),
+    n: p.logits.length,
+  };
 }
 
 describe("ONNX Runtime (Node) vs PyTorch", () => {

@@ -15,11 +15,13 @@ export async function publishModel(
 ) {
   await copyFile(tokenizerPath, join(bundleDir, "tokenizer.json"));
   const raw = JSON.parse(await readFile(join(bundleDir, "manifest.json"), "utf8"));
-  raw.files["tokenizer.json"] = createHash("sha256").update(await readFile(join(bundleDir, "tokenizer.json"))).digest("hex");
+  raw.files["tokenizer.json"] = createHash("sha256")
+    .update(await readFile(join(bundleDir, "tokenizer.json")))
+    .digest("hex");
   const manifest = modelManifestSchema.parse(raw);
   await writeFile(join(bundleDir, "manifest.json"), JSON.stringify(manifest, null, 2));
   const prefix = modelBundlePrefix(manifest.id);
-  await publishBundle(store, bundleDir, prefix, Object.keys(manifest.files));
+  await publishBundle(store, bundleDir, prefix);
   await repos.models.register(manifest, prefix);
   if (activate) await repos.models.activate(manifest.id);
   return manifest;

@@ -1,5 +1,5 @@
-import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 import sharp from "sharp";
 import yazl from "yazl";
 
@@ -21,7 +21,16 @@ const TOPICS = [
   { tag: "travel", words: ["trip", "airport", "passport", "journey"] },
   { tag: "food", words: ["dinner", "pasta", "recipe", "tasty"] },
 ] as const;
-const FILLER = ["today", "with friends", "finally", "weekend", "so happy", "look at this", "again", "best day"];
+const FILLER = [
+  "today",
+  "with friends",
+  "finally",
+  "weekend",
+  "so happy",
+  "look at this",
+  "again",
+  "best day",
+];
 
 export interface SyntheticPost {
   caption: string;

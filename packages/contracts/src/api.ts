@@ -14,7 +14,6 @@ export type JsonPost = z.infer<typeof jsonPostSchema>;
 export const batchOptionsSchema = z.object({
   includeReels: z.boolean().default(true),
   includeArchived: z.boolean().default(false),
-  topK: z.number().int().min(1).max(100).optional(),
 });
 export type BatchOptions = z.infer<typeof batchOptionsSchema>;
 

@@ -39,5 +39,11 @@ export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
 export const NUM_BOXES = 36;
 export const FEATURE_DIM = 2048;
-export const MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"] as const;
+export const MODEL_INPUTS = [
+  "input_ids",
+  "attention_mask",
+  "token_type_ids",
+  "visual_feats",
+  "visual_pos",
+] as const;
 export const MODEL_OUTPUTS = ["logits", "pooled"] as const;

@@ -51,7 +51,10 @@ export class Batches {
   }
 
   async markFailed(id: string, error: string): Promise<void> {
-    await this.db.prisma.batch.update({ where: { id }, data: { state: "failed", error, finishedAt: new Date() } });
+    await this.db.prisma.batch.update({
+      where: { id },
+      data: { state: "failed", error, finishedAt: new Date() },
+    });
   }
 
   /** Marks batches done whose posts are all terminal. Cheap when called with the batches a worker just touched. */

@@ -1,10 +1,18 @@
 export { ApiKeys } from "./api-keys.js";
-export { type BatchSummary, Batches } from "./batches.js";
+export { Batches, type BatchSummary } from "./batches.js";
 export { createDb, type Db } from "./client.js";
 export { Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
 export { ModelVersions } from "./model-versions.js";
-export { type NewMedia, type NewPost, type PostForFeatures, type PostForPredict, Posts, postId, type RankedHashtag } from "./posts.js";
+export {
+  type NewMedia,
+  type NewPost,
+  type PostForFeatures,
+  type PostForPredict,
+  Posts,
+  postId,
+  type RankedHashtag,
+} from "./posts.js";
 export { type PostResult, Results } from "./results.js";
 
 import { ApiKeys } from "./api-keys.js";
@@ -27,3 +35,13 @@ export function repositories(db: Db) {
   };
 }
 export type Repositories = ReturnType<typeof repositories>;
+
+/** A post that cannot be processed fails alone, with its reason; its batch completes if it was the last one. */
+export async function failPost(
+  repos: Repositories,
+  job: { postId: string; batchId: string },
+  reason: string,
+): Promise<void> {
+  await repos.posts.markFailed(job.postId, reason);
+  await repos.batches.completeIfFinished([job.batchId]);
+}

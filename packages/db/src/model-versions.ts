@@ -25,13 +25,22 @@ export class ModelVersions {
   /** Makes one version the serving model; the previous active one is retired. */
   async activate(id: string): Promise<void> {
     await this.db.prisma.$transaction([
-      this.db.prisma.modelVersion.updateMany({ where: { state: "active", NOT: { id } }, data: { state: "retired" } }),
-      this.db.prisma.modelVersion.update({ where: { id }, data: { state: "active", activatedAt: new Date() } }),
+      this.db.prisma.modelVersion.updateMany({
+        where: { state: "active", NOT: { id } },
+        data: { state: "retired" },
+      }),
+      this.db.prisma.modelVersion.update({
+        where: { id },
+        data: { state: "active", activatedAt: new Date() },
+      }),
     ]);
   }
 
   active(): Promise<ModelVersion | null> {
-    return this.db.prisma.modelVersion.findFirst({ where: { state: "active" }, orderBy: { activatedAt: "desc" } });
+    return this.db.prisma.modelVersion.findFirst({
+      where: { state: "active" },
+      orderBy: { activatedAt: "desc" },
+    });
   }
 
   list(): Promise<ModelVersion[]> {

@@ -150,9 +150,14 @@ export class Posts {
   }
 
   /** Writes the ranked hashtags and marks the posts done, atomically and idempotently. */
-  async savePredictions(modelVersionId: string, results: { postId: string; ranked: RankedHashtag[] }[]): Promise<void> {
+  async savePredictions(
+    modelVersionId: string,
+    results: { postId: string; ranked: RankedHashtag[] }[],
+  ): Promise<void> {
     if (!results.length) return;
-    const rows = results.flatMap((r) => r.ranked.map((h, i) => ({ p: r.postId, r: i + 1, h: h.hashtag, s: h.score })));
+    const rows = results.flatMap((r) =>
+      r.ranked.map((h, i) => ({ p: r.postId, r: i + 1, h: h.hashtag, s: h.score })),
+    );
     const client = await this.db.pool.connect();
     try {
       await client.query("BEGIN");

@@ -31,7 +31,10 @@ export class Results {
   constructor(private readonly db: Db) {}
 
   /** One page of a batch's posts after `cursor` (a seq), optionally in one state. */
-  async page(batchId: string, opts: { state?: string; cursor?: number; limit: number }): Promise<{ posts: PostResult[]; nextCursor: number | null }> {
+  async page(
+    batchId: string,
+    opts: { state?: string; cursor?: number; limit: number },
+  ): Promise<{ posts: PostResult[]; nextCursor: number | null }> {
     const r = await this.db.pool.query<PostResult>(
       `${SELECT_RESULTS} WHERE p.batch_id = $1 AND p.seq > $2 AND ($3::"PostState" IS NULL OR p.state = $3::"PostState")
        ORDER BY p.seq LIMIT $4`,
@@ -45,7 +48,10 @@ export class Results {
   async *all(batchId: string, pageSize = 500): AsyncGenerator<PostResult> {
     let cursor: number | null = -1;
     while (cursor !== null) {
-      const page: { posts: PostResult[]; nextCursor: number | null } = await this.page(batchId, { cursor, limit: pageSize });
+      const page: { posts: PostResult[]; nextCursor: number | null } = await this.page(batchId, {
+        cursor,
+        limit: pageSize,
+      });
       yield* page.posts;
       cursor = page.nextCursor;
     }

@@ -9,8 +9,19 @@ import { migrate } from "./migrator.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const url = process.env.DATABASE_URL ?? "postgresql://lxtag:lxtag@127.0.0.1:5432/lxtag";
-const SCALARS: Record<string, string> = { String: "text", Int: "integer", Float: "double precision", Boolean: "boolean", DateTime: "timestamp", Json: "jsonb" };
-const NATIVE: Record<string, string> = { Uuid: "uuid", Real: "real", Timestamptz: "timestamp with time zone" };
+const SCALARS: Record<string, string> = {
+  String: "text",
+  Int: "integer",
+  Float: "double precision",
+  Boolean: "boolean",
+  DateTime: "timestamp",
+  Json: "jsonb",
+};
+const NATIVE: Record<string, string> = {
+  Uuid: "uuid",
+  Real: "real",
+  Timestamptz: "timestamp with time zone",
+};
 
 function schemaTables() {
   const text = readFileSync(`${root}prisma/schema.prisma`, "utf8");
@@ -48,14 +59,25 @@ describe("schema.prisma vs prisma/migrations", () => {
       expect(await migrate(dbUrl, `${root}prisma/migrations`)).toEqual([]); // idempotent
       const c = new pg.Client({ connectionString: dbUrl });
       await c.connect();
-      const rows = await c.query<{ table_name: string; column_name: string; data_type: string; udt_name: string; is_nullable: string }>(
+      const rows = await c.query<{
+        table_name: string;
+        column_name: string;
+        data_type: string;
+        udt_name: string;
+        is_nullable: string;
+      }>(
         `SELECT table_name, column_name, data_type, udt_name, is_nullable FROM information_schema.columns
          WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
       );
       await c.end();
       const db: Record<string, Record<string, { type: string; nullable: boolean }>> = {};
-      for (const r of rows.rows)
-        (db[r.table_name] ??= {})[r.column_name] = { type: r.data_type === "USER-DEFINED" ? r.udt_name : r.data_type, nullable: r.is_nullable === "YES" };
+      for (const r of rows.rows) {
+        db[r.table_name] ??= {};
+        db[r.table_name]![r.column_name] = {
+          type: r.data_type === "USER-DEFINED" ? r.udt_name : r.data_type,
+          nullable: r.is_nullable === "YES",
+        };
+      }
       expect(db).toEqual(schemaTables());
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

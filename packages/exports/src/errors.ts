@@ -1,4 +1,10 @@
-export type ExportErrorCode = "not-a-zip" | "truncated-zip" | "no-posts-file" | "unsafe-path" | "zip-bomb" | "invalid-json";
+export type ExportErrorCode =
+  | "not-a-zip"
+  | "truncated-zip"
+  | "no-posts-file"
+  | "unsafe-path"
+  | "zip-bomb"
+  | "invalid-json";
 
 /** Why a whole upload cannot be read; the batch fails with this code and message. */
 export class ExportError extends Error {

@@ -17,7 +17,10 @@ export function parseMetaHtml(html: string, sourceFile: string, kind: ExportPost
   const doc = parseDocument(html, { decodeEntities: true });
   const boxes = DomUtils.findAll((el) => hasClasses(el, "uiBoxWhite"), doc.children);
   return boxes.map((box, i) => {
-    const captionEl = DomUtils.findOne((el) => hasClasses(el, "_a6-h") || hasClasses(el, "_2pim"), box.children);
+    const captionEl = DomUtils.findOne(
+      (el) => hasClasses(el, "_a6-h") || hasClasses(el, "_2pim"),
+      box.children,
+    );
     const dateEl = DomUtils.findOne((el) => hasClasses(el, "_a6-o") && hasClasses(el, "_3-94"), box.children);
     const uris: string[] = [];
     for (const el of DomUtils.findAll((e) => ["a", "img", "video"].includes(e.name), box.children)) {

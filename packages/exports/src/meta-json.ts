@@ -2,7 +2,10 @@ import { fixMetaJson } from "@lxtag/text";
 import { ExportError } from "./errors.js";
 import type { ExportPost } from "./export-post.js";
 
-const WRAPPERS: Record<string, ExportPost["kind"]> = { ig_reels_media: "reel", ig_archived_post_media: "archived" };
+const WRAPPERS: Record<string, ExportPost["kind"]> = {
+  ig_reels_media: "reel",
+  ig_archived_post_media: "archived",
+};
 
 interface MetaMedia {
   uri?: unknown;
@@ -16,7 +19,8 @@ interface MetaPost {
 }
 
 const str = (v: unknown) => (typeof v === "string" ? v : "");
-const iso = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null);
+const iso = (v: unknown) =>
+  typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null;
 
 /** Meta DYI JSON: a posts array, or an object with one wrapper key (reels, archived posts). Mojibake repaired. */
 export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
@@ -24,7 +28,10 @@ export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new ExportError("invalid-json", `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ExportError(
+      "invalid-json",
+      `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   let items: unknown[];
   if (Array.isArray(data)) items = data;
@@ -60,9 +67,13 @@ export function parseLegacyMediaJson(text: string, sourceFile: string): ExportPo
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new ExportError("invalid-json", `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ExportError(
+      "invalid-json",
+      `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
-  if (!data || typeof data !== "object" || (!Array.isArray(data.photos) && !Array.isArray(data.videos))) return null;
+  if (!data || typeof data !== "object" || (!Array.isArray(data.photos) && !Array.isArray(data.videos)))
+    return null;
   const groups = new Map<string, ExportPost>();
   for (const raw of [...(data.photos ?? []), ...(data.videos ?? [])]) {
     const item = fixMetaJson(raw) as { caption?: unknown; taken_at?: unknown; path?: unknown };
@@ -71,7 +82,9 @@ export function parseLegacyMediaJson(text: string, sourceFile: string): ExportPo
       source: "meta-legacy-media-json" as const,
       sourceFile: `${sourceFile}#${groups.size}`,
       kind: "post" as const,
-      takenAt: Number.isNaN(Date.parse(str(item.taken_at))) ? null : new Date(str(item.taken_at)).toISOString(),
+      takenAt: Number.isNaN(Date.parse(str(item.taken_at)))
+        ? null
+        : new Date(str(item.taken_at)).toISOString(),
       takenAtRaw: str(item.taken_at) || null,
       caption: str(item.caption),
       mediaUris: [],

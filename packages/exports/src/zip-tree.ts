@@ -12,7 +12,11 @@ export interface ZipLimits {
   maxEntryBytes: number;
 }
 
-export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxTotalBytes: 20 * 2 ** 30, maxRatio: 200, maxEntryBytes: 256 * 2 ** 20 };
+export const DEFAULT_ZIP_LIMITS: ZipLimits = {
+  maxTotalBytes: 20 * 2 ** 30,
+  maxRatio: 200,
+  maxEntryBytes: 256 * 2 ** 20,
+};
 
 interface Located {
   zip: yauzl.ZipFile;
@@ -21,7 +25,12 @@ interface Located {
 }
 
 function unsafe(name: string): boolean {
-  return name.startsWith("/") || /^[a-zA-Z]:/.test(name) || name.split(/[\\/]/).includes("..") || name.includes("\0");
+  return (
+    name.startsWith("/") ||
+    /^[a-zA-Z]:/.test(name) ||
+    name.split(/[\\/]/).includes("..") ||
+    name.includes("\0")
+  );
 }
 
 /**
@@ -46,23 +55,43 @@ export class ZipTree {
         let zip: yauzl.ZipFile;
         try {
           // strictFileNames off: we check names ourselves so the error says which entry was unsafe
-          zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, strictFileNames: false, decodeStrings: true, validateEntrySizes: true });
+          zip = await yauzl.openPromise(path, {
+            lazyEntries: true,
+            autoClose: false,
+            strictFileNames: false,
+            decodeStrings: true,
+            validateEntrySizes: true,
+          });
         } catch (err) {
           const msg = err instanceof Error ? err.message : String(err);
-          if (/end of central directory/i.test(msg)) throw new ExportError("not-a-zip", `part ${part + 1} is not a zip archive (${msg})`);
+          if (/end of central directory/i.test(msg))
+            throw new ExportError("not-a-zip", `part ${part + 1} is not a zip archive (${msg})`);
           throw new ExportError("truncated-zip", `part ${part + 1} cannot be read: ${msg}`);
         }
         zips.push(zip);
         await new Promise<void>((resolve, reject) => {
           zip.on("entry", (entry: yauzl.Entry) => {
             const name = entry.fileName;
-            if (unsafe(name)) return reject(new ExportError("unsafe-path", `entry ${JSON.stringify(name)} points outside the archive`));
+            if (unsafe(name))
+              return reject(
+                new ExportError("unsafe-path", `entry ${JSON.stringify(name)} points outside the archive`),
+              );
             if (!name.endsWith("/")) {
               total += entry.uncompressedSize;
               if (total > limits.maxTotalBytes)
-                return reject(new ExportError("zip-bomb", `archive expands to more than ${limits.maxTotalBytes} bytes`));
-              if (entry.uncompressedSize > 2 ** 20 && entry.uncompressedSize > limits.maxRatio * Math.max(1, entry.compressedSize))
-                return reject(new ExportError("zip-bomb", `entry ${name} expands ${Math.round(entry.uncompressedSize / Math.max(1, entry.compressedSize))}x (limit ${limits.maxRatio}x)`));
+                return reject(
+                  new ExportError("zip-bomb", `archive expands to more than ${limits.maxTotalBytes} bytes`),
+                );
+              if (
+                entry.uncompressedSize > 2 ** 20 &&
+                entry.uncompressedSize > limits.maxRatio * Math.max(1, entry.compressedSize)
+              )
+                return reject(
+                  new ExportError(
+                    "zip-bomb",
+                    `entry ${name} expands ${Math.round(entry.uncompressedSize / Math.max(1, entry.compressedSize))}x (limit ${limits.maxRatio}x)`,
+                  ),
+                );
               const path = name.replace(/\\/g, "/");
               if (!tree.byPath.has(path)) {
                 tree.byPath.set(path, { zip, entry, part });
@@ -111,12 +140,19 @@ export class ZipTree {
   async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
     const loc = this.byPath.get(path);
     if (!loc) throw new Error(`no entry ${path}`);
-    if (loc.entry.uncompressedSize > maxBytes) throw new ExportError("zip-bomb", `entry ${path} is ${loc.entry.uncompressedSize} bytes (limit ${maxBytes})`);
+    if (loc.entry.uncompressedSize > maxBytes)
+      throw new ExportError(
+        "zip-bomb",
+        `entry ${path} is ${loc.entry.uncompressedSize} bytes (limit ${maxBytes})`,
+      );
     let stream: Readable;
     try {
       stream = await loc.zip.openReadStreamPromise(loc.entry);
     } catch (err) {
-      throw new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ExportError(
+        "truncated-zip",
+        `entry ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const chunks: Buffer[] = [];
     let n = 0;
@@ -128,7 +164,10 @@ export class ZipTree {
       }
     } catch (err) {
       if (err instanceof ExportError) throw err;
-      throw new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ExportError(
+        "truncated-zip",
+        `entry ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     return Buffer.concat(chunks);
   }

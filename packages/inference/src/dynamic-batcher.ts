@@ -47,7 +47,7 @@ export class DynamicBatcher<I, O> {
             for (const b of batch) b.reject(err);
             return;
           }
-          batch.forEach((b, i) => b.resolve(results[i]!));
+          for (const [i, b] of batch.entries()) b.resolve(results[i]!);
         },
         (err) => {
           for (const b of batch) b.reject(err);

@@ -94,7 +94,8 @@ export class OrtSession {
   }
 
   private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err instanceof InferenceError ? err : new InferenceError(err.message));
+    for (const p of this.pending.values())
+      p.reject(err instanceof InferenceError ? err : new InferenceError(err.message));
     this.pending.clear();
   }
 }

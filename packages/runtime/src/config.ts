@@ -43,4 +43,9 @@ export function storeOptions(env: ServiceEnv) {
 export const providerList = z
   .string()
   .default("cpu")
-  .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
+  .transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );

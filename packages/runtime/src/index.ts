@@ -1,4 +1,12 @@
-export { ConfigError, parseEnv, providerList, type ServiceEnv, serviceEnvSchema, storeOptions } from "./config.js";
+export {
+  ConfigError,
+  parseEnv,
+  providerList,
+  type ServiceEnv,
+  serviceEnvSchema,
+  storeOptions,
+} from "./config.js";
+export { onFinalFailure } from "./final-failure.js";
 export { createLogger, type Logger } from "./logger.js";
 export { addBulkChunked, createQueue, DEFAULT_JOB_OPTIONS, redisConnection } from "./queues.js";
 export { onShutdown } from "./shutdown.js";

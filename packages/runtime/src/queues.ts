@@ -19,7 +19,12 @@ export const DEFAULT_JOB_OPTIONS = {
   removeOnFail: { age: 7 * 24 * 3600 },
 } as const;
 
-export function createQueue<T>(name: string, redisUrl: string, prefix: string, extra: Partial<QueueOptions> = {}): Queue<T> {
+export function createQueue<T>(
+  name: string,
+  redisUrl: string,
+  prefix: string,
+  extra: Partial<QueueOptions> = {},
+): Queue<T> {
   return new Queue<T>(name, {
     connection: { ...redisConnection(redisUrl), enableOfflineQueue: false },
     prefix,
@@ -29,6 +34,11 @@ export function createQueue<T>(name: string, redisUrl: string, prefix: string, e
 }
 
 /** Adds jobs in chunks: BullMQ's addBulk is atomic, and very large bulks are slow and fragile. */
-export async function addBulkChunked<T>(queue: Queue<T>, jobs: { name: string; data: T; opts: { jobId: string } }[], chunk = 1000): Promise<void> {
-  for (let i = 0; i < jobs.length; i += chunk) await queue.addBulk(jobs.slice(i, i + chunk) as Parameters<Queue<T>["addBulk"]>[0]);
+export async function addBulkChunked<T>(
+  queue: Queue<T>,
+  jobs: { name: string; data: T; opts: { jobId: string } }[],
+  chunk = 1000,
+): Promise<void> {
+  for (let i = 0; i < jobs.length; i += chunk)
+    await queue.addBulk(jobs.slice(i, i + chunk) as Parameters<Queue<T>["addBulk"]>[0]);
 }

@@ -14,8 +14,15 @@ export class BundleIntegrityError extends Error {
   }
 }
 
+/** Every bundle manifest (CONTRACTS.md 3 and 4) lists its files with their sha256. */
+function manifestFiles(manifestBytes: Buffer): Record<string, string> {
+  return (JSON.parse(manifestBytes.toString("utf8")) as { files?: Record<string, string> }).files ?? {};
+}
+
 async function sha256File(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 /**
@@ -26,26 +33,27 @@ export async function fetchBundle(store: ObjectStore, prefix: string, dir: strin
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, "manifest.json");
   const manifestBytes = await store.get(`${prefix}manifest.json`);
-  const manifest = JSON.parse(manifestBytes.toString("utf8")) as { files?: Record<string, string> };
-  const files = Object.entries(manifest.files ?? {});
-  for (const extra of ["tokenizer.json"]) {
-    if (!(extra in (manifest.files ?? {})) && (await store.exists(`${prefix}${extra}`))) files.push([extra, ""]);
-  }
-  for (const [name, digest] of files) {
+  for (const [name, digest] of Object.entries(manifestFiles(manifestBytes))) {
     const local = join(dir, name);
-    const have = await stat(local).then(() => true, () => false);
-    if (have && (!digest || (await sha256File(local)) === digest)) continue;
+    const have = await stat(local).then(
+      () => true,
+      () => false,
+    );
+    if (have && (await sha256File(local)) === digest) continue;
     await store.download(`${prefix}${name}`, `${local}.part`);
     const actual = await sha256File(`${local}.part`);
-    if (digest && actual !== digest) throw new BundleIntegrityError(name, digest, actual);
+    if (actual !== digest) throw new BundleIntegrityError(name, digest, actual);
     await rename(`${local}.part`, local);
   }
   await writeFile(manifestPath, manifestBytes);
   return dir;
 }
 
-/** Uploads a local bundle folder under `prefix` (manifest last, so readers never see a partial bundle). */
-export async function publishBundle(store: ObjectStore, dir: string, prefix: string, names: string[]): Promise<void> {
-  for (const name of names.filter((n) => n !== "manifest.json")) await store.put(`${prefix}${name}`, await readFile(join(dir, name)));
-  await store.put(`${prefix}manifest.json`, await readFile(join(dir, "manifest.json")), "application/json");
+/** Uploads a local bundle folder under `prefix`: the files its manifest lists, then the manifest, so readers
+ * never see a partial bundle. */
+export async function publishBundle(store: ObjectStore, dir: string, prefix: string): Promise<void> {
+  const manifestBytes = await readFile(join(dir, "manifest.json"));
+  for (const name of Object.keys(manifestFiles(manifestBytes)))
+    await store.put(`${prefix}${name}`, await readFile(join(dir, name)));
+  await store.put(`${prefix}manifest.json`, manifestBytes, "application/json");
 }

@@ -1,5 +1,11 @@
+export { BundleIntegrityError, fetchBundle, publishBundle } from "./bundle.js";
 export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
 export { ObjectNotFoundError, ObjectStore, type ObjectStoreOptions } from "./object-store.js";
 export { decodeRoi, encodeRoi, type RoiFeatures } from "./roi.js";
-export { decodeSafetensors, type DType, encodeSafetensors, SafetensorsError, type Tensor } from "./safetensors.js";
-export { BundleIntegrityError, fetchBundle, publishBundle } from "./bundle.js";
+export {
+  type DType,
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type Tensor,
+} from "./safetensors.js";

@@ -6,8 +6,8 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  NotFound,
   NoSuchKey,
+  NotFound,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -55,7 +55,9 @@ export class ObjectStore {
   }
 
   async put(key: string, body: Buffer | Uint8Array | string, contentType?: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
   }
 
   /** Streams a body of unknown length (multipart upload); never buffers the whole object. */
@@ -83,7 +85,8 @@ export class ObjectStore {
       const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return res.Body as Readable;
     } catch (err) {
-      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey") throw new ObjectNotFoundError(key);
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey")
+        throw new ObjectNotFoundError(key);
       throw err;
     }
   }

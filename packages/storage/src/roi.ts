@@ -17,7 +17,8 @@ export interface RoiFeatures {
 }
 
 export function encodeRoi(roi: RoiFeatures): Buffer {
-  if (roi.features.length !== NUM_BOXES * FEATURE_DIM) throw new SafetensorsError(`features must be ${NUM_BOXES}x${FEATURE_DIM}`);
+  if (roi.features.length !== NUM_BOXES * FEATURE_DIM)
+    throw new SafetensorsError(`features must be ${NUM_BOXES}x${FEATURE_DIM}`);
   return encodeSafetensors(
     {
       features: { dtype: "F16", shape: [NUM_BOXES, FEATURE_DIM], data: float32ToFloat16(roi.features) },
@@ -37,7 +38,8 @@ export function encodeRoi(roi: RoiFeatures): Buffer {
 /** Decodes an RoI object; `featuresOut`/`offset` let a batch decode straight into its input tensor. */
 export function decodeRoi(buf: Buffer, featuresOut?: Float32Array, offset = 0): RoiFeatures {
   const { tensors, metadata } = decodeSafetensors(buf);
-  if (metadata.format !== ROI_FORMAT) throw new SafetensorsError(`not an ${ROI_FORMAT} object (format ${metadata.format})`);
+  if (metadata.format !== ROI_FORMAT)
+    throw new SafetensorsError(`not an ${ROI_FORMAT} object (format ${metadata.format})`);
   const { features, boxes, scores } = tensors;
   if (features?.dtype !== "F16" || boxes?.dtype !== "F32" || scores?.dtype !== "F32")
     throw new SafetensorsError("RoI object lacks features F16, boxes F32 or scores F32");

@@ -13,12 +13,18 @@ export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
 
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new SafetensorsError(`tensor ${name}: shape ${t.shape} needs ${count} values, got ${t.data.length}`);
+    if (count !== t.data.length)
+      throw new SafetensorsError(
+        `tensor ${name}: shape ${t.shape} needs ${count} values, got ${t.data.length}`,
+      );
     const size = count * BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
@@ -38,7 +44,10 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   return out;
 }
 
-export function decodeSafetensors(buf: Buffer): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(buf: Buffer): {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+} {
   if (buf.length < 8) throw new SafetensorsError("truncated: no header length");
   const n = Number(buf.readBigUInt64LE(0));
   if (8 + n > buf.length) throw new SafetensorsError("truncated: header runs past the end");
@@ -47,12 +56,17 @@ export function decodeSafetensors(buf: Buffer): { tensors: Record<string, Tensor
   delete header.__metadata__;
   const base = 8 + n;
   const tensors: Record<string, Tensor> = {};
-  for (const [name, info] of Object.entries(header) as [string, { dtype: DType; shape: number[]; data_offsets: [number, number] }][]) {
+  for (const [name, info] of Object.entries(header) as [
+    string,
+    { dtype: DType; shape: number[]; data_offsets: [number, number] },
+  ][]) {
     const [start, end] = info.data_offsets;
     if (!(info.dtype in BYTES)) throw new SafetensorsError(`tensor ${name}: unsupported dtype ${info.dtype}`);
     if (base + end > buf.length) throw new SafetensorsError(`tensor ${name}: data runs past the end`);
     const copy = new Uint8Array(buf.subarray(base + start, base + end)); // aligned copy for typed views
-    const ctor = { F16: Uint16Array, F32: Float32Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array }[info.dtype];
+    const ctor = { F16: Uint16Array, F32: Float32Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array }[
+      info.dtype
+    ];
     tensors[name] = { dtype: info.dtype, shape: info.shape, data: new ctor(copy.buffer) };
   }
   return { tensors, metadata };

@@ -2,7 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CaptionTokenizer, extractHashtags, fixMetaText, modelText, writeWordPieceTokenizer } from "./index.js";
+import {
+  CaptionTokenizer,
+  extractHashtags,
+  fixMetaText,
+  modelText,
+  writeWordPieceTokenizer,
+} from "./index.js";
 
 describe("hashtags", () => {
   it("splits run-together tags, keeps marks and digits, lower-cases and de-duplicates", () => {
@@ -33,7 +39,8 @@ describe("modelText", () => {
 
 describe("fixMetaText", () => {
   it("repairs UTF-8 bytes escaped as code units, flags and emoji included", () => {
-    const raw = "D\u00c3\u00ada de campo \u00f0\u009f\u0087\u00b2\u00f0\u009f\u0087\u00bd\u00f0\u009f\u008c\u00bd";
+    const raw =
+      "D\u00c3\u00ada de campo \u00f0\u009f\u0087\u00b2\u00f0\u009f\u0087\u00bd\u00f0\u009f\u008c\u00bd";
     expect(fixMetaText(raw)).toBe("Día de campo 🇲🇽🌽");
   });
   it("leaves correct text and genuine Latin-1 alone", () => {
@@ -49,7 +56,8 @@ describe("CaptionTokenizer", () => {
     const tok = CaptionTokenizer.fromFile(path, 16);
     const batch = await tok.encodeBatch(["red apple", "the tablesunrun café", ""]);
     expect(batch.batchSize).toBe(3);
-    const row = (r: number) => [...batch.inputIds.slice(r * batch.length, (r + 1) * batch.length)].map(Number);
+    const row = (r: number) =>
+      [...batch.inputIds.slice(r * batch.length, (r + 1) * batch.length)].map(Number);
     expect(row(0).slice(0, 4)).toEqual([2, expect.any(Number), expect.any(Number), 3]);
     expect(row(2).slice(0, 2)).toEqual([2, 3]);
     expect(Number(batch.attentionMask[2 * batch.length + 2])).toBe(0);

@@ -1,6 +1,7 @@
 import tokenizers from "tokenizers";
 
-const { Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, bertProcessing, wordPieceDecoder } = tokenizers;
+const { Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, bertProcessing, wordPieceDecoder } =
+  tokenizers;
 
 export const SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] as const;
 
@@ -76,13 +77,17 @@ export function writeWordPieceTokenizer(corpus: Iterable<string>, path: string, 
   for (const t of SPECIAL_TOKENS) add(t);
   for (const ch of [...chars].sort()) add(ch);
   for (const ch of [...chars].sort()) add(`##${ch}`);
-  const frequent = [...counts.entries()].filter(([w]) => [...w].length > 1).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const frequent = [...counts.entries()]
+    .filter(([w]) => [...w].length > 1)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   for (const [w] of frequent) {
     if (Object.keys(vocab).length >= vocabSize) break;
     add(w);
   }
   const tokenizer = new Tokenizer(WordPiece.init(vocab, { unkToken: "[UNK]" }));
-  tokenizer.setNormalizer(bertNormalizer({ lowercase: true, stripAccents: true, cleanText: true, handleChineseChars: true }));
+  tokenizer.setNormalizer(
+    bertNormalizer({ lowercase: true, stripAccents: true, cleanText: true, handleChineseChars: true }),
+  );
   tokenizer.setPreTokenizer(bertPreTokenizer());
   tokenizer.setPostProcessor(bertProcessing(["[SEP]", vocab["[SEP]"]!], ["[CLS]", vocab["[CLS]"]!]));
   tokenizer.setDecoder(wordPieceDecoder("##", true));

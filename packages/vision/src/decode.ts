@@ -25,17 +25,29 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 async function decodeHeic(bytes: Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
   // prebuilt sharp has no HEVC decoder; heic-decode is libheif compiled to JS
   const img = await heicDecode({ buffer: bytes });
-  return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
+  return {
+    width: img.width,
+    height: img.height,
+    data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
+  };
 }
 
-export async function decodeImage(bytes: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Promise<RgbImage & { type: MediaType }> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  maxPixels = DEFAULT_MAX_PIXELS,
+): Promise<RgbImage & { type: MediaType }> {
   const type = sniffMediaType(bytes.subarray(0, 16));
-  if (!isImage(type)) throw new ImageDecodeError("unsupported-media", `not a supported image (sniffed: ${type})`);
+  if (!isImage(type))
+    throw new ImageDecodeError("unsupported-media", `not a supported image (sniffed: ${type})`);
   try {
     let pipeline: Sharp;
     if (type === "heic") {
       const img = await decodeHeic(bytes);
-      if (img.width * img.height > maxPixels) throw new ImageDecodeError("too-many-pixels", `image has ${img.width}x${img.height} pixels, over the ${maxPixels} limit`);
+      if (img.width * img.height > maxPixels)
+        throw new ImageDecodeError(
+          "too-many-pixels",
+          `image has ${img.width}x${img.height} pixels, over the ${maxPixels} limit`,
+        );
       pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } });
     } else {
       // pages: 1 keeps the first frame of animated GIF/WebP; limitInputPixels refuses decompression bombs
@@ -47,8 +59,14 @@ export async function decodeImage(bytes: Uint8Array, maxPixels = DEFAULT_MAX_PIX
       .removeAlpha()
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageDecodeError("corrupt-image", `decoded to ${info.channels} channels`);
-    return { type, width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    if (info.channels !== 3)
+      throw new ImageDecodeError("corrupt-image", `decoded to ${info.channels} channels`);
+    return {
+      type,
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
     const msg = err instanceof Error ? err.message : String(err);

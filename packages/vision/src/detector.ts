@@ -22,9 +22,13 @@ export class Detector {
   ) {}
 
   static async load(bundleDir: string, options: DetectorOptions = {}): Promise<Detector> {
-    const manifest = detectorManifestSchema.parse(JSON.parse(await readFile(join(bundleDir, "manifest.json"), "utf8")));
+    const manifest = detectorManifestSchema.parse(
+      JSON.parse(await readFile(join(bundleDir, "manifest.json"), "utf8")),
+    );
     if (manifest.num_boxes !== NUM_BOXES || manifest.feature_dim !== FEATURE_DIM)
-      throw new Error(`detector ${manifest.id} gives ${manifest.num_boxes}x${manifest.feature_dim}, the model needs ${NUM_BOXES}x${FEATURE_DIM}`);
+      throw new Error(
+        `detector ${manifest.id} gives ${manifest.num_boxes}x${manifest.feature_dim}, the model needs ${NUM_BOXES}x${FEATURE_DIM}`,
+      );
     const session = await OrtSession.create(join(bundleDir, manifest.graph), {
       ...options,
       requiredInputs: ["image"],
@@ -43,7 +47,9 @@ export class Detector {
 
   async detect(image: RgbImage): Promise<RoiFeatures> {
     const input = preprocess(image, this.manifest.input);
-    const out = await this.session.run({ image: { type: "float32", dims: [1, 3, input.height, input.width], data: input.data } });
+    const out = await this.session.run({
+      image: { type: "float32", dims: [1, 3, input.height, input.width], data: input.data },
+    });
     this.runs++;
     const rawBoxes = out.boxes!.data as Float32Array;
     const rawScores = out.scores!.data as Float32Array;
@@ -62,7 +68,15 @@ export class Detector {
       boxes[i * 4 + 3] = clamp(rawBoxes[i * 4 + 3]! / input.height);
       scores[i] = rawScores[i]!;
     }
-    return { detectorId: this.id, imageWidth: image.width, imageHeight: image.height, numRealBoxes: n, features, boxes, scores };
+    return {
+      detectorId: this.id,
+      imageWidth: image.width,
+      imageHeight: image.height,
+      numRealBoxes: n,
+      features,
+      boxes,
+      scores,
+    };
   }
 
   dispose(): Promise<void> {

@@ -1,7 +1,20 @@
 export type MediaType = "jpeg" | "png" | "webp" | "gif" | "heic" | "mp4" | "mov" | "unknown";
 
 const HEIF_BRANDS = new Set(["heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1"]);
-const MP4_BRANDS = new Set(["isom", "iso2", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "dash", "M4V ", "3gp4", "3gp5"]);
+const MP4_BRANDS = new Set([
+  "isom",
+  "iso2",
+  "iso4",
+  "iso5",
+  "iso6",
+  "mp41",
+  "mp42",
+  "avc1",
+  "dash",
+  "M4V ",
+  "3gp4",
+  "3gp5",
+]);
 
 /** The media type from magic bytes; file names and extensions are never trusted (exports get them wrong). */
 export function sniffMediaType(head: Uint8Array): MediaType {
@@ -20,7 +33,8 @@ export function sniffMediaType(head: Uint8Array): MediaType {
   return "unknown";
 }
 
-export const isImage = (t: MediaType) => t === "jpeg" || t === "png" || t === "webp" || t === "gif" || t === "heic";
+export const isImage = (t: MediaType) =>
+  t === "jpeg" || t === "png" || t === "webp" || t === "gif" || t === "heic";
 export const isVideo = (t: MediaType) => t === "mp4" || t === "mov";
 
 export const MIME: Record<MediaType, string> = {

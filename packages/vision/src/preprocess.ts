@@ -10,7 +10,12 @@ export interface DetectorInput {
 }
 
 /** Shortest side to min_size unless the longest would exceed max_size (Detectron's rule). */
-export function targetSize(width: number, height: number, minSize: number, maxSize: number): [number, number, number] {
+export function targetSize(
+  width: number,
+  height: number,
+  minSize: number,
+  maxSize: number,
+): [number, number, number] {
   let scale = minSize / Math.min(width, height);
   if (Math.round(scale * Math.max(width, height)) > maxSize) scale = maxSize / Math.max(width, height);
   return [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), scale];
@@ -47,7 +52,8 @@ export function preprocess(image: RgbImage, input: DetectorManifest["input"]): D
         const k = order[ch]!;
         const top = src[a + k]! * (1 - dx) + src[b + k]! * dx;
         const bottom = src[c + k]! * (1 - dx) + src[d + k]! * dx;
-        out[ch * h * w + y * w + x] = (top * (1 - dy) + bottom * dy - input.pixel_mean[ch]!) / input.pixel_std[ch]!;
+        out[ch * h * w + y * w + x] =
+          (top * (1 - dy) + bottom * dy - input.pixel_mean[ch]!) / input.pixel_std[ch]!;
       }
     }
   }

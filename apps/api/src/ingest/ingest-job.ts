@@ -16,6 +16,9 @@ import type { Queue } from "bullmq";
 import { readPostMedia } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
 
+/** Post flags worth a batch-level warning. */
+const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-large"]);
+
 export interface IngestDeps {
   repos: Repositories;
   store: ObjectStore;
@@ -30,18 +33,25 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   const { repos, log } = deps;
   const batch = await repos.batches.find(batchId);
   if (!batch) throw new Error(`batch ${batchId} not found`);
-  if (batch.state === "processing" || batch.state === "done" || batch.state === "failed") return { posts: batch.totalPosts };
+  if (batch.state === "processing" || batch.state === "done" || batch.state === "failed")
+    return { posts: batch.totalPosts };
   await repos.batches.markIngesting(batchId);
   const source = batchSourceSchema.parse(batch.source);
   const options = batchOptionsSchema.parse(batch.options ?? {});
   const chunkSize = deps.chunkSize ?? 500;
   let total = 0;
-  const warnings: string[] = [];
+  const flagged = new Map<string, number>();
   const flush = async (posts: NewPost[]) => {
+    for (const p of posts)
+      for (const f of p.flags) if (WARN_FLAGS.has(f)) flagged.set(f, (flagged.get(f) ?? 0) + 1);
     const ids = await repos.posts.insertMany(batchId, posts);
     await addBulkChunked(
       deps.features,
-      ids.map((postId) => ({ name: "features", data: { batchId, postId }, opts: { jobId: jobIds.features(postId) } })),
+      ids.map((postId) => ({
+        name: "features",
+        data: { batchId, postId },
+        opts: { jobId: jobIds.features(postId) },
+      })),
     );
     total += posts.length;
   };
@@ -53,11 +63,18 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
           const seq = i + j;
           const parsed = jsonPostSchema.safeParse(item);
           if (!parsed.success) {
-            const why = parsed.error.issues.map((x) => `${x.path.join(".") || "post"}: ${x.message}`).join("; ");
+            const why = parsed.error.issues
+              .map((x) => `${x.path.join(".") || "post"}: ${x.message}`)
+              .join("; ");
             return malformedPost(seq, `invalid-post: ${why}`);
           }
           const p = parsed.data;
-          return buildPost({ seq, externalId: p.externalId, caption: p.caption, image: p.image ? { key: p.image, sha256: null } : null });
+          return buildPost({
+            seq,
+            externalId: p.externalId,
+            caption: p.caption,
+            image: p.image ? { key: p.image, sha256: null } : null,
+          });
         });
         await flush(chunk);
       }
@@ -110,8 +127,9 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
     }
     throw err;
   }
+  // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
+  const warnings = [...flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
   const posts = await repos.batches.markIngested(batchId, warnings);
   log.info({ batchId, records: total, posts }, "batch ingested");
   return { posts };
 }
-

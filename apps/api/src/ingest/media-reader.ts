@@ -25,12 +25,30 @@ export async function readPostMedia(tree: ZipTree, store: ObjectStore, uris: str
     const path = tree.resolve(uri);
     if (!path) {
       flags.add("media-missing");
-      media.push({ position, uri, kind: "unknown", mime: null, present: false, sha256: null, objectKey: null, bytes: null });
+      media.push({
+        position,
+        uri,
+        kind: "unknown",
+        mime: null,
+        present: false,
+        sha256: null,
+        objectKey: null,
+        bytes: null,
+      });
       continue;
     }
     if (tree.size(path) > MAX_MEDIA_BYTES) {
       flags.add("media-too-large");
-      media.push({ position, uri, kind: "unknown", mime: null, present: true, sha256: null, objectKey: null, bytes: tree.size(path) });
+      media.push({
+        position,
+        uri,
+        kind: "unknown",
+        mime: null,
+        present: true,
+        sha256: null,
+        objectKey: null,
+        bytes: tree.size(path),
+      });
       continue;
     }
     const bytes = await tree.read(path, MAX_MEDIA_BYTES);
@@ -45,7 +63,16 @@ export async function readPostMedia(tree: ZipTree, store: ObjectStore, uris: str
       if (!(await store.exists(objectKey))) await store.put(objectKey, bytes, MIME[type]);
       image = { sha256, key: objectKey };
     }
-    media.push({ position, uri, kind, mime: MIME[type], present: true, sha256, objectKey, bytes: bytes.length });
+    media.push({
+      position,
+      uri,
+      kind,
+      mime: MIME[type],
+      present: true,
+      sha256,
+      objectKey,
+      bytes: bytes.length,
+    });
   }
   if (!image) flags.add("caption-only");
   return { media, image, flags: [...flags] };

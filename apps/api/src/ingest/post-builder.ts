@@ -24,7 +24,8 @@ export function buildPost(input: PostInput): NewPost {
   const flags = new Set(input.flags ?? []);
   let failReason: string | null = null;
   const text = caption.length > MAX_CAPTION_CHARS ? "" : modelText(caption);
-  if (caption.length > MAX_CAPTION_CHARS) failReason = `caption-too-long: ${caption.length} characters (limit ${MAX_CAPTION_CHARS})`;
+  if (caption.length > MAX_CAPTION_CHARS)
+    failReason = `caption-too-long: ${caption.length} characters (limit ${MAX_CAPTION_CHARS})`;
   if (!caption.trim()) flags.add("empty-caption");
   if (!input.image) flags.add("caption-only");
   if (!failReason && !text && !input.image) failReason = "empty-post: no caption text and no usable image";
@@ -52,5 +53,10 @@ export function buildPost(input: PostInput): NewPost {
 
 /** A post that could not even be read (wrong field types): stored failed, with the reason. */
 export function malformedPost(seq: number, reason: string): NewPost {
-  return { ...buildPost({ seq, caption: "", image: null }), dedupKey: `malformed:${seq}`, flags: [], failReason: reason };
+  return {
+    ...buildPost({ seq, caption: "", image: null }),
+    dedupKey: `malformed:${seq}`,
+    flags: [],
+    failReason: reason,
+  };
 }

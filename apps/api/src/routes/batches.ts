@@ -36,11 +36,15 @@ export function batchRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (part.type === "file") {
           const key = uploadKey(batchId, `part-${keys.length + 1}.zip`);
           await store.putStream(key, part.file, "application/zip");
-          if (part.file.truncated) throw badRequest(`upload part ${part.filename} exceeds ${deps.config.LXTAG_UPLOAD_MAX_BYTES} bytes`);
+          if (part.file.truncated)
+            throw badRequest(
+              `upload part ${part.filename} exceeds ${deps.config.LXTAG_UPLOAD_MAX_BYTES} bytes`,
+            );
           keys.push(key);
         } else if (part.fieldname === "options") {
           const parsed = batchOptionsSchema.safeParse(JSON.parse(String(part.value)));
-          if (!parsed.success) throw badRequest(`options: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+          if (!parsed.success)
+            throw badRequest(`options: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
           options = parsed.data;
         }
       }
@@ -49,7 +53,9 @@ export function batchRoutes(app: FastifyInstance, deps: ApiDeps): void {
     } else {
       const parsed = createBatchBodySchema.safeParse(req.body);
       if (!parsed.success)
-        throw badRequest(`body must be {posts: [...]} or {s3Keys: [...]}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+        throw badRequest(
+          `body must be {posts: [...]} or {s3Keys: [...]}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
       const body = parsed.data;
       options = batchOptionsSchema.parse(body.options ?? {});
       if ("posts" in body) {
@@ -57,7 +63,8 @@ export function batchRoutes(app: FastifyInstance, deps: ApiDeps): void {
         await store.put(key, JSON.stringify(body.posts), "application/json");
         source = { type: "json", key };
       } else {
-        for (const key of body.s3Keys) if (!(await store.exists(key))) throw badRequest(`no object ${key} in bucket ${store.bucket}`);
+        for (const key of body.s3Keys)
+          if (!(await store.exists(key))) throw badRequest(`no object ${key} in bucket ${store.bucket}`);
         source = { type: "zip", keys: body.s3Keys };
       }
     }
@@ -66,26 +73,35 @@ export function batchRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(202).send({ batchId, state: "queued", links: { self: `/v1/batches/${batchId}` } });
   });
 
-  app.get<{ Params: { id: string } }>("/v1/batches/:id", async (req) => repos.batches.summary(await ownBatch(req)));
+  app.get<{ Params: { id: string } }>("/v1/batches/:id", async (req) =>
+    repos.batches.summary(await ownBatch(req)),
+  );
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>("/v1/batches/:id/posts", async (req) => {
-    const batch = await ownBatch(req);
-    const q = listPostsQuerySchema.safeParse(req.query);
-    if (!q.success) throw badRequest(q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-    return repos.results.page(batch.id, q.data);
-  });
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    "/v1/batches/:id/posts",
+    async (req) => {
+      const batch = await ownBatch(req);
+      const q = listPostsQuerySchema.safeParse(req.query);
+      if (!q.success)
+        throw badRequest(q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      return repos.results.page(batch.id, q.data);
+    },
+  );
 
-  app.get<{ Params: { id: string }; Querystring: { format?: string } }>("/v1/batches/:id/results", async (req, reply) => {
-    const batch = await ownBatch(req);
-    const format = req.query.format ?? (String(req.headers.accept).includes("text/csv") ? "csv" : "ndjson");
-    if (format !== "csv" && format !== "ndjson") throw badRequest(`format must be ndjson or csv, not ${format}`);
-    const rows = repos.results.all(batch.id);
-    async function* body() {
-      if (format === "csv") yield "post_id,external_id,state,error,rank,hashtag,score,model_version\n";
-      for await (const post of rows) yield format === "csv" ? toCsv(post) : `${JSON.stringify(post)}\n`;
-    }
-    reply.header("content-type", format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson");
-    return reply.send(Readable.from(body()));
-  });
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>(
+    "/v1/batches/:id/results",
+    async (req, reply) => {
+      const batch = await ownBatch(req);
+      const format = req.query.format ?? (String(req.headers.accept).includes("text/csv") ? "csv" : "ndjson");
+      if (format !== "csv" && format !== "ndjson")
+        throw badRequest(`format must be ndjson or csv, not ${format}`);
+      const rows = repos.results.all(batch.id);
+      async function* body() {
+        if (format === "csv") yield "post_id,external_id,state,error,rank,hashtag,score,model_version\n";
+        for await (const post of rows) yield format === "csv" ? toCsv(post) : `${JSON.stringify(post)}\n`;
+      }
+      reply.header("content-type", format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson");
+      return reply.send(Readable.from(body()));
+    },
+  );
 }
-

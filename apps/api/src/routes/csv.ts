@@ -9,5 +9,7 @@ const cell = (v: unknown) => {
 export function toCsv(post: PostResult): string {
   const base = [post.id, post.externalId, post.state, post.error];
   if (!post.hashtags.length) return `${[...base, "", "", "", post.modelVersion].map(cell).join(",")}\n`;
-  return post.hashtags.map((h) => `${[...base, h.rank, h.hashtag, h.score, post.modelVersion].map(cell).join(",")}\n`).join("");
+  return post.hashtags
+    .map((h) => `${[...base, h.rank, h.hashtag, h.score, post.modelVersion].map(cell).join(",")}\n`)
+    .join("");
 }

@@ -17,8 +17,13 @@ export function postRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Params: { id: string } }>("/v1/posts/:id/labels", async (req) => {
     const post = await ownPost(req.params.id, req.apiKeyId);
     const body = labelsBodySchema.safeParse(req.body);
-    if (!body.success) throw badRequest(body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-    await repos.labels.apply(post.id, body.data.add.map(normalizeHashtag), body.data.remove.map(normalizeHashtag));
+    if (!body.success)
+      throw badRequest(body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    await repos.labels.apply(
+      post.id,
+      body.data.add.map(normalizeHashtag),
+      body.data.remove.map(normalizeHashtag),
+    );
     return ownPost(post.id, req.apiKeyId);
   });
 

@@ -1,7 +1,8 @@
 // `npm run demo`: a synthetic Instagram export in the real layout, a first model if none is active, the whole
 // pipeline on this machine, progress while it runs, a table of results, one JSON line at the end.
-import { mkdir } from "node:fs/promises";
+
 import { openAsBlob } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, repositories } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
@@ -58,13 +59,19 @@ try {
   const started = performance.now();
   const form = new FormData();
   for (const p of parts) form.append("file", await openAsBlob(p), p.split("/").pop());
-  const res = await fetch(`${stack.baseUrl}/v1/batches`, { method: "POST", headers: { "x-api-key": API_KEY }, body: form });
+  const res = await fetch(`${stack.baseUrl}/v1/batches`, {
+    method: "POST",
+    headers: { "x-api-key": API_KEY },
+    body: form,
+  });
   if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
   const { batchId } = (await res.json()) as { batchId: string };
   say(`== uploaded: batch ${batchId}`);
   let summary: { state: string; totalPosts: number; counts: Record<string, number>; progress: number };
   for (;;) {
-    summary = (await (await fetch(`${stack.baseUrl}/v1/batches/${batchId}`, { headers: { "x-api-key": API_KEY } })).json()) as typeof summary;
+    summary = (await (
+      await fetch(`${stack.baseUrl}/v1/batches/${batchId}`, { headers: { "x-api-key": API_KEY } })
+    ).json()) as typeof summary;
     const width = 40;
     const filled = Math.round(summary.progress * width);
     const line = `   [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(summary.progress * 100).toFixed(0).padStart(3)}% ${summary.state} done ${summary.counts.done ?? 0} failed ${summary.counts.failed ?? 0}`;
@@ -74,18 +81,37 @@ try {
   }
   if (!jsonOnly && process.stdout.isTTY) process.stdout.write("\n");
   const seconds = (performance.now() - started) / 1000;
-  const results = (await (await fetch(`${stack.baseUrl}/v1/batches/${batchId}/results`, { headers: { "x-api-key": API_KEY } })).text())
+  const results = (
+    await (
+      await fetch(`${stack.baseUrl}/v1/batches/${batchId}/results`, { headers: { "x-api-key": API_KEY } })
+    ).text()
+  )
     .trim()
     .split("\n")
-    .map((l) => JSON.parse(l) as { caption: string; labels: string[]; hashtags: { hashtag: string; score: number }[]; state: string });
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          caption: string;
+          labels: string[];
+          hashtags: { hashtag: string; score: number }[];
+          state: string;
+        },
+    );
   say("\n   caption                                   | true tags                  | predicted top-5");
   for (const r of results.slice(0, 8)) {
     const caption = r.caption.split("\n")[0]!.slice(0, 40).padEnd(40);
     const tags = r.labels.join(" ").slice(0, 26).padEnd(26);
-    say(`   ${caption}  | ${tags} | ${r.hashtags.slice(0, 5).map((h) => `${h.hashtag} ${h.score.toFixed(2)}`).join(", ")}`);
+    say(
+      `   ${caption}  | ${tags} | ${r.hashtags
+        .slice(0, 5)
+        .map((h) => `${h.hashtag} ${h.score.toFixed(2)}`)
+        .join(", ")}`,
+    );
   }
   const hit = results.filter((r) => r.hashtags.slice(0, 5).some((h) => r.labels.includes(h.hashtag))).length;
-  say(`\n   posts with a true tag in their top 5: ${hit}/${results.length}; total time ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  say(
+    `\n   posts with a true tag in their top 5: ${hit}/${results.length}; total time ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const line = {
     batchId,
     posts: summary.totalPosts,

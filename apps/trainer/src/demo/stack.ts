@@ -43,9 +43,13 @@ export class LocalStack {
     for (const name of Object.keys(ENTRY) as ServiceName[]) this.start(name);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const ok = await fetch(`${this.baseUrl}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.baseUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
-      for (const [name, p] of this.procs) if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
+      for (const [name, p] of this.procs)
+        if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`API not ready within 60 s:\n${this.logs.join("\n")}`);
