@@ -1,5 +1,5 @@
 import { ingestJobSchema, QUEUES } from "@lxtag/contracts";
-import { onFinalFailure, onShutdown, redisConnection } from "@lxtag/runtime";
+import { onFinalFailure, onShutdown, workerOptions } from "@lxtag/runtime";
 import { UnrecoverableError, Worker } from "bullmq";
 import { buildApp } from "./app.js";
 import { configuredKeys } from "./config.js";
@@ -23,11 +23,7 @@ const ingest = new Worker(
       log: log.child({ jobId: job.id, queue: QUEUES.ingest }),
     });
   },
-  {
-    connection: redisConnection(config.LXTAG_REDIS_URL),
-    prefix: config.LXTAG_QUEUE_PREFIX,
-    concurrency: config.LXTAG_INGEST_CONCURRENCY,
-  },
+  workerOptions(config, config.LXTAG_INGEST_CONCURRENCY),
 );
 onFinalFailure(ingest, log, async (job, err) => {
   const parsed = ingestJobSchema.safeParse(job.data);

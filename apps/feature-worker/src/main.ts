@@ -6,8 +6,8 @@ import {
   createQueue,
   onFinalFailure,
   onShutdown,
-  redisConnection,
   storeOptions,
+  workerOptions,
 } from "@lxtag/runtime";
 import { fetchBundle, ObjectStore } from "@lxtag/storage";
 import { Detector } from "@lxtag/vision";
@@ -65,11 +65,7 @@ const worker = new Worker(
     );
     return { outcome, detectorRuns: detector.runs };
   },
-  {
-    connection: redisConnection(config.LXTAG_REDIS_URL),
-    prefix: config.LXTAG_QUEUE_PREFIX,
-    concurrency: config.LXTAG_FEATURE_CONCURRENCY,
-  },
+  workerOptions(config, config.LXTAG_FEATURE_CONCURRENCY),
 );
 onFinalFailure(worker, log, async (job, err) => {
   const parsed = featureJobSchema.safeParse(job.data);

@@ -1,6 +1,6 @@
 import { predictJobSchema, QUEUES } from "@lxtag/contracts";
 import { createDb, failPost, repositories } from "@lxtag/db";
-import { createLogger, onFinalFailure, onShutdown, redisConnection, storeOptions } from "@lxtag/runtime";
+import { createLogger, onFinalFailure, onShutdown, storeOptions, workerOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { UnrecoverableError, Worker } from "bullmq";
 import { loadConfig } from "./config.js";
@@ -38,11 +38,7 @@ const worker = new Worker(
     return predictor.predict(parsed.data.postId);
   },
   // as many jobs in flight as one micro-batch holds, so the batcher has something to batch
-  {
-    connection: redisConnection(config.LXTAG_REDIS_URL),
-    prefix: config.LXTAG_QUEUE_PREFIX,
-    concurrency: config.LXTAG_MAX_BATCH_SIZE,
-  },
+  workerOptions(config, config.LXTAG_MAX_BATCH_SIZE),
 );
 onFinalFailure(worker, log, async (job, err) => {
   const parsed = predictJobSchema.safeParse(job.data);

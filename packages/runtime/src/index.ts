@@ -8,5 +8,11 @@ export {
 } from "./config.js";
 export { onFinalFailure } from "./final-failure.js";
 export { createLogger, type Logger } from "./logger.js";
-export { addBulkChunked, createQueue, DEFAULT_JOB_OPTIONS, redisConnection } from "./queues.js";
+export {
+  addBulkChunked,
+  createQueue,
+  DEFAULT_JOB_OPTIONS,
+  redisConnection,
+  workerOptions,
+} from "./queues.js";
 export { onShutdown } from "./shutdown.js";

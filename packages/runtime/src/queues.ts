@@ -1,4 +1,5 @@
-import { type ConnectionOptions, Queue, type QueueOptions } from "bullmq";
+import { type ConnectionOptions, Queue, type QueueOptions, type WorkerOptions } from "bullmq";
+import type { ServiceEnv } from "./config.js";
 
 export function redisConnection(url: string): ConnectionOptions {
   const u = new URL(url);
@@ -41,4 +42,15 @@ export async function addBulkChunked<T>(
 ): Promise<void> {
   for (let i = 0; i < jobs.length; i += chunk)
     await queue.addBulk(jobs.slice(i, i + chunk) as Parameters<Queue<T>["addBulk"]>[0]);
+}
+
+/** Options every lxtag worker uses: the shared connection and prefix, and the lock (and stalled-check) period. */
+export function workerOptions(env: ServiceEnv, concurrency: number): WorkerOptions {
+  return {
+    connection: redisConnection(env.LXTAG_REDIS_URL),
+    prefix: env.LXTAG_QUEUE_PREFIX,
+    concurrency,
+    lockDuration: env.LXTAG_JOB_LOCK_MS,
+    stalledInterval: env.LXTAG_JOB_LOCK_MS,
+  };
 }

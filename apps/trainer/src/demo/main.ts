@@ -1,7 +1,6 @@
 // `npm run demo`: a synthetic Instagram export in the real layout, a first model if none is active, the whole
 // pipeline on this machine, progress while it runs, a table of results, one JSON line at the end.
 
-import { openAsBlob } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, repositories } from "@lxtag/db";
@@ -11,6 +10,7 @@ import { Detector } from "@lxtag/vision";
 import { ensureDetector } from "../detector-bundle.js";
 import { trainFirstModel } from "../first-model.js";
 import { syntheticPosts, writeExportZips } from "../synthetic-export.js";
+import { LxtagClient } from "./client.js";
 import { LocalStack } from "./stack.js";
 
 const jsonOnly = process.argv.includes("--json");
@@ -57,46 +57,27 @@ const stack = new LocalStack(Number(process.env.LXTAG_DEMO_PORT ?? 8787));
 await stack.startAll();
 try {
   const started = performance.now();
-  const form = new FormData();
-  for (const p of parts) form.append("file", await openAsBlob(p), p.split("/").pop());
-  const res = await fetch(`${stack.baseUrl}/v1/batches`, {
-    method: "POST",
-    headers: { "x-api-key": API_KEY },
-    body: form,
-  });
-  if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
-  const { batchId } = (await res.json()) as { batchId: string };
+  const api = new LxtagClient(stack.baseUrl, API_KEY);
+  const batchId = await LxtagClient.batchId(await api.uploadZips(parts));
   say(`== uploaded: batch ${batchId}`);
-  let summary: { state: string; totalPosts: number; counts: Record<string, number>; progress: number };
-  for (;;) {
-    summary = (await (
-      await fetch(`${stack.baseUrl}/v1/batches/${batchId}`, { headers: { "x-api-key": API_KEY } })
-    ).json()) as typeof summary;
-    const width = 40;
-    const filled = Math.round(summary.progress * width);
-    const line = `   [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(summary.progress * 100).toFixed(0).padStart(3)}% ${summary.state} done ${summary.counts.done ?? 0} failed ${summary.counts.failed ?? 0}`;
-    if (!jsonOnly && process.stdout.isTTY) process.stdout.write(`\r${line}`);
-    if (summary.state === "done" || summary.state === "failed") break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  if (!jsonOnly && process.stdout.isTTY) process.stdout.write("\n");
+  const showBar = !jsonOnly && process.stdout.isTTY;
+  let lastDecile = -1;
+  const summary = await api.waitForBatch(batchId, {
+    timeoutMs: 30 * 60_000,
+    intervalMs: 500,
+    onProgress: (s) => {
+      const width = 40;
+      const filled = Math.round(s.progress * width);
+      const bar = `   [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(s.progress * 100).toFixed(0).padStart(3)}% ${s.state}`;
+      const line = `${bar} done ${s.counts.done ?? 0} failed ${s.counts.failed ?? 0}`;
+      if (showBar) process.stdout.write(`\r${line}`);
+      else if (Math.floor(s.progress * 10) > lastDecile) say(line); // logs and pipes get a line per 10%
+      lastDecile = Math.floor(s.progress * 10);
+    },
+  });
+  if (showBar) process.stdout.write("\n");
   const seconds = (performance.now() - started) / 1000;
-  const results = (
-    await (
-      await fetch(`${stack.baseUrl}/v1/batches/${batchId}/results`, { headers: { "x-api-key": API_KEY } })
-    ).text()
-  )
-    .trim()
-    .split("\n")
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          caption: string;
-          labels: string[];
-          hashtags: { hashtag: string; score: number }[];
-          state: string;
-        },
-    );
+  const results = await api.results(batchId);
   say("\n   caption                                   | true tags                  | predicted top-5");
   for (const r of results.slice(0, 8)) {
     const caption = r.caption.split("\n")[0]!.slice(0, 40).padEnd(40);

@@ -1,0 +1,89 @@
+import { openAsBlob } from "node:fs";
+
+export interface BatchSummary {
+  id: string;
+  state: string;
+  totalPosts: number;
+  counts: Record<string, number>;
+  progress: number;
+  error: string | null;
+  warnings: string[];
+}
+
+export interface PostResult {
+  id: string;
+  seq: number;
+  state: string;
+  error: string | null;
+  flags: string[];
+  caption: string;
+  labels: string[];
+  modelVersion: string | null;
+  hashtags: { hashtag: string; score: number; rank: number }[];
+}
+
+/** A small client of the lxtag REST API, as a user's script would write it: for the demo, tests and benchmarks. */
+export class LxtagClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly apiKey: string,
+  ) {}
+
+  get(path: string, apiKey = this.apiKey): Promise<Response> {
+    return fetch(`${this.baseUrl}${path}`, { headers: { "x-api-key": apiKey } });
+  }
+
+  /** Uploads zip parts as one multipart request; returns the raw response (202 with a batch id when accepted). */
+  async uploadZips(paths: string[], apiKey = this.apiKey): Promise<Response> {
+    const form = new FormData();
+    for (const p of paths) form.append("file", await openAsBlob(p), p.split("/").pop());
+    return fetch(`${this.baseUrl}/v1/batches`, {
+      method: "POST",
+      headers: { "x-api-key": apiKey },
+      body: form,
+    });
+  }
+
+  postJson(path: string, body: unknown): Promise<Response> {
+    return fetch(`${this.baseUrl}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": this.apiKey, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** The batch id of an accepted upload, or an error with the API's message. */
+  static async batchId(res: Response): Promise<string> {
+    if (res.status !== 202) throw new Error(`batch not accepted: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { batchId: string }).batchId;
+  }
+
+  async batch(id: string): Promise<BatchSummary> {
+    return (await (await this.get(`/v1/batches/${id}`)).json()) as BatchSummary;
+  }
+
+  /** Polls until the batch is done or failed; `onProgress` sees every summary. */
+  async waitForBatch(
+    id: string,
+    { timeoutMs = 120_000, intervalMs = 300, onProgress = (_: BatchSummary) => {} } = {},
+  ): Promise<BatchSummary> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.batch(id);
+      onProgress(s);
+      if (s.state === "done" || s.state === "failed") return s;
+      if (Date.now() > deadline)
+        throw new Error(`batch ${id} still ${s.state} after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  async results(id: string): Promise<PostResult[]> {
+    const text = await (await this.get(`/v1/batches/${id}/results`)).text();
+    return text
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PostResult);
+  }
+}
