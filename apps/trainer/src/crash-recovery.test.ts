@@ -6,10 +6,14 @@ import { QUEUES } from "@lxtag/contracts";
 import { createQueue } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LxtagClient } from "./demo/client.js";
-import { TestPipeline } from "./demo/test-pipeline.js";
+import { IsolatedPipeline } from "./demo/isolated-pipeline.js";
 import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
 
-const t = new TestPipeline({ LXTAG_MAX_BATCH_SIZE: "1", LXTAG_MAX_WAIT_MS: "0", LXTAG_JOB_LOCK_MS: "2000" });
+const t = new IsolatedPipeline({
+  LXTAG_MAX_BATCH_SIZE: "1",
+  LXTAG_MAX_WAIT_MS: "0",
+  LXTAG_JOB_LOCK_MS: "2000",
+});
 const api = t.client;
 const POSTS = 150;
 

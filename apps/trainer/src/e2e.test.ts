@@ -6,10 +6,10 @@ import { jobIds, QUEUES } from "@lxtag/contracts";
 import { createQueue } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LxtagClient } from "./demo/client.js";
-import { TestPipeline } from "./demo/test-pipeline.js";
+import { IsolatedPipeline } from "./demo/isolated-pipeline.js";
 import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
 
-const t = new TestPipeline({ LXTAG_MAX_WAIT_MS: "20" });
+const t = new IsolatedPipeline({ LXTAG_MAX_WAIT_MS: "20" });
 const api = t.client;
 
 beforeAll(() => t.start(), 180_000);

@@ -17,9 +17,9 @@ import { LocalStack } from "./stack.js";
  * The three lxtag processes on fresh queues with their own API keys, the serving detector and an active model
  * (a random-weight one when none serves yet), plus direct access to Postgres and S3 for assertions.
  */
-export class TestPipeline {
+export class IsolatedPipeline {
   readonly env = parseEnv(serviceEnvSchema, process.env);
-  readonly prefix = `lxtag-test-${randomUUID().slice(0, 8)}`;
+  readonly prefix = `lxtag-iso-${randomUUID().slice(0, 8)}`;
   readonly key = `key-a-${randomUUID()}`;
   readonly otherKey = `key-b-${randomUUID()}`;
   readonly db = createDb(this.env.DATABASE_URL);
