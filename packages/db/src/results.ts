@@ -14,12 +14,14 @@ export interface PostResult {
   hashtags: { hashtag: string; score: number; rank: number }[];
 }
 
-// The newest model's predictions for each post, with the post's positive labels.
+// The newest model's predictions for each post, with its labels: the caption's hashtags and human additions,
+// less human removals.
 const SELECT_RESULTS = `
   SELECT p.id, p.seq, p.external_id AS "externalId", p.kind, p.state, p.error, p.caption, p.flags,
-         coalesce((SELECT array_agg(l.hashtag ORDER BY l.hashtag) FROM labels l
-                   WHERE l.post_id = p.id AND l.positive
-                     AND NOT EXISTS (SELECT 1 FROM labels n WHERE n.post_id = p.id AND n.hashtag = l.hashtag AND NOT n.positive)),
+         coalesce((SELECT array_agg(t ORDER BY t) FROM (
+                     SELECT unnest(p.hashtags) AS t
+                     UNION SELECT l.hashtag FROM labels l WHERE l.post_id = p.id AND l.positive
+                     EXCEPT SELECT n.hashtag FROM labels n WHERE n.post_id = p.id AND NOT n.positive) s),
                   '{}') AS labels,
          latest.model_version_id AS "modelVersion",
          coalesce((SELECT json_agg(json_build_object('hashtag', pr.hashtag, 'score', pr.score, 'rank', pr.rank) ORDER BY pr.rank)

@@ -38,14 +38,17 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   await repos.batches.markIngesting(batchId);
   const source = batchSourceSchema.parse(batch.source);
   const options = batchOptionsSchema.parse(batch.options ?? {});
-  const chunkSize = deps.chunkSize ?? 500;
+  const chunkSize = deps.chunkSize ?? 1000;
   let total = 0;
   const flagged = new Map<string, number>();
+  // Two-stage pipeline: while one chunk's jobs go to Redis, the next chunk is written to Postgres.
+  let enqueuing: Promise<void> = Promise.resolve();
   const flush = async (posts: NewPost[]) => {
     for (const p of posts)
       for (const f of p.flags) if (WARN_FLAGS.has(f)) flagged.set(f, (flagged.get(f) ?? 0) + 1);
     const ids = await repos.posts.insertMany(batchId, posts);
-    await addBulkChunked(
+    await enqueuing;
+    enqueuing = addBulkChunked(
       deps.features,
       ids.map((postId) => ({
         name: "features",
@@ -53,6 +56,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
         opts: { jobId: jobIds.features(postId) },
       })),
     );
+    enqueuing.catch(() => {}); // handled: the next `await enqueuing` rethrows
     total += posts.length;
   };
   try {
@@ -118,6 +122,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
         await rm(dir, { recursive: true, force: true });
       }
     }
+    await enqueuing;
   } catch (err) {
     if (err instanceof ExportError || err instanceof SyntaxError) {
       const message = err instanceof ExportError ? err.message : `invalid-json: ${err.message}`;
