@@ -1,0 +1,187 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import yazl from "yazl";
+import {
+  ExportError,
+  parseLegacyMediaJson,
+  parseMetaHtml,
+  parseMetaJson,
+  readExport,
+  ZipTree,
+} from "./index.js";
+
+async function zipFile(entries: Record<string, string | Buffer>): Promise<string> {
+  const zip = new yazl.ZipFile();
+  for (const [name, body] of Object.entries(entries)) zip.addBuffer(Buffer.from(body), name);
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  const path = join(await mkdtemp(join(tmpdir(), "exp-")), "part.zip");
+  await writeFile(path, Buffer.concat(chunks));
+  return path;
+}
+
+const post = (title: string, uri = `media/posts/202401/${title.length}.jpg`) => ({
+  media: [{ uri, creation_timestamp: 1_700_000_000, title }],
+});
+
+describe("Meta JSON", () => {
+  it("takes the post title for carousels and the first media title for single posts; repairs mojibake", () => {
+    const posts = parseMetaJson(
+      JSON.stringify([
+        {
+          title: "Caf\u00c3\u00a9 #latte",
+          creation_timestamp: 1726487732,
+          media: [
+            { uri: "a.heic", title: "" },
+            { uri: "b.webp", title: "" },
+          ],
+        },
+        {
+          media: [
+            { uri: "c.mp4", creation_timestamp: 1699789412, title: "reef \u00f0\u009f\u008c\u008a #dive" },
+          ],
+        },
+        { media: [] },
+      ]),
+      "posts_1.json",
+      "post",
+    );
+    expect(posts.map((p) => [p.caption, p.mediaUris, p.takenAt])).toEqual([
+      ["Café #latte", ["a.heic", "b.webp"], "2024-09-16T11:55:32.000Z"],
+      ["reef 🌊 #dive", ["c.mp4"], "2023-11-12T11:43:32.000Z"],
+      ["", [], null],
+    ]);
+  });
+  it("reads wrapper objects (reels, archived) and a bare post object", () => {
+    expect(
+      parseMetaJson(JSON.stringify({ ig_reels_media: [post("r")] }), "reels.json", "post")[0]!.kind,
+    ).toBe("reel");
+    expect(
+      parseMetaJson(JSON.stringify({ ig_archived_post_media: [post("a")] }), "x.json", "post")[0]!.kind,
+    ).toBe("archived");
+    expect(parseMetaJson(JSON.stringify(post("bare")), "posts_1.json", "post")).toHaveLength(1);
+  });
+  it("names the file in a JSON syntax error", () => {
+    expect(() => parseMetaJson("[{", "content/posts_1.json", "post")).toThrow(
+      /invalid-json: content\/posts_1.json/,
+    );
+  });
+});
+
+describe("Meta HTML", () => {
+  it("reads 2025 h2 and 2022 div captions, decodes entities, keeps carousels and raw dates", () => {
+    const html = `<html><body>
+      <div class="pam _3-95 _2ph- _a6-g uiBoxWhite noborder">
+        <h2 class="_3-95 _2pim _a6-h _a6-i">Sunday market with &#064;greenbasket.co &mdash; can&#039;t stop #figs</h2>
+        <div class="_3-95 _a6-p"><a target="_blank" href="media/posts/202406/1.jpg"><img src="media/posts/202406/1.jpg" class="_a6_o _3-96"></a></div>
+        <div class="_3-94 _a6-o">Jun 9, 2024 10:14 am</div>
+      </div>
+      <div class="pam _3-95 _2ph- _a6-g uiBoxWhite noborder">
+        <div class="_3-95 _2pim _a6-h _a6-i">First snow ❄️ #hiking</div>
+        <div class="_3-95 _a6-p">
+          <a href="media/posts/202201/2.webp"><img src="media/posts/202201/2.webp"></a>
+          <a href="media/posts/202201/3.mp4"><video src="media/posts/202201/3.mp4"></video></a>
+        </div>
+        <div class="_3-94 _a6-o">Jan 16, 2022, 3:47 PM</div>
+      </div></body></html>`;
+    const posts = parseMetaHtml(html, "your_instagram_activity/media/posts_1.html", "post");
+    expect(posts.map((p) => [p.caption, p.mediaUris, p.takenAtRaw])).toEqual([
+      [
+        "Sunday market with @greenbasket.co — can't stop #figs",
+        ["media/posts/202406/1.jpg"],
+        "Jun 9, 2024 10:14 am",
+      ],
+      [
+        "First snow ❄️ #hiking",
+        ["media/posts/202201/2.webp", "media/posts/202201/3.mp4"],
+        "Jan 16, 2022, 3:47 PM",
+      ],
+    ]);
+  });
+});
+
+describe("legacy media.json", () => {
+  it("groups photos of one carousel by time and caption", () => {
+    const posts = parseLegacyMediaJson(
+      JSON.stringify({
+        photos: [
+          { caption: "two pics #a", taken_at: "2018-09-20T03:40:04+00:00", path: "photos/201809/x.jpg" },
+          { caption: "two pics #a", taken_at: "2018-09-20T03:40:04+00:00", path: "photos/201809/y.jpg" },
+          { caption: "one", taken_at: "2018-09-21T03:40:04", path: "photos/201809/z.jpg" },
+        ],
+      }),
+      "media.json",
+    )!;
+    expect(posts.map((p) => p.mediaUris)).toEqual([
+      ["photos/201809/x.jpg", "photos/201809/y.jpg"],
+      ["photos/201809/z.jpg"],
+    ]);
+  });
+});
+
+describe("readExport over zip parts", () => {
+  it("finds posts files of every era by suffix, in numeric order, across parts, skipping decoys and archived by default", async () => {
+    const a = await zipFile({
+      "meta-2025/instagram-me/your_instagram_activity/media/posts_10.json": JSON.stringify([post("ten")]),
+      "meta-2025/instagram-me/your_instagram_activity/media/posts_2.json": JSON.stringify([post("two")]),
+      "meta-2025/instagram-me/your_instagram_activity/subscriptions/reels.json": JSON.stringify({
+        subscriptions_reels: [],
+      }),
+      "meta-2025/instagram-me/your_instagram_activity/media/archived_posts.json": JSON.stringify({
+        ig_archived_post_media: [post("old")],
+      }),
+    });
+    const b = await zipFile({
+      "your_instagram_activity/content/posts_1.json": JSON.stringify([post("one")]),
+      "your_instagram_activity/media/reels.json": JSON.stringify({ ig_reels_media: [post("reel")] }),
+      "media/posts/202401/3.jpg": "jpeg bytes",
+    });
+    const tree = await ZipTree.open([a, b]);
+    const { posts } = await readExport(tree, { includeReels: true, includeArchived: false });
+    expect(posts.map((p) => p.caption)).toEqual(["one", "two", "ten", "reel"]);
+    expect(tree.resolve("media/posts/202401/3.jpg")).toBe("media/posts/202401/3.jpg");
+    const withArchive = await readExport(tree, { includeReels: false, includeArchived: true });
+    expect(withArchive.posts.map((p) => p.caption)).toEqual(["one", "two", "ten", "old"]);
+    tree.close();
+  });
+  it("prefers JSON when an export carries both JSON and HTML, reads HTML-only exports", async () => {
+    const html = `<div class="uiBoxWhite"><h2 class="_a6-h">from html</h2></div>`;
+    const both = await ZipTree.open([
+      await zipFile({
+        "content/posts_1.json": JSON.stringify([post("from json")]),
+        "content/posts_1.html": html,
+      }),
+    ]);
+    expect(
+      (await readExport(both, { includeReels: true, includeArchived: false })).posts.map((p) => p.caption),
+    ).toEqual(["from json"]);
+    const htmlOnly = await ZipTree.open([await zipFile({ "content/posts_1.html": html })]);
+    expect(
+      (await readExport(htmlOnly, { includeReels: true, includeArchived: false })).posts.map(
+        (p) => p.caption,
+      ),
+    ).toEqual(["from html"]);
+  });
+  it("resolves media of a re-zipped archive by suffix and falls back to the basename", async () => {
+    const tree = await ZipTree.open([
+      await zipFile({ "wrapper/media/posts/202401/a.jpg": "x", "elsewhere/b.jpg": "y" }),
+    ]);
+    expect(tree.resolve("media/posts/202401/a.jpg")).toBe("wrapper/media/posts/202401/a.jpg");
+    expect(tree.resolve("media/posts/202401/b.jpg")).toBe("elsewhere/b.jpg");
+    expect(tree.resolve("media/posts/202401/none.jpg")).toBeUndefined();
+  });
+  it("rejects an export without posts files with its own code", async () => {
+    const tree = await ZipTree.open([
+      await zipFile({ "your_instagram_activity/subscriptions/reels.json": "{}" }),
+    ]);
+    await expect(readExport(tree, { includeReels: true, includeArchived: false })).rejects.toMatchObject({
+      code: "no-posts-file",
+    });
+    await expect(readExport(tree, { includeReels: true, includeArchived: false })).rejects.toBeInstanceOf(
+      ExportError,
+    );
+  });
+});
