@@ -97,6 +97,15 @@ describe("a multi-part zip export", () => {
     expect((await api.get(`/v1/posts/${page.posts[0]!.id}`, t.otherKey)).status).toBe(404);
   });
 
+  it("reports queue backlogs for autoscalers", async () => {
+    const queues = (await (await fetch(`${api.baseUrl}/queues`)).json()) as Record<
+      string,
+      { backlog: number }
+    >;
+    expect(Object.keys(queues).sort()).toEqual(["features", "ingest", "predict"]);
+    expect(queues.features!.backlog).toBe(0); // the batches above are done
+  });
+
   it("takes human labels and exports CSV", async () => {
     const [post] = (await api.results(firstBatch)).filter((r) => r.caption.startsWith("broken picture"));
     const res = await api.postJson(`/v1/posts/${post!.id}/labels`, { add: ["#Sunset"], remove: ["glitch"] });

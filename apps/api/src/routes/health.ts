@@ -38,6 +38,17 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get("/healthz", async () => ({ ok: true }));
+  // Queue backlogs for autoscalers (KEDA's metrics-api scaler reads e.g. `features.backlog`). Waiting and
+  // prioritized jobs are both work to do (a Redis list scaler would miss the prioritized ones); active jobs keep
+  // a busy worker from being scaled away.
+  app.get("/queues", async () => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, q] of Object.entries(deps.queues)) {
+      const c = await q.getJobCounts("waiting", "prioritized", "delayed", "active", "failed");
+      out[name] = { ...c, backlog: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) };
+    }
+    return out;
+  });
   app.get("/readyz", async (_req, reply) => {
     const checks: Record<string, string> = {};
     await deps.db.pool.query("SELECT 1").then(

@@ -1,0 +1,106 @@
+// The Kubernetes manifests render with kustomize, every object passes its schema (core types and KEDA's
+// ScaledObject), and they agree with the code: commands point at built entry points, autoscalers read queues
+// that the API's /queues serves, the GPU overlay asks for a GPU and the CUDA provider.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
+import { ConfigMap, Namespace, Service } from "kubernetes-models/v1";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  Deployment,
+  Job,
+  ConfigMap,
+  Namespace,
+  Service,
+  ScaledObject,
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped YAML
+type Obj = any;
+// kustomize v5 comes with kubectl on the build machines; Debian's kubernetes-client (1.20) is too old for it.
+const kubectl = (() => {
+  try {
+    return /Kustomize Version: v5/.test(
+      execFileSync("kubectl", ["version", "--client"], { encoding: "utf8" }),
+    );
+  } catch {
+    return false;
+  }
+})();
+if (!kubectl) console.warn("infra tests skipped: no kubectl with kustomize v5 on PATH");
+
+const render = (dir: string): Obj[] =>
+  parseAllDocuments(
+    execFileSync("kubectl", ["kustomize", `${root}infra/k8s/${dir}`], { encoding: "utf8" }),
+  ).map((d) => d.toJSON());
+
+describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
+  const objects = kubectl ? render(dir) : [];
+  const byName = (kind: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+  it("renders objects that all pass their schemas", () => {
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      [
+        "ConfigMap",
+        "Deployment",
+        "Deployment",
+        "Deployment",
+        "Job",
+        "Namespace",
+        "ScaledObject",
+        "ScaledObject",
+        "Service",
+      ].sort(),
+    );
+    for (const o of objects) {
+      const Model = MODELS[o.kind];
+      expect(Model, o.kind).toBeDefined();
+      expect(() => new Model!(o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it("runs entry points that the build produces", () => {
+    for (const o of objects.filter((x) => x.kind === "Deployment" || x.kind === "Job")) {
+      for (const c of o.spec.template.spec.containers)
+        expect(existsSync(`${root}${c.command[1]}`), c.command[1]).toBe(true);
+    }
+  });
+
+  it("scales workers on queues that the API reports, through the API Service", () => {
+    const api = byName("Service", "lxtag-api");
+    for (const [worker, queue] of [
+      ["lxtag-feature-worker", "features"],
+      ["lxtag-predict-worker", "predict"],
+    ]) {
+      const so = byName("ScaledObject", worker);
+      expect(so.spec.scaleTargetRef.name).toBe(worker);
+      expect(byName("Deployment", worker)).toBeDefined();
+      const trigger = so.spec.triggers[0].metadata;
+      expect(trigger.valueLocation).toBe(`${queue}.backlog`);
+      expect(trigger.url).toBe(`http://${api.metadata.name}.lxtag.svc:${api.spec.ports[0].port}/queues`);
+    }
+  });
+
+  it(
+    dir === "base" ? "runs the detector on CPU" : "puts the detector on a GPU with the CUDA provider first",
+    () => {
+      const c = byName("Deployment", "lxtag-feature-worker").spec.template.spec.containers[0];
+      const providers = c.env.find((e: Obj) => e.name === "LXTAG_EXECUTION_PROVIDERS").value;
+      if (dir === "base") {
+        expect(providers).toBe("cpu");
+        expect(c.resources.limits["nvidia.com/gpu"]).toBeUndefined();
+      } else {
+        expect(providers).toBe("cuda,cpu");
+        expect(c.resources.limits["nvidia.com/gpu"]).toBe(1);
+        expect(c.resources.limits.memory).toBe("16Gi");
+      }
+    },
+  );
+});
