@@ -3,6 +3,8 @@ import { z } from "zod";
 
 const schema = serviceEnvSchema.extend({
   LXTAG_EXECUTION_PROVIDERS: providerList,
+  /** Serve this model version instead of the registry's active one (canaries, tests, pinning). */
+  LXTAG_MODEL_ID: z.string().optional(),
   LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(2),
   /** Largest micro-batch one ONNX run takes. */
   LXTAG_MAX_BATCH_SIZE: z.coerce.number().int().positive().default(32),

@@ -19,6 +19,7 @@ const loader = new ModelLoader({
   cacheDir: config.LXTAG_CACHE_DIR,
   providers: config.LXTAG_EXECUTION_PROVIDERS,
   threads: config.LXTAG_ORT_THREADS,
+  pinned: config.LXTAG_MODEL_ID,
 });
 await loader.refresh();
 loader.watch(config.LXTAG_MODEL_POLL_MS);

@@ -6,12 +6,19 @@ import { HashtagModel } from "./hashtag-model.js";
 
 export class NoActiveModelError extends Error {
   override name = "NoActiveModelError";
-  constructor() {
-    super("no active model version in the registry: train or import one first");
+  constructor(pinned?: string) {
+    super(
+      pinned
+        ? `model version ${pinned} is not in the registry`
+        : "no active model version in the registry: train or import one first",
+    );
   }
 }
 
-/** Keeps the registry's active model loaded, and swaps in a newly activated one between batches. */
+/**
+ * Keeps the registry's active model (or a pinned version) loaded, and swaps in a newly activated one between
+ * batches.
+ */
 export class ModelLoader {
   private current: HashtagModel | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -22,6 +29,7 @@ export class ModelLoader {
       store: ObjectStore;
       log: Logger;
       cacheDir: string;
+      pinned?: string;
       providers: string[];
       threads: number;
     },
@@ -33,8 +41,9 @@ export class ModelLoader {
   }
 
   async refresh(): Promise<void> {
-    const active = await this.deps.repos.models.active();
-    if (!active) throw new NoActiveModelError();
+    const { pinned } = this.deps;
+    const active = pinned ? await this.deps.repos.models.find(pinned) : await this.deps.repos.models.active();
+    if (!active) throw new NoActiveModelError(pinned);
     if (this.current?.id === active.id) return;
     const dir = await fetchBundle(
       this.deps.store,

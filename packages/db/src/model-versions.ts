@@ -36,6 +36,10 @@ export class ModelVersions {
     ]);
   }
 
+  find(id: string): Promise<ModelVersion | null> {
+    return this.db.prisma.modelVersion.findUnique({ where: { id } });
+  }
+
   active(): Promise<ModelVersion | null> {
     return this.db.prisma.modelVersion.findFirst({
       where: { state: "active" },

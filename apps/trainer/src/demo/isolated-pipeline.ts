@@ -14,8 +14,8 @@ import { LxtagClient } from "./client.js";
 import { LocalStack } from "./stack.js";
 
 /**
- * The three lxtag processes on fresh queues with their own API keys, the serving detector and an active model
- * (a random-weight one when none serves yet), plus direct access to Postgres and S3 for assertions.
+ * The three lxtag processes on fresh queues with their own API keys, the serving detector and a random-weight
+ * model of their own, plus direct access to Postgres and S3 for assertions: for tests and benchmarks.
  */
 export class IsolatedPipeline {
   readonly env = parseEnv(serviceEnvSchema, process.env);
@@ -42,25 +42,24 @@ export class IsolatedPipeline {
     this.work = await mkdtemp(join(tmpdir(), "lxtag-e2e-"));
     await this.store.ensureBucket();
     const { id: detectorId } = await ensureDetector(this.store, this.env.LXTAG_CACHE_DIR);
-    const active = await this.repos.models.active();
-    if (!active || active.detectorId !== detectorId) {
-      // a random-weight model proves the pipeline; learning is the engine's tests' business
-      const dir = join(this.work, "model");
-      const tokenizer = join(this.work, "tokenizer.json");
-      writeWordPieceTokenizer(["a red sunset over the ocean with my dog"], tokenizer, 200);
-      await runEngine([
-        "random-model",
-        "--out",
-        dir,
-        "--hashtags",
-        "12",
-        "--detector",
-        detectorId,
-        "--config",
-        '{"vocab_size": 200}',
-      ]);
-      await publishModel(this.store, this.repos, dir, tokenizer);
-    }
+    // a random-weight model proves the pipeline (learning is the engine's tests' business); it is registered
+    // but not activated, and only this stack's predict worker serves it, so the registry's choice stays as it was
+    const dir = join(this.work, "model");
+    const tokenizer = join(this.work, "tokenizer.json");
+    writeWordPieceTokenizer(["a red sunset over the ocean with my dog"], tokenizer, 200);
+    await runEngine([
+      "random-model",
+      "--out",
+      dir,
+      "--hashtags",
+      "12",
+      "--detector",
+      detectorId,
+      "--config",
+      '{"vocab_size": 200}',
+    ]);
+    const model = await publishModel(this.store, this.repos, dir, tokenizer, false);
+    this.stack.setEnv({ LXTAG_MODEL_ID: model.id });
     await this.stack.startAll();
     return this;
   }

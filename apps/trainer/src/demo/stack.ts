@@ -16,8 +16,13 @@ export class LocalStack {
 
   constructor(
     readonly port: number,
-    private readonly env: Record<string, string> = {},
+    private env: Record<string, string> = {},
   ) {}
+
+  /** Adds environment for processes started from now on. */
+  setEnv(extra: Record<string, string>): void {
+    this.env = { ...this.env, ...extra };
+  }
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
