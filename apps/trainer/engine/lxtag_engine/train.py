@@ -96,6 +96,9 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None,
     resume = out / "last.pt"
     if resume.exists():
         state = torch.load(resume, map_location="cpu")
+        if state.get("train_config") != asdict(cfg) or state.get("dataset_id") != data.meta.get("id"):
+            raise ValueError(f"{out} holds a run with another configuration or dataset; resume needs the same "
+                             "arguments and data, or use a new --out")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, best, best_epoch, start_epoch = state["history"], state["best"], state["best_epoch"], state["epoch"] + 1
@@ -136,7 +139,8 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None,
             f"R@2 {metrics['2']['recall']:.3f} F1@2 {f1:.3f} acc@2 {metrics['2']['accuracy']:.3f}"
             f"{' *' if improved else ''} elapsed {elapsed:.0f}s eta {eta:.0f}s")
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history, "best": best,
-                    "best_epoch": best_epoch, "epoch": epoch, "rng": torch.get_rng_state()}, resume)
+                    "best_epoch": best_epoch, "epoch": epoch, "rng": torch.get_rng_state(),
+                    "train_config": asdict(cfg), "dataset_id": data.meta.get("id")}, resume)
         (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "history": history,
                                                          "best_val_f1_at_2": best, "best_epoch": best_epoch}, indent=2))
         if epoch + 1 - best_epoch >= cfg.patience:
