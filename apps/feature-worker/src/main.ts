@@ -7,6 +7,7 @@ import {
   onFinalFailure,
   onShutdown,
   storeOptions,
+  WorkerMetrics,
   workerOptions,
 } from "@lxtag/runtime";
 import { fetchBundle, ObjectStore } from "@lxtag/storage";
@@ -67,6 +68,9 @@ const worker = new Worker(
   },
   workerOptions(config, config.LXTAG_FEATURE_CONCURRENCY),
 );
+const metrics = new WorkerMetrics("feature-worker");
+metrics.watch(worker); // durations by outcome: cached, detected, caption-only
+const metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log);
 onFinalFailure(worker, log, async (job, err) => {
   const parsed = featureJobSchema.safeParse(job.data);
   if (parsed.success) await failPost(repos, parsed.data, `features-failed: ${err.message}`);
@@ -75,6 +79,7 @@ log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker read
 
 onShutdown(log, async () => {
   await worker.close();
+  metricsServer?.close();
   await predict.close();
   await detector.dispose();
   store.destroy();

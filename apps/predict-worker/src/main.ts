@@ -1,6 +1,13 @@
 import { predictJobSchema, QUEUES } from "@lxtag/contracts";
 import { createDb, failPost, repositories } from "@lxtag/db";
-import { createLogger, onFinalFailure, onShutdown, storeOptions, workerOptions } from "@lxtag/runtime";
+import {
+  createLogger,
+  onFinalFailure,
+  onShutdown,
+  storeOptions,
+  WorkerMetrics,
+  workerOptions,
+} from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { UnrecoverableError, Worker } from "bullmq";
 import { loadConfig } from "./config.js";
@@ -24,8 +31,29 @@ const loader = new ModelLoader({
 await loader.refresh();
 loader.watch(config.LXTAG_MODEL_POLL_MS);
 
+const metrics = new WorkerMetrics("predict-worker");
+const batchSizes = metrics.histogram(
+  "lxtag_predict_batch_size",
+  "Posts per micro-batch (one ONNX run)",
+  [1, 2, 4, 8, 16, 32, 64, 128],
+);
+const batchSeconds = metrics.histogram(
+  "lxtag_predict_batch_seconds",
+  "Micro-batch time: features, model, writes",
+  [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+);
 const predictor = new Predictor(
-  { repos, store, log, topK: config.LXTAG_TOP_K, model: () => loader.model },
+  {
+    repos,
+    store,
+    log,
+    topK: config.LXTAG_TOP_K,
+    model: () => loader.model,
+    observeBatch: (size, seconds) => {
+      batchSizes.observe(size);
+      batchSeconds.observe(seconds);
+    },
+  },
   {
     maxBatchSize: config.LXTAG_MAX_BATCH_SIZE,
     maxWaitMs: config.LXTAG_MAX_WAIT_MS,
@@ -41,6 +69,8 @@ const worker = new Worker(
   // as many jobs in flight as one micro-batch holds, so the batcher has something to batch
   workerOptions(config, config.LXTAG_MAX_BATCH_SIZE),
 );
+metrics.watch(worker);
+const metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log);
 onFinalFailure(worker, log, async (job, err) => {
   const parsed = predictJobSchema.safeParse(job.data);
   if (parsed.success) await failPost(repos, parsed.data, `predict-failed: ${err.message}`);
@@ -49,6 +79,7 @@ log.info({ model: loader.model.id, maxBatchSize: config.LXTAG_MAX_BATCH_SIZE }, 
 
 onShutdown(log, async () => {
   await worker.close();
+  metricsServer?.close();
   await loader.close();
   store.destroy();
   await db.close();

@@ -11,6 +11,8 @@ export interface PredictorDeps {
   log: Logger;
   topK: number;
   model: () => HashtagModel;
+  /** Called after each micro-batch with its size and duration (metrics). */
+  observeBatch?: (size: number, seconds: number) => void;
 }
 
 /**
@@ -32,6 +34,7 @@ export class Predictor {
   }
 
   private async runBatch(ids: string[]): Promise<("done" | "skipped")[]> {
+    const started = performance.now();
     const { repos, store } = this.deps;
     const model = this.deps.model();
     const posts = new Map((await repos.posts.forPredict(ids)).map((p) => [p.id, p]));
@@ -58,6 +61,7 @@ export class Predictor {
       todo.map((postId, i) => ({ postId, ranked: ranked[i]! })),
     );
     await repos.batches.completeIfFinished([...new Set(todo.map((id) => posts.get(id)!.batchId))]);
+    this.deps.observeBatch?.(ids.length, (performance.now() - started) / 1000);
     return ids.map((id) => (todo.includes(id) ? "done" : "skipped"));
   }
 }

@@ -97,6 +97,19 @@ describe("a multi-part zip export", () => {
     expect((await api.get(`/v1/posts/${page.posts[0]!.id}`, t.otherKey)).status).toBe(404);
   });
 
+  it("workers report job durations by outcome and micro-batch sizes to Prometheus", async () => {
+    const features = await (await fetch(t.stack.metricsUrl("feature-worker"))).text();
+    const cached = /lxtag_job_duration_seconds_count\{[^}]*queue="features",outcome="cached"\} (\d+)/.exec(
+      features,
+    );
+    expect(Number(cached?.[1])).toBeGreaterThanOrEqual(24); // the re-upload's, and earlier runs' cached images
+    const predict = await (await fetch(t.stack.metricsUrl("predict-worker"))).text();
+    const batches = Number(/lxtag_predict_batch_size_count\{[^}]*\} (\d+)/.exec(predict)?.[1]);
+    const posts = Number(/lxtag_predict_batch_size_sum\{[^}]*\} (\d+)/.exec(predict)?.[1]);
+    expect(posts).toBeGreaterThanOrEqual(56); // both uploads' 28 posts
+    expect(batches).toBeLessThan(posts); // micro-batching happened
+  });
+
   it("reports queue backlogs for autoscalers", async () => {
     const queues = (await (await fetch(`${api.baseUrl}/queues`)).json()) as Record<
       string,

@@ -11,6 +11,8 @@ export const serviceEnvSchema = z.object({
   LXTAG_S3_SECRET_ACCESS_KEY: z.string().default("S3RVER"),
   LXTAG_QUEUE_PREFIX: z.string().default("lxtag"),
   LXTAG_CACHE_DIR: z.string().default(".lxtag/cache"),
+  /** Port of a worker's Prometheus `/metrics`; 0 serves none. */
+  LXTAG_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** How long a worker's job lock lives without renewal; a crashed worker's jobs are retried after about this. */
   LXTAG_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LXTAG_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

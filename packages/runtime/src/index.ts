@@ -8,6 +8,7 @@ export {
 } from "./config.js";
 export { onFinalFailure } from "./final-failure.js";
 export { createLogger, type Logger } from "./logger.js";
+export { WorkerMetrics } from "./metrics.js";
 export {
   addBulkChunked,
   createQueue,

@@ -28,10 +28,21 @@ export class LocalStack {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Where a worker serves its Prometheus metrics: the API's port plus one (predict) or two (features). */
+  metricsUrl(name: "feature-worker" | "predict-worker"): string {
+    return `http://127.0.0.1:${this.port + (name === "predict-worker" ? 1 : 2)}/metrics`;
+  }
+
   start(name: ServiceName): ChildProcess {
     const child = spawn(process.execPath, [ENTRY[name]], {
       cwd: ROOT,
-      env: { ...process.env, LXTAG_API_PORT: String(this.port), LXTAG_LOG_LEVEL: "warn", ...this.env },
+      env: {
+        ...process.env,
+        LXTAG_API_PORT: String(this.port),
+        LXTAG_LOG_LEVEL: "warn",
+        ...(name === "api" ? {} : { LXTAG_METRICS_PORT: new URL(this.metricsUrl(name)).port }),
+        ...this.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const keep = (d: Buffer) => {
