@@ -3,6 +3,7 @@ import { normalizeHashtag } from "@lxtag/text";
 import type { FastifyInstance } from "fastify";
 import type { ApiDeps } from "../deps.js";
 import { badRequest, notFound } from "../errors.js";
+import { doc } from "./docs.js";
 
 export function postRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { repos } = deps;
@@ -12,20 +13,30 @@ export function postRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return post;
   };
 
-  app.get<{ Params: { id: string } }>("/v1/posts/:id", async (req) => ownPost(req.params.id, req.apiKeyId));
+  app.get<{ Params: { id: string } }>(
+    "/v1/posts/:id",
+    doc("posts", "One post with its labels and ranked hashtags"),
+    async (req) => ownPost(req.params.id, req.apiKeyId),
+  );
 
-  app.post<{ Params: { id: string } }>("/v1/posts/:id/labels", async (req) => {
-    const post = await ownPost(req.params.id, req.apiKeyId);
-    const body = labelsBodySchema.safeParse(req.body);
-    if (!body.success)
-      throw badRequest(body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-    await repos.labels.apply(
-      post.id,
-      body.data.add.map(normalizeHashtag),
-      body.data.remove.map(normalizeHashtag),
-    );
-    return ownPost(post.id, req.apiKeyId);
-  });
+  app.post<{ Params: { id: string } }>(
+    "/v1/posts/:id/labels",
+    doc("posts", "Correct a post's hashtags (used for training)", { body: labelsBodySchema }),
+    async (req) => {
+      const post = await ownPost(req.params.id, req.apiKeyId);
+      const body = labelsBodySchema.safeParse(req.body);
+      if (!body.success)
+        throw badRequest(body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      await repos.labels.apply(
+        post.id,
+        body.data.add.map(normalizeHashtag),
+        body.data.remove.map(normalizeHashtag),
+      );
+      return ownPost(post.id, req.apiKeyId);
+    },
+  );
 
-  app.get("/v1/models", async () => (await repos.models.list()).map(({ manifest: _m, ...m }) => m));
+  app.get("/v1/models", doc("models", "Model versions in the registry"), async () =>
+    (await repos.models.list()).map(({ manifest: _m, ...m }) => m),
+  );
 }
