@@ -18,7 +18,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.config.LXTAG_API_BODY_LIMIT,
-    disableRequestLogging: false,
   });
   await app.register(multipart, {
     limits: { fileSize: deps.config.LXTAG_UPLOAD_MAX_BYTES, files: 64, fields: 8 },

@@ -194,6 +194,30 @@ describe("bad input gets a specific error and the services keep running", () => 
     ]);
     expect((await fetch(`${api.baseUrl}/readyz`)).status).toBe(200);
   }, 60_000);
+  it("identical posts within a batch (same caption, same image) are one post", async () => {
+    const same = { caption: "twice #dup", image: "images/not-there" };
+    const batchId = await LxtagClient.batchId(
+      await api.postJson("/v1/batches", { posts: [same, same, { ...same, caption: "other" }] }),
+    );
+    const summary = await api.waitForBatch(batchId);
+    expect(summary.totalPosts).toBe(2);
+    // the image key names nothing: predicted from the caption, flagged
+    expect(
+      (await api.results(batchId)).map((r) => [r.state, r.flags.includes("image-error:image-unavailable")]),
+    ).toEqual([
+      ["done", true],
+      ["done", true],
+    ]);
+  });
+  it("serves OpenAPI with the request schemas", async () => {
+    const spec = (await (await fetch(`${api.baseUrl}/docs/json`)).json()) as {
+      paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string }[] }>>;
+    };
+    expect(spec.paths["/v1/batches"]!.post!.requestBody).toBeDefined();
+    expect(spec.paths["/v1/batches/{id}/posts"]!.get!.parameters!.map((p) => p.name)).toEqual(
+      expect.arrayContaining(["state", "cursor", "limit"]),
+    );
+  });
   it("a malformed JSON body is a 400 naming the problem", async () => {
     const res = await api.postJson("/v1/batches", { posts: "nope" });
     expect(res.status).toBe(400);

@@ -69,7 +69,10 @@ export class Posts {
    */
   async insertMany(batchId: string, posts: NewPost[]): Promise<string[]> {
     if (!posts.length) return [];
-    const rows = posts.map((p) => ({ ...p, id: postId(batchId, p.dedupKey) }));
+    // identical posts are one post; the first keeps its place (an upsert cannot touch one row twice per statement)
+    const seen = new Set<string>();
+    const unique = posts.filter((p) => !seen.has(p.dedupKey) && seen.add(p.dedupKey));
+    const rows = unique.map((p) => ({ ...p, id: postId(batchId, p.dedupKey) }));
     const client = await this.db.pool.connect();
     try {
       await client.query("BEGIN");
