@@ -12,13 +12,11 @@ export function redisConnection(url: string): ConnectionOptions {
   };
 }
 
+export const DEFAULT_JOB_OPTIONS = { attempts: 3, backoff: { type: "exponential", delay: 1000 } } as const;
+
 // Finished jobs are trimmed (BullMQ keeps them forever by default); failed ones are kept longer for inspection.
-export const DEFAULT_JOB_OPTIONS = {
-  attempts: 3,
-  backoff: { type: "exponential", delay: 1000 },
-  removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-} as const;
+// Set on the workers rather than on every job: per-job options cost addBulk about a quarter of its speed.
+const RETENTION = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
 export function createQueue<T>(
   name: string,
@@ -52,5 +50,6 @@ export function workerOptions(env: ServiceEnv, concurrency: number): WorkerOptio
     concurrency,
     lockDuration: env.LXTAG_JOB_LOCK_MS,
     stalledInterval: env.LXTAG_JOB_LOCK_MS,
+    ...RETENTION,
   };
 }
