@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import synthetic
+from .evaluate import evaluate, write_report
 from .export import export_grid_detector, export_model
 from .grid_detector import GridDetector, GridDetectorConfig
 from .lxmert import LxmertConfig
@@ -84,6 +86,27 @@ def cmd_parity(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(payload))
 
 
+def cmd_synthetic(args: argparse.Namespace) -> None:
+    meta = synthetic.write(Path(args.out), args.posts, args.seed)
+    print(json.dumps({"event": "synthetic", "out": args.out, "splits": meta["splits"], "hashtags": len(meta["hashtags"])}))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    checkpoints = {}
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        if not path:
+            raise ValueError(f"--model takes NAME=CHECKPOINT, got {spec!r}")
+        checkpoints[name] = Path(path)
+    results = evaluate(Path(args.data), checkpoints, args.split)
+    write_report(results, Path(args.out), f"{args.split} split of {args.data}")
+    for name, r in results.items():
+        m = r["metrics"]["2"]
+        kinds = " ".join(f"{k} {v:.3f}" for k, v in r.get("f1_at_2_by_kind", {}).items())
+        print(f"{name:16} P@2 {m['precision']:.3f} R@2 {m['recall']:.3f} F1@2 {m['f1']:.3f} acc@2 {m['accuracy']:.3f}"
+              f"{'  F1@2 by kind: ' + kinds if kinds else ''}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python3 -m lxtag_engine")
     sub = p.add_subparsers(dest="command", required=True)
@@ -131,6 +154,19 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_parity)
+
+    s = sub.add_parser("synthetic", help="a synthetic dataset with visual, text and relation hashtags")
+    s.add_argument("--out", required=True)
+    s.add_argument("--posts", type=int, default=3000)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_synthetic)
+
+    v = sub.add_parser("evaluate", help="metrics at k = 1..5 for one or several models, JSON and SVG plot")
+    v.add_argument("--data", required=True)
+    v.add_argument("--model", action="append", required=True, help="NAME=path/to/checkpoint.pt (repeatable)")
+    v.add_argument("--split", default="test")
+    v.add_argument("--out", required=True)
+    v.set_defaults(fn=cmd_evaluate)
 
     args = p.parse_args(argv)
     try:

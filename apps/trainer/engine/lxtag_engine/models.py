@@ -7,15 +7,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .baselines import Concat, Popularity, TextOnly
 from .lxmert import Lxmert4Hashtag, LxmertConfig
 
-ARCHITECTURES = ("lxmert4hashtag",)
+MODELS: dict[str, type[nn.Module]] = {m.architecture: m for m in (Lxmert4Hashtag, Popularity, TextOnly, Concat)}  # type: ignore[attr-defined]
+ARCHITECTURES = tuple(MODELS)
 
 
 def build_model(architecture: str, config: dict, num_hashtags: int) -> nn.Module:
-    if architecture == "lxmert4hashtag":
-        return Lxmert4Hashtag(LxmertConfig(**config), num_hashtags)
-    raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+    if architecture not in MODELS:
+        raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+    return MODELS[architecture](LxmertConfig(**config), num_hashtags)
 
 
 def save_checkpoint(path: Path, model: nn.Module, architecture: str, config: dict, hashtags: list[str],

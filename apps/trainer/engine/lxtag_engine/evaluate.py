@@ -1,0 +1,71 @@
+"""Evaluation of one or several models on a split (CONTRACTS.md 6), as JSON and as an SVG plot of precision,
+recall, F1 and accuracy against k, one line per model (the paper's Fig. 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import dataset as ds
+from .metrics import ranking_metrics
+from .models import load_checkpoint
+from .train import predict_scores
+
+PANELS = ("precision", "recall", "f1", "accuracy")
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+
+
+def evaluate(data_dir: Path, checkpoints: dict[str, Path], split: str = "test") -> dict:
+    data = ds.load(data_dir)
+    part = getattr(data, split)
+    if part is None:
+        raise ValueError(f"{data_dir} has no {split} split")
+    labels = np.asarray(part.labels)
+    kinds: dict[str, str] = data.meta.get("kinds", {})
+    out: dict[str, dict] = {}
+    for name, path in checkpoints.items():
+        model, ckpt = load_checkpoint(path)
+        if ckpt["hashtags"] != data.hashtags:
+            raise ValueError(f"{name}: trained for other hashtags than {data_dir} lists")
+        scores = predict_scores(model, part)
+        result: dict = {"architecture": ckpt["architecture"], "metrics": ranking_metrics(scores, labels)}
+        if kinds:
+            # per kind: the ranking restricted to that kind's hashtags, F1@2 within it
+            result["f1_at_2_by_kind"] = {}
+            for kind in sorted(set(kinds.values())):
+                cols = [i for i, h in enumerate(data.hashtags) if kinds.get(h) == kind]
+                result["f1_at_2_by_kind"][kind] = ranking_metrics(scores[:, cols], labels[:, cols], range(2, 3))["2"]["f1"]
+        out[name] = result
+    return out
+
+
+def svg_plot(results: dict, title: str) -> str:
+    """Four small panels (precision, recall, F1, accuracy against k = 1..5), one line per model."""
+    w, h, pad = 240, 180, 36
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{4 * w}" height="{h + 60}" font-family="sans-serif" font-size="11">',
+             f'<text x="8" y="16" font-size="13">{title}</text>']
+    for p, panel in enumerate(PANELS):
+        x0, y0 = p * w + pad, 30
+        pw, ph = w - pad - 10, h - 40
+        parts.append(f'<text x="{x0}" y="{y0 - 4}">{panel}@k</text>')
+        parts.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+        for tick in (0, 0.5, 1):
+            ty = y0 + ph * (1 - tick)
+            parts.append(f'<text x="{x0 - 24}" y="{ty + 4}">{tick:.1f}</text>')
+        for k in range(1, 6):
+            parts.append(f'<text x="{x0 + pw * (k - 1) / 4 - 3}" y="{y0 + ph + 14}">{k}</text>')
+        for m, (name, r) in enumerate(results.items()):
+            pts = " ".join(f"{x0 + pw * (k - 1) / 4:.1f},{y0 + ph * (1 - r['metrics'][str(k)][panel]):.1f}" for k in range(1, 6))
+            parts.append(f'<polyline points="{pts}" fill="none" stroke="{COLOURS[m % len(COLOURS)]}" stroke-width="2"/>')
+    for m, name in enumerate(results):
+        parts.append(f'<text x="{8 + 150 * m}" y="{h + 50}" fill="{COLOURS[m % len(COLOURS)]}">&#9632; {name}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def write_report(results: dict, out: Path, title: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(results, indent=2))
+    (out / "evaluation.svg").write_text(svg_plot(results, title))
