@@ -1,12 +1,13 @@
 // `npm run bench`: throughput of the hot paths on this machine, printed as rates and ratios.
 // `npm run bench -- --json` ends with one {"name", "value", "unit"} object per line.
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runIngest } from "@lxtag/api";
 import { FEATURE_DIM, type FeatureJob, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { postId } from "@lxtag/db";
+import { OrtSession } from "@lxtag/inference";
 import { HashtagModel, Predictor } from "@lxtag/predict-worker";
 import { addBulkChunked, createLogger, createQueue } from "@lxtag/runtime";
 import { encodeRoi } from "@lxtag/storage";
@@ -190,7 +191,85 @@ try {
     "compute-bound on 2 CPU cores",
   );
 
-  // 3. end to end: the demo's export through the REST API and both workers, upload to last prediction
+  // 3. the exported graph in onnxruntime-node against PyTorch eager, batch 32, same checkpoint and thread count
+  say("== ONNX Runtime (Node) vs PyTorch eager, batch 32, 32 tokens, 2 threads");
+  for (const label of ["tiny", "base"]) {
+    const dir = join(work, `model-${label}`);
+    const torchSpeed = JSON.parse(
+      (
+        await runEngine([
+          "speed",
+          "--checkpoint",
+          join(dir, "checkpoint.pt"),
+          "--iters",
+          label === "tiny" ? "20" : "5",
+        ])
+      ).trim(),
+    ) as { posts_per_s: number };
+    const session = await OrtSession.create(join(dir, "model.onnx"), { intraOpThreads: 2 });
+    const feeds = () => ({
+      input_ids: {
+        type: "int64" as const,
+        dims: [32, 32],
+        data: BigInt64Array.from({ length: 1024 }, (_, i) => BigInt(5 + (i % 900))),
+      },
+      attention_mask: { type: "int64" as const, dims: [32, 32], data: new BigInt64Array(1024).fill(1n) },
+      token_type_ids: { type: "int64" as const, dims: [32, 32], data: new BigInt64Array(1024) },
+      visual_feats: {
+        type: "float32" as const,
+        dims: [32, 36, FEATURE_DIM],
+        data: new Float32Array(32 * 36 * FEATURE_DIM).fill(0.5),
+      },
+      visual_pos: {
+        type: "float32" as const,
+        dims: [32, 36, 4],
+        data: new Float32Array(32 * 36 * 4).fill(0.25),
+      },
+    });
+    await session.run(feeds()); // warm-up
+    const iters = label === "tiny" ? 20 : 5;
+    const ortS = await seconds(async () => {
+      for (let i = 0; i < iters; i++) await session.run(feeds());
+    });
+    await session.dispose();
+    const ort = (32 * iters) / ortS;
+    report(
+      `ort_vs_torch_ratio_${label}`,
+      ort / torchSpeed.posts_per_s,
+      "ratio",
+      `ORT ${ort.toFixed(0)} vs PyTorch ${torchSpeed.posts_per_s.toFixed(0)} posts/s`,
+    );
+  }
+
+  // 4. training speed of the tiny model on the synthetic dataset (one epoch)
+  const synDir = join(work, "synthetic");
+  await runEngine(["synthetic", "--out", synDir, "--posts", "1000"]);
+  await runEngine([
+    "train",
+    "--data",
+    synDir,
+    "--out",
+    join(work, "syn-train"),
+    "--preset",
+    "tiny",
+    "--config",
+    '{"vocab_size": 40}',
+    "--epochs",
+    "1",
+    "--batch-size",
+    "32",
+  ]);
+  const trainLog = JSON.parse(await readFile(join(work, "syn-train", "train_log.json"), "utf8")) as {
+    history: { train_samples_per_s: number }[];
+  };
+  report(
+    "train_samples_per_s_tiny",
+    trainLog.history[0]!.train_samples_per_s,
+    "samples/s",
+    "tiny LXMERT4Hashtag, batch 32, PyTorch on 2 cores",
+  );
+
+  // 5. end to end: the demo's export through the REST API and both workers, upload to last prediction
   say("== end to end: a 320-post export in three zip parts, upload to last prediction");
   const parts = [1, 2, 3].map((i) => join(work, `e2e-${i}.zip`));
   await writeExportZips(await syntheticPosts(320, 99 + Date.now()), parts);

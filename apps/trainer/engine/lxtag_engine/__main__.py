@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,23 @@ def cmd_parity(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(payload))
 
 
+def cmd_speed(args: argparse.Namespace) -> None:
+    """PyTorch eager inference speed of a checkpoint: the denominator of the ONNX Runtime comparison."""
+    model, _ = load_checkpoint(Path(args.checkpoint))
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    b, t = args.batch, args.length
+    inputs = (torch.randint(5, model.config.vocab_size, (b, t)), torch.ones(b, t, dtype=torch.int64),
+              torch.zeros(b, t, dtype=torch.int64), torch.rand(b, 36, model.config.visual_feat_dim), torch.rand(b, 36, 4))
+    with torch.no_grad():
+        model(*inputs)  # warm-up
+        start = time.time()
+        for _ in range(args.iters):
+            model(*inputs)
+        seconds = time.time() - start
+    print(json.dumps({"posts_per_s": b * args.iters / seconds, "batch": b, "length": t, "threads": args.threads}))
+
+
 def cmd_synthetic(args: argparse.Namespace) -> None:
     meta = synthetic.write(Path(args.out), args.posts, args.seed)
     print(json.dumps({"event": "synthetic", "out": args.out, "splits": meta["splits"], "hashtags": len(meta["hashtags"])}))
@@ -154,6 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_parity)
+
+    sp = sub.add_parser("speed", help="PyTorch eager posts/s of a checkpoint on random inputs")
+    sp.add_argument("--checkpoint", required=True)
+    sp.add_argument("--batch", type=int, default=32)
+    sp.add_argument("--length", type=int, default=32)
+    sp.add_argument("--iters", type=int, default=10)
+    sp.add_argument("--threads", type=int, default=2)
+    sp.set_defaults(fn=cmd_speed)
 
     s = sub.add_parser("synthetic", help="a synthetic dataset with visual, text and relation hashtags")
     s.add_argument("--out", required=True)

@@ -35,7 +35,8 @@ def _onnx_export(model: nn.Module, args: tuple, path: Path, **kwargs: object) ->
 
 def example_inputs(model: nn.Module, batch: int = 2, length: int = 12, boxes: int = 36) -> tuple[torch.Tensor, ...]:
     feat_dim = model.config.visual_feat_dim  # type: ignore[union-attr]
-    ids = torch.randint(5, 50, (batch, length), dtype=torch.int64)
+    vocab = model.config.vocab_size  # type: ignore[union-attr]
+    ids = torch.randint(min(5, vocab - 1), vocab, (batch, length), dtype=torch.int64)
     mask = torch.ones(batch, length, dtype=torch.int64)
     return ids, mask, torch.zeros_like(ids), torch.rand(batch, boxes, feat_dim), torch.rand(batch, boxes, 4)
 

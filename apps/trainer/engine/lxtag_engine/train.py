@@ -110,6 +110,7 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None,
     t0 = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        epoch_t0 = time.time()
         perm = rng.permutation(len(data.train))
         losses = []
         for i in range(steps_per_epoch):
@@ -124,12 +125,14 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None,
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
             losses.append(float(loss))
+        epoch_train_s = time.time() - epoch_t0
         split = data.val or data.train
         metrics = ranking_metrics(predict_scores(model, split, cfg.eval_batch_size), np.asarray(split.labels))
         f1 = metrics["2"]["f1"]
         elapsed = time.time() - t0
         eta = elapsed / (epoch + 1 - start_epoch) * (cfg.epochs - epoch - 1)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val": metrics, "elapsed_s": elapsed})
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val": metrics, "elapsed_s": elapsed,
+                        "train_samples_per_s": len(data.train) / max(1e-9, epoch_train_s)})
         improved = f1 > best
         if improved:
             best, best_epoch = f1, epoch + 1
