@@ -22,17 +22,21 @@ const str = (v: unknown) => (typeof v === "string" ? v : "");
 const iso = (v: unknown) =>
   typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null;
 
-/** Meta DYI JSON: a posts array, or an object with one wrapper key (reels, archived posts). Mojibake repaired. */
-export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
-  let data: unknown;
+/** JSON.parse, with the file named in the error the batch fails with. */
+function parseJsonFile(text: string, sourceFile: string): unknown {
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ExportError(
       "invalid-json",
       `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+}
+
+/** Meta DYI JSON: a posts array, or an object with one wrapper key (reels, archived posts). Mojibake repaired. */
+export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
+  const data = parseJsonFile(text, sourceFile);
   let items: unknown[];
   if (Array.isArray(data)) items = data;
   else if (data && typeof data === "object") {
@@ -63,15 +67,7 @@ export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost
 
 /** Legacy root `media.json` (up to 2020): photos/videos arrays, one entry per image; carousels regrouped. */
 export function parseLegacyMediaJson(text: string, sourceFile: string): ExportPost[] | null {
-  let data: { photos?: unknown[]; videos?: unknown[] };
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new ExportError(
-      "invalid-json",
-      `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
+  const data = parseJsonFile(text, sourceFile) as { photos?: unknown[]; videos?: unknown[] };
   if (!data || typeof data !== "object" || (!Array.isArray(data.photos) && !Array.isArray(data.videos)))
     return null;
   const groups = new Map<string, ExportPost>();
