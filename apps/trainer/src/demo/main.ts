@@ -32,9 +32,11 @@ say(`   ${detectorId} (placeholder 6x6 grid detector until the Faster R-CNN land
 
 let model = await repos.models.active();
 // a model serves only if it was made for this detector and its bundle is still in the store
-const usable =
-  model && model.detectorId === detectorId && (await store.exists(`${model.bundlePrefix}manifest.json`));
-if (!usable) {
+if (
+  !model ||
+  model.detectorId !== detectorId ||
+  !(await store.exists(`${model.bundlePrefix}manifest.json`))
+) {
   say("== training a first model (engine, tiny LXMERT4Hashtag) on 600 labeled synthetic posts");
   const detector = await Detector.load(dir);
   const train = await syntheticPosts(600, 7);
