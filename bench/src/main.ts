@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { runIngest } from "@lxtag/api";
 import { FEATURE_DIM, type FeatureJob, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { postId } from "@lxtag/db";
+import { ensureRoi } from "@lxtag/feature-worker";
 import { OrtSession } from "@lxtag/inference";
 import { HashtagModel, Predictor } from "@lxtag/predict-worker";
 import { addBulkChunked, createLogger, createQueue } from "@lxtag/runtime";
@@ -20,6 +21,7 @@ import {
   syntheticPosts,
   writeExportZips,
 } from "@lxtag/trainer";
+import { Detector, decodeImage } from "@lxtag/vision";
 import yazl from "yazl";
 
 const jsonOut = process.argv.includes("--json");
@@ -269,7 +271,50 @@ try {
     "tiny LXMERT4Hashtag, batch 32, PyTorch on 2 cores",
   );
 
-  // 5. end to end: the demo's export through the REST API and both workers, upload to last prediction
+  // 5. the detector on CPU through the serving path (TypeScript preprocessing and selection, both graphs in
+  // onnxruntime-node), random weights; then the RoI cache: a miss runs the detector, a hit only reads and hashes
+  say("== Faster R-CNN detector on CPU (onnxruntime-node, 2 threads, random weights)");
+  const detectorImages = await Promise.all(
+    (await syntheticPosts(6, 5)).map(async (p) => decodeImage(p.image)),
+  );
+  for (const [preset, count] of [
+    ["tiny", 6],
+    ["r101", 2],
+  ] as const) {
+    const dir = join(work, `detector-${preset}`);
+    await runEngine(["export-detector", "--preset", preset, "--out", dir]);
+    const detector = await Detector.load(dir, { intraOpThreads: 2 });
+    if (preset === "tiny") await detector.detect(detectorImages[0]!); // warm-up; r101 is slow enough not to need one
+    const s = await seconds(async () => {
+      for (const image of detectorImages.slice(0, count)) await detector.detect(image);
+    });
+    const m = detector.manifest;
+    report(
+      `detector_images_per_s_${preset}_cpu`,
+      count / s,
+      "images/s",
+      `${(s / count).toFixed(2)} s per image; shortest side ${m.input.min_size}, ${m.selection.post_nms_topk} proposals`,
+    );
+    if (preset === "tiny") {
+      const key = `bench/${randomUUID()}.png`;
+      await store.put(key, (await syntheticPosts(1, 11))[0]!.image, "image/png");
+      const deps = { store, detector, maxImageBytes: 64 * 2 ** 20, maxImagePixels: 50_000_000 };
+      const miss = await seconds(() => ensureRoi(key, deps));
+      const hits = 10;
+      const hit = await seconds(async () => {
+        for (let i = 0; i < hits; i++) await ensureRoi(key, deps);
+      });
+      report(
+        "feature_cache_hit_vs_miss_ratio",
+        miss / (hit / hits),
+        "ratio",
+        `miss ${(miss * 1000).toFixed(0)} ms vs hit ${((hit / hits) * 1000).toFixed(0)} ms, tiny detector`,
+      );
+    }
+    await detector.dispose();
+  }
+
+  // 6. end to end: the demo's export through the REST API and both workers, upload to last prediction
   say("== end to end: a 320-post export in three zip parts, upload to last prediction");
   const parts = [1, 2, 3].map((i) => join(work, `e2e-${i}.zip`));
   await writeExportZips(await syntheticPosts(320, 99 + Date.now()), parts);

@@ -8,6 +8,11 @@ const schema = serviceEnvSchema.extend({
   LXTAG_EXECUTION_PROVIDERS: providerList,
   LXTAG_FEATURE_CONCURRENCY: z.coerce.number().int().positive().default(2),
   LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(1),
+  /** Images per detector run: above 1, concurrent jobs are batched (pays off on GPU; keep
+   * LXTAG_FEATURE_CONCURRENCY at least this high). */
+  LXTAG_IMAGE_BATCH: z.coerce.number().int().positive().default(1),
+  /** How long the first image of a batch waits for others, ms. */
+  LXTAG_IMAGE_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
   /** Largest image fetched from a URL, bytes. */
   LXTAG_MAX_IMAGE_BYTES: z.coerce
     .number()

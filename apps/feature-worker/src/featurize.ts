@@ -3,14 +3,14 @@ import { jobIds, type PredictJob, roiCacheKey } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
-import { type Detector, decodeImage, ImageDecodeError } from "@lxtag/vision";
+import { decodeImage, ImageDecodeError, type ImageDetector } from "@lxtag/vision";
 import type { Queue } from "bullmq";
 import { fetchImage, ImageFetchError } from "./image-source.js";
 
 export interface FeaturizeDeps {
   repos: Repositories;
   store: ObjectStore;
-  detector: Detector;
+  detector: ImageDetector;
   predict: Queue<PredictJob>;
   log: Logger;
   maxImageBytes: number;
@@ -42,25 +42,32 @@ export async function featurize(
   let sha256: string | null = null;
   const flags: string[] = [];
   try {
-    const bytes = await fetchImage(deps.store, post.imageKey, deps.maxImageBytes);
-    sha256 = createHash("sha256").update(bytes).digest("hex");
-    const key = roiCacheKey(deps.detector.id, sha256);
-    if (await deps.store.exists(key)) outcome = "cached";
-    else {
-      const image = await decodeImage(bytes, deps.maxImagePixels);
-      const roi = await deps.detector.detect(image);
-      await deps.store.put(key, encodeRoi(roi), "application/octet-stream");
-      outcome = "detected";
-    }
+    ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps));
   } catch (err) {
     if (!(err instanceof ImageDecodeError || err instanceof ImageFetchError)) throw err;
     const reason = err instanceof ImageDecodeError ? err.reason : "image-unavailable";
     deps.log.warn({ postId, reason, err: err.message }, "image unusable; predicting from the caption");
     flags.push("caption-only", `image-error:${reason}`);
-    sha256 = null;
     outcome = "caption-only";
   }
   await deps.repos.posts.markFeaturized(postId, outcome === "caption-only" ? null : sha256, flags);
   await enqueue();
   return outcome;
+}
+
+/**
+ * The RoI cache entry of one image for this detector: fetched, hashed, and detected only when the cache does not
+ * already hold it. Throws ImageFetchError or ImageDecodeError for an unusable image.
+ */
+export async function ensureRoi(
+  imageKey: string,
+  deps: Pick<FeaturizeDeps, "store" | "detector" | "maxImageBytes" | "maxImagePixels">,
+): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
+  const bytes = await fetchImage(deps.store, imageKey, deps.maxImageBytes);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const key = roiCacheKey(deps.detector.id, sha256);
+  if (await deps.store.exists(key)) return { outcome: "cached", sha256 };
+  const roi = await deps.detector.detect(await decodeImage(bytes, deps.maxImagePixels));
+  await deps.store.put(key, encodeRoi(roi), "application/octet-stream");
+  return { outcome: "detected", sha256 };
 }

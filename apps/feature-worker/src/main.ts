@@ -37,14 +37,26 @@ const detector = await Detector.load(dir, {
   intraOpThreads: config.LXTAG_ORT_THREADS,
 });
 log.info(
-  { detector: detector.id, kind: detector.manifest.kind, provider: detector.provider },
+  {
+    detector: detector.id,
+    weights: detector.manifest.weights,
+    selection: detector.manifest.selection.mode,
+    provider: detector.provider,
+    imageBatch: config.LXTAG_IMAGE_BATCH,
+  },
   "detector loaded",
 );
 
 const deps = {
   repos,
   store,
-  detector,
+  detector:
+    config.LXTAG_IMAGE_BATCH > 1
+      ? detector.batching({
+          maxBatchSize: config.LXTAG_IMAGE_BATCH,
+          maxWaitMs: config.LXTAG_IMAGE_BATCH_WAIT_MS,
+        })
+      : detector,
   predict,
   log,
   maxImageBytes: config.LXTAG_MAX_IMAGE_BYTES,

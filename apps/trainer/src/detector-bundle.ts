@@ -1,27 +1,52 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { detectorBundlePrefix, detectorManifestSchema } from "@lxtag/contracts";
+import { type DetectorManifest, detectorBundlePrefix, detectorManifestSchema } from "@lxtag/contracts";
 import { fetchBundle, type ObjectStore, publishBundle } from "@lxtag/storage";
 import { runEngine } from "./engine.js";
 
+export interface DetectorSource {
+  /**
+   * `pytorch_model.bin` of unc-nlp/frcnn-vg-finetuned, imported as the full ResNet-101 detector. Without it, the
+   * random-weight `tiny` Faster R-CNN: the same pipeline, fast enough for tests and the demo.
+   */
+  checkpoint?: string;
+  log?: (line: string) => void;
+}
+
 /**
- * The serving detector: the one `detectors/current.json` names, or, on a fresh setup, the placeholder grid
- * detector exported by the engine and published. Returns a local bundle folder.
+ * The serving detector: the one `detectors/current.json` names, or, on a fresh setup (or when that bundle is from
+ * an older format), a new one from the engine, published and made current. Returns a local bundle folder.
  */
 export async function ensureDetector(
   store: ObjectStore,
   cacheDir: string,
-): Promise<{ id: string; dir: string }> {
+  source: DetectorSource = {},
+): Promise<{ id: string; dir: string; manifest: DetectorManifest }> {
+  const log = source.log ?? (() => {});
   if (await store.exists("detectors/current.json")) {
     const { id } = JSON.parse((await store.get("detectors/current.json")).toString()) as { id: string };
-    return { id, dir: await fetchBundle(store, detectorBundlePrefix(id), join(cacheDir, "detectors", id)) };
+    const prefix = detectorBundlePrefix(id);
+    const current = (await store.exists(`${prefix}manifest.json`))
+      ? detectorManifestSchema.safeParse(JSON.parse((await store.get(`${prefix}manifest.json`)).toString()))
+      : undefined;
+    if (current?.success)
+      return {
+        id,
+        dir: await fetchBundle(store, prefix, join(cacheDir, "detectors", id)),
+        manifest: current.data,
+      };
+    log(`detector ${id} is missing or in an older format; exporting a new one`);
   }
   const dir = join(cacheDir, "detectors", "new");
-  await runEngine(["export-detector", "--out", dir]);
+  await runEngine(
+    source.checkpoint
+      ? ["import-detector", "--preset", "r101", "--checkpoint", source.checkpoint, "--out", dir]
+      : ["export-detector", "--preset", "tiny", "--out", dir],
+  );
   const manifest = detectorManifestSchema.parse(
     JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")),
   );
   await publishBundle(store, dir, detectorBundlePrefix(manifest.id));
   await store.put("detectors/current.json", JSON.stringify({ id: manifest.id }), "application/json");
-  return { id: manifest.id, dir };
+  return { id: manifest.id, dir, manifest };
 }

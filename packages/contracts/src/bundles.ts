@@ -2,11 +2,27 @@ import { z } from "zod";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
+/** How the detector picks its boxes (reference B.2 and B.3); the steps between and after the two graphs. */
+export const detectorSelectionSchema = z.object({
+  /** caffe: per-class NMS + confidence rule on proposal boxes (LXMERT's features); demo: the HF demo's boxes */
+  mode: z.enum(["caffe", "demo"]),
+  pre_nms_topk: z.number().int().positive(),
+  post_nms_topk: z.number().int().positive(),
+  rpn_nms: z.number().gt(0).lte(1),
+  rpn_min_size: z.number().min(0),
+  caffe_nms: z.number().gt(0).lte(1),
+  caffe_conf: z.number().min(0).max(1),
+  demo_nms: z.array(z.number().gt(0).lte(1)).min(1),
+});
+export type DetectorSelection = z.infer<typeof detectorSelectionSchema>;
+
 /** CONTRACTS.md section 3. */
 export const detectorManifestSchema = z.object({
   format: z.literal("lxtag-detector/1"),
   id: z.string().min(1),
-  kind: z.string().default("placeholder-grid"),
+  kind: z.literal("faster-rcnn"),
+  /** "random" or where the weights came from */
+  weights: z.string().default("random"),
   input: z.object({
     color: z.enum(["BGR", "RGB"]),
     pixel_mean: z.array(z.number()).length(3),
@@ -16,7 +32,8 @@ export const detectorManifestSchema = z.object({
   }),
   num_boxes: z.number().int().positive(),
   feature_dim: z.number().int().positive(),
-  graph: z.string().default("detector.onnx"),
+  graphs: z.object({ rpn: z.string(), head: z.string() }),
+  selection: detectorSelectionSchema,
   files: z.record(z.string(), sha256Hex),
 });
 export type DetectorManifest = z.infer<typeof detectorManifestSchema>;

@@ -1,6 +1,16 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { decodeImage, ImageDecodeError, preprocess, sniffMediaType, targetSize } from "./index.js";
+import {
+  decodeImage,
+  ImageDecodeError,
+  nms,
+  preprocess,
+  selectCaffe,
+  selectDemo,
+  selectProposals,
+  sniffMediaType,
+  targetSize,
+} from "./index.js";
 
 const rgb = (w: number, h: number, color: { r: number; g: number; b: number }) =>
   sharp({ create: { width: w, height: h, channels: 3, background: color } });
@@ -68,8 +78,10 @@ describe("decodeImage", () => {
 
 describe("preprocess", () => {
   it("sizes like Detectron: shortest side to min_size unless the longest passes max_size", () => {
-    expect(targetSize(640, 480, 600, 1000)).toEqual([800, 600, 1.25]);
-    expect(targetSize(3000, 1000, 600, 1000)).toEqual([1000, 333, 1 / 3]);
+    expect(targetSize(640, 480, 600, 1000)).toEqual([800, 600]);
+    expect(targetSize(3000, 1000, 600, 1000)).toEqual([1000, 333]);
+    expect(targetSize(480, 640, 800, 1333)).toEqual([800, 1067]); // portrait: 1066.67 rounds half up
+    expect(targetSize(1, 1, 600, 1000)).toEqual([600, 600]); // tiny images are upscaled
   });
   it("interpolates like interpolate(align_corners=False), in BGR minus the mean, CHW", () => {
     // one row [0, 100] in every channel; min_size 2 doubles it to 4 x 2
@@ -96,5 +108,45 @@ describe("preprocess", () => {
       max_size: 1,
     });
     expect([...out.data]).toEqual([3, 2, 1]);
+  });
+});
+
+describe("Faster R-CNN selection", () => {
+  const selection = {
+    mode: "caffe" as const,
+    pre_nms_topk: 10,
+    post_nms_topk: 10,
+    rpn_nms: 0.7,
+    rpn_min_size: 0,
+    caffe_nms: 0.3,
+    caffe_conf: 0.2,
+    demo_nms: [0.5, 0.9],
+  };
+  it("nms keeps the higher score of two boxes over the threshold, ties by index", () => {
+    const boxes = Float32Array.from([0, 0, 10, 10, 0, 0, 10, 12, 20, 20, 30, 30]); // IoU(0, 1) = 100/120
+    expect(nms(boxes, [0.5, 0.9, 0.1], 0.8)).toEqual([1, 2]);
+    expect(nms(boxes, [0.5, 0.9, 0.1], 0.9)).toEqual([1, 0, 2]);
+    expect(nms(boxes, [0.5, 0.5, 0.5], 0.8)).toEqual([0, 2]);
+  });
+  it("proposals: top-k by objectness, clipped, empty boxes dropped", () => {
+    const proposals = Float32Array.from([-5, -5, 50, 50, 60, 60, 60, 80, 10, 10, 20, 20]);
+    const out = selectProposals(proposals, Float32Array.from([3, 9, 1]), 40, 40, selection);
+    expect([...out]).toEqual([0, 0, 40, 40, 10, 10, 20, 20]); // the 60-wide box clips to zero width
+  });
+  it("caffe: per-class NMS on proposal boxes, the confident boxes when exactly numBoxes are", () => {
+    const rois = Float32Array.from([0, 0, 10, 10, 0, 0, 10, 11, 40, 40, 50, 50]);
+    const probs = Float32Array.from([0.5, 0.05, 0.45, 0.4, 0.3, 0.3, 0.1, 0.1, 0.8]); // 2 classes + background
+    const s = selectCaffe(probs, rois, 3, 3, 1, 1, selection, 2, 100, 100);
+    expect(s.indices).toEqual([0, 1]); // box 1 loses class 0 to box 0 but wins class 1
+    expect([...s.scores]).toEqual([Math.fround(0.5), Math.fround(0.3)]);
+    expect([...s.boxes.subarray(0, 4)]).toEqual([0, 0, Math.fround(0.1), Math.fround(0.1)]);
+  });
+  it("demo: class-agnostic NMS retried at the next threshold until numBoxes remain", () => {
+    const probs = Float32Array.from([0.9, 0.1, 0.8, 0.2]);
+    const boxes = Float32Array.from([0, 0, 10, 10, 0, 0, 10, 12]);
+    expect(selectDemo(probs, boxes, 2, 2, 100, 100, selection, 2).indices).toEqual([0, 1]);
+    expect(selectDemo(probs, boxes, 2, 2, 100, 100, { ...selection, demo_nms: [0.5] }, 2).indices).toEqual([
+      0,
+    ]);
   });
 });

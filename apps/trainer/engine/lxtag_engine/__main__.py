@@ -13,8 +13,9 @@ import torch
 
 from . import synthetic
 from .evaluate import evaluate, write_report
-from .export import export_grid_detector, export_model
-from .grid_detector import GridDetector, GridDetectorConfig
+from .detect import detect
+from .export import export_detector, export_model
+from .frcnn import FasterRCNN, FrcnnConfig, build_detector, load_detector_weights
 from .lxmert import LxmertConfig
 from .models import build_model, load_checkpoint
 from .train import TrainConfig, train
@@ -62,9 +63,51 @@ def cmd_random_model(args: argparse.Namespace) -> None:
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
 
 
+def _detector_config(args: argparse.Namespace) -> FrcnnConfig:
+    overrides = json.loads(args.config) if args.config else {}
+    return FrcnnConfig.preset(args.preset, selection=args.selection, **overrides)
+
+
+def _write_detector(model: torch.nn.Module, args: argparse.Namespace, weights: str) -> None:
+    out = Path(args.out)
+    manifest = export_detector(model, out, preset=args.preset, weights=weights, detector_id=args.id)
+    # the PyTorch weights stay beside the bundle (not in its files): parity checks and speed baselines load them
+    torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()}, out / "detector.pt")
+    print(json.dumps({"event": "exported", "id": manifest["id"], "out": str(out), "weights": weights}))
+
+
 def cmd_export_detector(args: argparse.Namespace) -> None:
-    manifest = export_grid_detector(GridDetector(GridDetectorConfig(seed=args.seed)), Path(args.out), args.id)
-    print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
+    """A detector bundle with random weights: tests, benchmarks, and a fresh install without the public weights."""
+    _write_detector(build_detector(_detector_config(args), args.seed), args, "random")
+
+
+def cmd_import_detector(args: argparse.Namespace) -> None:
+    """The public `unc-nlp/frcnn-vg-finetuned` weights (pytorch_model.bin), loaded strictly, as a detector bundle."""
+    model = load_detector_weights(_detector_config(args), Path(args.checkpoint))
+    _write_detector(model, args, f"checkpoint:{Path(args.checkpoint).name}")
+
+
+def cmd_detect(args: argparse.Namespace) -> None:
+    """The PyTorch detector on raw RGB files (the parity test's reference): one JSON object per image."""
+    saved = torch.load(args.checkpoint, map_location="cpu")
+    config = FrcnnConfig(**saved["config"])
+    if args.selection:
+        config.selection = args.selection
+
+    model = FasterRCNN(config)
+    model.load_state_dict(saved["state_dict"], strict=True)
+    model.eval()
+    torch.set_num_threads(args.threads)
+    results = []
+    for item in json.loads(Path(args.images).read_text()):
+        rgb = np.fromfile(item["path"], dtype=np.uint8).reshape(item["height"], item["width"], 3)
+        start = time.time()
+        d = detect(model, rgb)
+        results.append({"path": item["path"], "seconds": time.time() - start, "num_real_boxes": d.num_real_boxes,
+                        "indices": d.indices.tolist(), "boxes": d.boxes.flatten().tolist(),
+                        "scores": d.scores.flatten().tolist(), "features": d.features.flatten().tolist(),
+                        "proposals": d.proposals.flatten().tolist()})
+    Path(args.out).write_text(json.dumps(results))
 
 
 def cmd_parity(args: argparse.Namespace) -> None:
@@ -162,11 +205,31 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=cmd_random_model)
 
-    d = sub.add_parser("export-detector", help="export the placeholder grid detector bundle")
-    d.add_argument("--out", required=True)
-    d.add_argument("--id")
-    d.add_argument("--seed", type=int, default=1234)
+    def detector_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--out", required=True)
+        sp.add_argument("--preset", default="r101", help="r101 (the real network) or tiny")
+        sp.add_argument("--selection", default="caffe", choices=["caffe", "demo"],
+                        help="caffe: LXMERT's pretraining features (default); demo: the HF demo's boxes")
+        sp.add_argument("--config", help="JSON object of config overrides, e.g. '{\"min_size\": 800}'")
+        sp.add_argument("--id")
+
+    d = sub.add_parser("export-detector", help="a Faster R-CNN detector bundle with random weights")
+    detector_args(d)
+    d.add_argument("--seed", type=int, default=0)
     d.set_defaults(fn=cmd_export_detector)
+
+    di = sub.add_parser("import-detector", help="the public frcnn-vg-finetuned weights as a detector bundle")
+    detector_args(di)
+    di.add_argument("--checkpoint", required=True, help="pytorch_model.bin of unc-nlp/frcnn-vg-finetuned")
+    di.set_defaults(fn=cmd_import_detector)
+
+    dd = sub.add_parser("detect", help="run a saved detector.pt on raw RGB files (parity reference)")
+    dd.add_argument("--checkpoint", required=True)
+    dd.add_argument("--images", required=True, help='JSON list of {"path", "width", "height"}')
+    dd.add_argument("--selection", choices=["caffe", "demo"])
+    dd.add_argument("--threads", type=int, default=2)
+    dd.add_argument("--out", required=True)
+    dd.set_defaults(fn=cmd_detect)
 
     q = sub.add_parser("parity", help="PyTorch outputs on fixed inputs, for the ONNX Runtime parity test")
     q.add_argument("--checkpoint", required=True)

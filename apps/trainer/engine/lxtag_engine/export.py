@@ -12,7 +12,7 @@ import onnx
 import torch
 from torch import nn
 
-from .grid_detector import GridDetector
+from .frcnn import CAFFE_BGR_MEAN, FasterRCNN
 
 OPSET = 14
 MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"]
@@ -71,24 +71,56 @@ def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict
     return manifest
 
 
-def export_grid_detector(detector: GridDetector, out: Path, detector_id: str | None = None) -> dict:
+def export_detector(model: FasterRCNN, out: Path, *, preset: str, weights: str, detector_id: str | None = None) -> dict:
+    """Writes the detector's two graphs and `manifest.json` (CONTRACTS.md 3) into `out`; returns the manifest.
+
+    `rpn.onnx`: image (N, 3, H, W) -> res4, proposals, objectness. `head.onnx`: res4, rois (R, 5) -> features,
+    class_probs, class_boxes. Proposal and 36-box selection run in TypeScript between and after them."""
     out.mkdir(parents=True, exist_ok=True)
-    detector.eval()
+    model.eval()
+    c = model.config
+    image = torch.rand(1, 3, 96, 128) * 255 - 128
     with torch.no_grad():
-        _onnx_export(detector, (torch.rand(1, 3, 600, 800) * 255 - 128,), out / "detector.onnx",
-                     input_names=["image"], output_names=["boxes", "scores", "features"],
-                     dynamic_axes={"image": {2: "height", 3: "width"}})
-    digest = sha256_file(out / "detector.onnx")
+        res4, proposals, _ = model.rpn_outputs(image)
+        _onnx_export(_Graph(model.rpn_outputs), (image,), out / "rpn.onnx", input_names=["image"],
+                     output_names=["res4", "proposals", "objectness"],
+                     dynamic_axes={"image": {0: "images", 2: "height", 3: "width"},
+                                   "res4": {0: "images", 2: "h", 3: "w"}, "proposals": {0: "images", 1: "anchors"},
+                                   "objectness": {0: "images", 1: "anchors"}})
+        rois = torch.cat([torch.zeros(5, 1), proposals[0, :5].clamp(0, 96)], dim=1)
+        _onnx_export(_Graph(model.head_outputs), (res4, rois), out / "head.onnx", input_names=["res4", "rois"],
+                     output_names=["features", "class_probs", "class_boxes"],
+                     dynamic_axes={"res4": {0: "images", 2: "h", 3: "w"}, "rois": {0: "rois"}, "features": {0: "rois"},
+                                   "class_probs": {0: "rois"}, "class_boxes": {0: "rois"}})
+    files = {name: sha256_file(out / name) for name in ("rpn.onnx", "head.onnx")}
+    digest = hashlib.sha256("".join(files.values()).encode()).hexdigest()
     manifest = {
         "format": "lxtag-detector/1",
-        "id": detector_id or f"grid6-{digest[:8]}",
-        "kind": "placeholder-grid",
-        "input": detector.manifest_input(),
-        "num_boxes": detector.config.grid ** 2,
-        "feature_dim": detector.config.feature_dim,
-        "graph": "detector.onnx",
-        "config": detector.to_dict(),
-        "files": {"detector.onnx": digest},
+        "id": detector_id or f"frcnn-{preset}-{c.selection}-{digest[:8]}",
+        "kind": "faster-rcnn",
+        "weights": weights,
+        "input": {"color": "BGR", "pixel_mean": CAFFE_BGR_MEAN, "pixel_std": [1.0, 1.0, 1.0],
+                  "min_size": c.min_size, "max_size": c.max_size},
+        "num_boxes": c.num_boxes,
+        "feature_dim": c.res5_out,
+        "graphs": {"rpn": "rpn.onnx", "head": "head.onnx"},
+        "selection": {"mode": c.selection, "pre_nms_topk": c.pre_nms_topk, "post_nms_topk": c.post_nms_topk,
+                      "rpn_nms": c.rpn_nms, "rpn_min_size": c.rpn_min_size, "caffe_nms": c.caffe_nms,
+                      "caffe_conf": c.caffe_conf, "demo_nms": c.demo_nms},
+        "config": c.to_dict(),
+        "files": files,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+class _Graph(nn.Module):
+    """Exports one method of a module as a graph."""
+
+    def __init__(self, fn: object) -> None:
+        super().__init__()
+        self.fn = fn
+        self.owner = fn.__self__  # type: ignore[attr-defined]  # registers the parameters
+
+    def forward(self, *args: torch.Tensor) -> object:
+        return self.fn(*args)  # type: ignore[operator]

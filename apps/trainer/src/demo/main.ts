@@ -27,8 +27,20 @@ const store = new ObjectStore(storeOptions(env));
 const t0 = performance.now();
 
 say("== detector");
-const { id: detectorId, dir } = await ensureDetector(store, env.LXTAG_CACHE_DIR);
-say(`   ${detectorId} (placeholder 6x6 grid detector until the Faster R-CNN lands)`);
+const {
+  id: detectorId,
+  dir,
+  manifest: detectorManifest,
+} = await ensureDetector(store, env.LXTAG_CACHE_DIR, {
+  checkpoint: process.env.LXTAG_DETECTOR_CHECKPOINT,
+  log: (l) => say(`   ${l}`),
+});
+say(
+  `   ${detectorId}: Faster R-CNN, ${detectorManifest.selection.mode} box selection, ` +
+    (detectorManifest.weights === "random"
+      ? "tiny with random weights (set LXTAG_DETECTOR_CHECKPOINT to import the public ResNet-101 weights)"
+      : `weights from ${detectorManifest.weights}`),
+);
 
 let model = await repos.models.active();
 // a model serves only if it was made for this detector and its bundle is still in the store

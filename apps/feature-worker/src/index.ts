@@ -1,0 +1,2 @@
+export { ensureRoi, type FeaturizeDeps, featurize } from "./featurize.js";
+export { fetchImage, ImageFetchError } from "./image-source.js";
