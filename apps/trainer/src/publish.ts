@@ -5,15 +5,18 @@ import { modelBundlePrefix, modelManifestSchema } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import { type ObjectStore, publishBundle } from "@lxtag/storage";
 
-/** Adds the tokenizer to an engine-written bundle, uploads it, registers it and (optionally) activates it. */
+/**
+ * Adds the tokenizer to an engine-written bundle (unless it has one, as imported bundles do), uploads it,
+ * registers it and (optionally) activates it.
+ */
 export async function publishModel(
   store: ObjectStore,
   repos: Repositories,
   bundleDir: string,
-  tokenizerPath: string,
+  tokenizerPath: string | undefined,
   activate = true,
 ) {
-  await copyFile(tokenizerPath, join(bundleDir, "tokenizer.json"));
+  if (tokenizerPath) await copyFile(tokenizerPath, join(bundleDir, "tokenizer.json"));
   const raw = JSON.parse(await readFile(join(bundleDir, "manifest.json"), "utf8"));
   raw.files["tokenizer.json"] = createHash("sha256")
     .update(await readFile(join(bundleDir, "tokenizer.json")))

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from . import synthetic
-from .evaluate import evaluate, write_report
 from .detect import detect
-from .export import export_detector, export_model
+from .evaluate import evaluate, write_report
+from .export import export_detector, export_model, sha256_file
 from .frcnn import FasterRCNN, FrcnnConfig, build_detector, load_detector_weights
+from .importer import import_checkpoint
 from .lxmert import LxmertConfig
 from .models import build_model, load_checkpoint
 from .train import TrainConfig, train
@@ -47,6 +48,25 @@ def cmd_export(args: argparse.Namespace) -> None:
     manifest = export_model(model, Path(args.out), architecture=ckpt["architecture"], config=ckpt["config"],
                             hashtags=ckpt["hashtags"], detector=args.detector)
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """A public LXMERT checkpoint (HF folder or airsplay .pth) as a complete model bundle with a new head."""
+    hashtags = [h.strip() for h in Path(args.hashtags).read_text().splitlines() if h.strip()] if args.hashtags else None
+    overrides = json.loads(args.config) if args.config else {}
+    model, tokenizer, report = import_checkpoint(Path(args.checkpoint), hashtags, Path(args.vocab) if args.vocab else None,
+                                                 overrides)
+    out = Path(args.out)
+    config = model.config.to_dict()
+    manifest = export_model(model, out, architecture="lxmert4hashtag", config=config, hashtags=hashtags or [],
+                            detector=args.detector, max_length=args.max_length, model_id=args.id,
+                            dataset={"id": f"import:{Path(args.checkpoint).name}"})
+    (out / "tokenizer.json").write_text(json.dumps(tokenizer))
+    manifest["files"]["tokenizer.json"] = sha256_file(out / "tokenizer.json")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    torch.save({"architecture": "lxmert4hashtag", "config": config, "hashtags": hashtags,
+                "state_dict": model.state_dict()}, out / "checkpoint.pt")
+    print(json.dumps({"event": "imported", "id": manifest["id"], "out": str(out), **report}))
 
 
 def cmd_random_model(args: argparse.Namespace) -> None:
@@ -194,6 +214,17 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--out", required=True)
     e.add_argument("--detector", default="unknown")
     e.set_defaults(fn=cmd_export)
+
+    im = sub.add_parser("import", help="a public LXMERT checkpoint (HF folder or airsplay .pth) as a model bundle")
+    im.add_argument("--checkpoint", required=True, help="HF folder with pytorch_model.bin, or an airsplay .pth")
+    im.add_argument("--out", required=True)
+    im.add_argument("--hashtags", help="one hashtag per line: the new head's outputs")
+    im.add_argument("--vocab", help="vocab.txt when the checkpoint has none beside it (airsplay .pth)")
+    im.add_argument("--config", help="JSON overrides of what config.json or the tensors say")
+    im.add_argument("--detector", default="unknown")
+    im.add_argument("--max-length", type=int, default=128)
+    im.add_argument("--id")
+    im.set_defaults(fn=cmd_import)
 
     r = sub.add_parser("random-model", help="a model bundle with random weights (tests, benchmarks)")
     r.add_argument("--out", required=True)

@@ -75,6 +75,38 @@ def predict_scores(model: nn.Module, split: ds.Split, batch_size: int = 64) -> n
     return np.concatenate(out) if out else np.zeros((0, split.labels.shape[1]), dtype=np.float32)
 
 
+# the parameters with one row per hashtag: the last layer of every architecture's head
+OUTPUT_LAYERS = ("answer_head.logit_fc.3.", "prior")
+
+
+def warm_start(model: nn.Module, hashtags: list[str], checkpoint: Path) -> str:
+    """Loads a trained or imported checkpoint of the same architecture and size into `model`. The head's output
+    rows follow their hashtags by name; hashtags the checkpoint does not know keep their fresh initialisation (the
+    head grows). Returns a line for the log."""
+    warm, ckpt = load_checkpoint(checkpoint)
+    own = model.state_dict()
+    if type(warm) is not type(model):
+        raise ValueError(f"{checkpoint} is a {ckpt['architecture']} model, not {type(model).architecture}")  # type: ignore[attr-defined]
+    rows = {h: i for i, h in enumerate(ckpt["hashtags"])}
+    shared = [(i, rows[h]) for i, h in enumerate(hashtags) if h in rows]
+    head = {k for k in own if k.startswith(OUTPUT_LAYERS)}
+    merged = {}
+    for key, value in warm.state_dict().items():
+        if key not in own or (key not in head and value.shape != own[key].shape):
+            raise ValueError(f"{checkpoint} does not fit this model: {key} {tuple(value.shape)} vs "
+                             f"{tuple(own[key].shape) if key in own else 'absent'} (same config needed)")
+        if key in head:
+            grown = own[key].clone()
+            for new, old in shared:
+                grown[new] = value[old]
+            merged[key] = grown
+        else:
+            merged[key] = value
+    model.load_state_dict(merged, strict=True)
+    return (f"warm start from {checkpoint}: {len(shared)} of {len(hashtags)} hashtags carried over, "
+            f"{len(hashtags) - len(shared)} new")
+
+
 def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None, log=print) -> dict:
     """Trains on `data_dir`, writes `checkpoint.pt` (best), `last.pt` (resume) and `train_log.json` in `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -84,9 +116,7 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, init: Path | None = None,
     hashtags = data.hashtags
     model = build_model(cfg.architecture, cfg.model, len(hashtags))
     if init is not None:
-        warm, _ = load_checkpoint(init)
-        missing = model.load_state_dict(warm.state_dict(), strict=False)
-        log(f"warm start from {init}: missing {len(missing.missing_keys)} keys")
+        log(warm_start(model, hashtags, init))
     opt = BertAdam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lxtag_engine import safetensors
 from lxtag_engine.lxmert import LxmertConfig
-from lxtag_engine.train import TrainConfig, train
+from lxtag_engine.models import build_model, save_checkpoint
+from lxtag_engine.train import TrainConfig, train, warm_start
 
 
 def write_dataset(folder: Path, n: int = 128, seed: int = 0) -> None:
@@ -53,3 +55,20 @@ def test_resume_needs_the_same_run(tmp_path: Path) -> None:
     assert "resuming at epoch 3" in lines and again["val"] == first["val"]
     with pytest.raises(ValueError, match="another configuration"):
         train(tmp_path, out, config(epochs=2, lr=1e-4), log=lambda _: None)
+
+
+def test_warm_start_moves_head_rows_with_their_hashtags(tmp_path: Path) -> None:
+    c = LxmertConfig.preset("tiny", vocab_size=20).to_dict()
+    old = build_model("lxmert4hashtag", c, 3)
+    save_checkpoint(tmp_path / "old.pt", old, "lxmert4hashtag", c, ["sunset", "dog", "food"])
+    new = build_model("lxmert4hashtag", c, 4)
+    fresh_row = new.answer_head.logit_fc[3].weight[1].clone()
+    line = warm_start(new, ["food", "latteart", "sunset", "dog"], tmp_path / "old.pt")
+    w_old, w_new = old.answer_head.logit_fc[3].weight, new.answer_head.logit_fc[3].weight
+    assert torch.equal(w_new[0], w_old[2]) and torch.equal(w_new[2], w_old[0]) and torch.equal(w_new[3], w_old[1])
+    assert torch.equal(w_new[1], fresh_row)  # the new hashtag keeps its initialisation
+    assert torch.equal(new.answer_head.logit_fc[3].bias[0], old.answer_head.logit_fc[3].bias[2])
+    assert torch.equal(new.lxmert.pooler.dense.weight, old.lxmert.pooler.dense.weight)
+    assert "3 of 4 hashtags carried over, 1 new" in line
+    with pytest.raises(ValueError, match="not text-only|is a lxmert4hashtag model"):
+        warm_start(build_model("text-only", c, 4), ["a", "b", "c", "d"], tmp_path / "old.pt")
