@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lxmert import AnswerHead, LxmertConfig, LxmertEmbeddings, LxmertLayer, additive_mask
+from .lxmert import AnswerHead, LxmertConfig, LxmertEmbeddings, LxmertLayer, additive_mask, init_weights
 
 
 class Popularity(nn.Module):
@@ -53,6 +53,7 @@ class TextOnly(nn.Module):
         self.config = config
         self.text = TextEncoder(config)
         self.answer_head = AnswerHead(config.hidden_size, num_hashtags)
+        init_weights(self, config.initializer_range)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
                 visual_feats: torch.Tensor, visual_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,6 +72,7 @@ class Concat(nn.Module):
         self.text = TextEncoder(config)
         self.visual = nn.Sequential(nn.Linear(config.visual_feat_dim, config.hidden_size), nn.Tanh())
         self.answer_head = AnswerHead(2 * config.hidden_size, num_hashtags)
+        init_weights(self, config.initializer_range)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
                 visual_feats: torch.Tensor, visual_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ ENCODER_PREFIXES = ("lxrt_encoder.model.bert.", "bert.", "lxmert.")
 ENCODER_ROOTS = ("embeddings.", "encoder.", "pooler.")
 CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "intermediate_size", "hidden_dropout_prob",
                "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size", "l_layers", "x_layers",
-               "r_layers", "visual_feat_dim", "visual_pos_dim")
+               "r_layers", "visual_feat_dim", "visual_pos_dim", "initializer_range")
 
 
 class CheckpointError(ValueError):

@@ -32,6 +32,7 @@ class LxmertConfig:
     r_layers: int = 5
     visual_feat_dim: int = 2048
     visual_pos_dim: int = 4  # (x1/W, y1/H, x2/W, y2/H), not (x, y, w, h) as HF's docstring says
+    initializer_range: float = 0.02  # std of the normal init of every linear and embedding weight (BERT's)
 
     @staticmethod
     def preset(name: str, **overrides: object) -> "LxmertConfig":
@@ -242,6 +243,21 @@ class LxmertModel(nn.Module):
         return self.pooler(lang)
 
 
+def init_weights(model: nn.Module, std: float) -> None:
+    """BERT's initialisation, shared by every trainable architecture so comparisons start alike: normal(0, std)
+    linear and embedding weights, zero biases and padding rows, unit LayerNorms."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            m.weight.data.normal_(0.0, std)
+            if isinstance(m, nn.Embedding) and m.padding_idx is not None:
+                m.weight.data[m.padding_idx].zero_()
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            m.bias.data.zero_()
+        if isinstance(m, nn.LayerNorm):
+            m.weight.data.fill_(1.0)
+            m.bias.data.zero_()
+
+
 class AnswerHead(nn.Module):
     """The VQA answer-head layout (keys `logit_fc.{0,2,3}`): Linear D->2D, GELU, LayerNorm, Linear 2D->H."""
 
@@ -264,20 +280,7 @@ class Lxmert4Hashtag(nn.Module):
         self.config = config
         self.lxmert = LxmertModel(config)
         self.answer_head = AnswerHead(config.hidden_size, num_hashtags)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        # BERT initialisation (initializer_range 0.02)
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            m.weight.data.normal_(0.0, 0.02)
-            if isinstance(m, nn.Embedding) and m.padding_idx is not None:
-                m.weight.data[m.padding_idx].zero_()
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            m.bias.data.zero_()
-        if isinstance(m, nn.LayerNorm):
-            m.weight.data.fill_(1.0)
-            m.bias.data.zero_()
+        init_weights(self, config.initializer_range)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
                 visual_feats: torch.Tensor, visual_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,6 +40,15 @@ def test_synthetic_kinds_and_labels(tmp_path: Path) -> None:
     # exactly one anchor box per post
     anchors = (np.asarray(t["visual_pos"]) == synthetic.ANCHOR_BOX).all(-1).sum(-1)
     assert (anchors == 1).all()
+    labels, ids = np.asarray(t["labels"]), np.asarray(t["input_ids"])
+    columns = {kind: [i for i, h in enumerate(meta["hashtags"]) if meta["kinds"][h] == kind] for kind in ("visual", "text", "relation")}
+    for cols in columns.values():
+        assert labels[:, cols].sum(1).max() <= 1  # at most one tag of each kind per post
+    relation = labels[:, columns["relation"]]
+    assert 0.45 < relation.sum(1).mean() < 0.75  # the anchor shows a named colour 60% of the time
+    colour_words = synthetic.SPECIAL + len(columns["text"])
+    for row, colour in zip(*np.nonzero(relation)):
+        assert colour_words + colour in ids[row]  # a relation tag only for a colour the caption names
 
 
 def test_evaluation_report(tmp_path: Path) -> None:
@@ -54,6 +63,6 @@ def test_evaluation_report(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "report" / "evaluation.json").read_text())
     assert set(saved) == {"popularity", "concat"}
     assert set(saved["concat"]["metrics"]) == {"1", "2", "3", "4", "5"}
-    assert set(saved["concat"]["f1_at_2_by_kind"]) == {"relation", "text", "visual"}
+    assert set(saved["concat"]["f1_by_kind"]) == {"relation", "text", "visual"}
     svg = (tmp_path / "report" / "evaluation.svg").read_text()
     assert svg.count("<polyline") == 4 * 2  # four panels, two models
