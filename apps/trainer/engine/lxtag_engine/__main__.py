@@ -119,14 +119,22 @@ def cmd_detect(args: argparse.Namespace) -> None:
     model.eval()
     torch.set_num_threads(args.threads)
     results = []
-    for item in json.loads(Path(args.images).read_text()):
+    for i, item in enumerate(json.loads(Path(args.images).read_text())):
         rgb = np.fromfile(item["path"], dtype=np.uint8).reshape(item["height"], item["width"], 3)
         start = time.time()
-        d = detect(model, rgb)
-        results.append({"path": item["path"], "seconds": time.time() - start, "num_real_boxes": d.num_real_boxes,
-                        "indices": d.indices.tolist(), "boxes": d.boxes.flatten().tolist(),
-                        "scores": d.scores.flatten().tolist(), "features": d.features.flatten().tolist(),
-                        "proposals": d.proposals.flatten().tolist()})
+        steps: dict[str, np.ndarray] | None = {} if args.dump else None
+        d = detect(model, rgb, steps)
+        result = {"path": item["path"], "seconds": time.time() - start, "num_real_boxes": d.num_real_boxes,
+                  "indices": d.indices.tolist(), "boxes": d.boxes.flatten().tolist(),
+                  "scores": d.scores.flatten().tolist(), "features": d.features.flatten().tolist()}
+        if steps is not None:  # raw little-endian float32 files, shapes in the JSON
+            Path(args.dump).mkdir(parents=True, exist_ok=True)
+            result["steps"] = {}
+            for name, value in steps.items():
+                path = Path(args.dump) / f"{i}.{name}.f32"
+                value.astype("<f4").tofile(path)
+                result["steps"][name] = {"path": str(path), "dims": list(value.shape)}
+        results.append(result)
     Path(args.out).write_text(json.dumps(results))
 
 
@@ -259,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     dd.add_argument("--images", required=True, help='JSON list of {"path", "width", "height"}')
     dd.add_argument("--selection", choices=["caffe", "demo"])
     dd.add_argument("--threads", type=int, default=2)
+    dd.add_argument("--dump", help="folder for every intermediate tensor, for step-by-step parity checks")
     dd.add_argument("--out", required=True)
     dd.set_defaults(fn=cmd_detect)
 

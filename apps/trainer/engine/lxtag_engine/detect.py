@@ -38,17 +38,23 @@ class Detections:
     scores: np.ndarray  # (36,)
     features: np.ndarray  # (36, F)
     num_real_boxes: int
-    proposals: np.ndarray  # (R, 4) RPN proposals in input pixels, for diagnostics
 
 
 @torch.no_grad()
-def detect(model: FasterRCNN, rgb: np.ndarray) -> Detections:
+def detect(model: FasterRCNN, rgb: np.ndarray, dump: dict[str, np.ndarray] | None = None) -> Detections:
+    """`dump`, when given, receives every intermediate (input, graph outputs, proposals) so each step can be
+    checked on its own."""
     c = model.config
     image = preprocess(rgb, c)
     in_h, in_w = image.shape[2], image.shape[3]
     res4, proposals, objectness = model.rpn_outputs(image)
     rois = select_proposals(proposals[0], objectness[0], in_h, in_w, c)
     features, probs, class_boxes = model.head_outputs(res4, torch.cat([torch.zeros_like(rois[:, :1]), rois], 1))
+    if dump is not None:
+        dump.update({"image": image, "res4": res4, "proposals": proposals, "objectness": objectness, "rois": rois,
+                     "features": features, "class_probs": probs, "class_boxes": class_boxes})
+        for k, v in dump.items():
+            dump[k] = v.numpy()
     raw_h, raw_w = rgb.shape[0], rgb.shape[1]
     if c.selection == "caffe":
         keep, boxes, scores = select_caffe(probs, rois, raw_w / in_w, raw_h / in_h, c)
@@ -63,4 +69,4 @@ def detect(model: FasterRCNN, rgb: np.ndarray) -> Detections:
     out_boxes[:n] = np.clip(norm, 0, 1)
     out_scores[:n] = scores
     out_feats[:n] = features.numpy()[keep]
-    return Detections(keep, out_boxes, out_scores, out_feats, n, rois.numpy())
+    return Detections(keep, out_boxes, out_scores, out_feats, n)

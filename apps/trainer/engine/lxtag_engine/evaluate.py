@@ -53,6 +53,7 @@ def svg_plot(results: dict, title: str) -> str:
     """Four small panels (precision, recall, F1, accuracy against k = 1..5), one line per model."""
     w, h, pad = 240, 180, 36
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{4 * w}" height="{h + 60}" font-family="sans-serif" font-size="11">',
+             f"<title>{title}: precision, recall, F1 and accuracy at k = 1..5</title>",
              f'<text x="8" y="16" font-size="13">{title}</text>']
     for p, panel in enumerate(PANELS):
         x0, y0 = p * w + pad, 30

@@ -55,20 +55,28 @@ export class LocalStack {
     return child;
   }
 
+  /** Starts all three and returns when the API is ready and both workers serve metrics, which they do once
+   * their models are loaded (so nothing is still loading when a caller starts measuring). */
   async startAll(): Promise<void> {
     for (const name of Object.keys(ENTRY) as ServiceName[]) this.start(name);
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const ok = await fetch(`${this.baseUrl}/readyz`).then(
+    const up = (url: string) =>
+      fetch(url).then(
         (r) => r.ok,
         () => false,
       );
-      if (ok) return;
+    while (Date.now() < deadline) {
+      const ready = await Promise.all([
+        up(`${this.baseUrl}/readyz`),
+        up(this.metricsUrl("feature-worker")),
+        up(this.metricsUrl("predict-worker")),
+      ]);
+      if (ready.every(Boolean)) return;
       for (const [name, p] of this.procs)
         if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`API not ready within 60 s:\n${this.logs.join("\n")}`);
+    throw new Error(`lxtag not ready within 60 s:\n${this.logs.join("\n")}`);
   }
 
   /** Kills one process (SIGKILL simulates a crash) and waits for it to be gone. */
