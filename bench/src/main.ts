@@ -56,20 +56,28 @@ try {
     creation_timestamp: 1_700_000_000 + i,
     media: [],
   }));
-  const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(JSON.stringify(entries)), "your_instagram_activity/media/posts_1.json");
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  const key = `bench/${randomUUID()}/part-1.zip`;
-  await store.put(key, Buffer.concat(chunks));
-  const batchId = randomUUID();
-  await repos.batches.create(batchId, apiKeyId, { type: "zip", keys: [key] }, {});
+  // a batch whose upload is a one-part zip holding these posts in the Meta JSON layout
+  const uploadBatch = async (posts: object[]): Promise<string> => {
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(Buffer.from(JSON.stringify(posts)), "your_instagram_activity/media/posts_1.json");
+    zip.end();
+    const chunks: Buffer[] = [];
+    for await (const c of zip.outputStream) chunks.push(c as Buffer);
+    const key = `bench/${randomUUID()}/part-1.zip`;
+    await store.put(key, Buffer.concat(chunks));
+    const id = randomUUID();
+    await repos.batches.create(id, apiKeyId, { type: "zip", keys: [key] }, {});
+    return id;
+  };
   const ingestQueue = createQueue<FeatureJob>(
     QUEUES.features,
     env.LXTAG_REDIS_URL,
     `lxtag-bench-${randomUUID().slice(0, 8)}`,
   );
+  // a 2,000-post warm-up first: what is measured is a warm, long-running API process, not a cold start
+  await runIngest(await uploadBatch(entries.slice(0, 2000)), { repos, store, features: ingestQueue, log });
+  await ingestQueue.obliterate({ force: true });
+  const batchId = await uploadBatch(entries);
   const ingestS = await seconds(() => runIngest(batchId, { repos, store, features: ingestQueue, log }));
   const ingestRate = INGEST_POSTS / ingestS;
   report("ingest_posts_per_s", ingestRate, "posts/s", `${ingestS.toFixed(2)} s`);
@@ -352,7 +360,8 @@ try {
     );
     if (preset === "tiny") {
       const key = `bench/${randomUUID()}.png`;
-      await store.put(key, (await syntheticPosts(1, 11))[0]!.image, "image/png");
+      // an image no earlier run has seen, so the first call is a real miss
+      await store.put(key, (await syntheticPosts(1, Date.now() % 2 ** 31))[0]!.image, "image/jpeg");
       const deps = { store, detector, maxImageBytes: 64 * 2 ** 20, maxImagePixels: 50_000_000 };
       const miss = await seconds(() => ensureRoi(key, deps));
       const hits = 10;

@@ -200,7 +200,7 @@ class Res5ROIHeads(nn.Module):
     def __init__(self, c: FrcnnConfig, cin: int) -> None:
         super().__init__()
         self.pooler = RoIPool((c.pooler_resolution, c.pooler_resolution), spatial_scale=1.0 / 16)
-        # res5 as built (first stride 2), then patched as the VG model is: stride 1 and dilation 2 (RES5HALVE false)
+        # res5 as the VG model ends up after its RES5HALVE=false patch: block 0 at stride 1, every 3x3 conv dilated 2
         self.res5 = make_stage(c.res5_blocks, cin, c.res5_out, c.res5_bottleneck, first_stride=1, dilation=2)
         self.box_predictor = FastRCNNOutputLayers(c.res5_out, c.num_classes, c.num_attrs)
 
@@ -248,8 +248,7 @@ class FasterRCNN(nn.Module):
         """res4 maps and proposal boxes (R, 5) as (image index, x1, y1, x2, y2) in input pixels -> features (R, 2048)
         mean-pooled res5, class_probs (R, classes + 1) softmax, class_boxes (R, 4) the regressed box of each
         proposal's max-scoring non-background class (not clipped)."""
-        x = self.roi_heads.res5(self.roi_heads.pooler(res4, rois))
-        features = x.mean(dim=[2, 3])
+        features = self.pooled_features(res4, rois)
         logits, _, deltas = self.roi_heads.box_predictor(features)
         probs = F.softmax(logits, dim=-1)
         best = probs[:, :-1].argmax(dim=1)
@@ -257,6 +256,7 @@ class FasterRCNN(nn.Module):
         return features, probs, apply_deltas(chosen, rois[:, 1:], ROI_BOX_WEIGHTS, RPN_SCALE_CLAMP)
 
     def pooled_features(self, res4: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """RoIPool, res5, mean over the 14x14 map: the 2048-d region features (Caffe's pool5_flat)."""
         return self.roi_heads.res5(self.roi_heads.pooler(res4, rois)).mean(dim=[2, 3])
 
     @torch.no_grad()
@@ -276,12 +276,6 @@ class FasterRCNN(nn.Module):
         centred = (features - features.mean(0)) @ cls.weight.T
         cls.weight.mul_(spread / centred.std().clamp_min(1e-6))
         cls.bias.copy_(-(features.mean(0) @ cls.weight.T))
-
-    def attributes(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attribute ids and probabilities (the demo's attr_ids / attr_probs) for pooled features."""
-        _, attr_logits, _ = self.roi_heads.box_predictor(features)
-        probs, ids = attr_logits[..., :-1].softmax(-1).max(-1)
-        return ids, probs
 
     def randomize(self, seed: int) -> "FasterRCNN":
         """Random weights that keep activations in a sane range through any depth, and give distinct class
