@@ -218,6 +218,19 @@ describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (sele
     },
   );
 
+  it("batched: two images of one size in one graph run give what they give one at a time", async () => {
+    const batched = await Detector.load(bundle(), { batchImages: true });
+    const pair = [image(320, 240, 11), image(320, 240, 12)];
+    const together = await batched.detectBatch(pair);
+    await batched.dispose();
+    for (const [i, img] of pair.entries()) {
+      const alone = await detector.detect(img);
+      expect(together[i]!.numRealBoxes).toBe(alone.numRealBoxes);
+      expect(maxDiff(together[i]!.boxes, alone.boxes)).toBeLessThan(1e-5);
+      expect(maxDiff(together[i]!.features, alone.features)).toBeLessThan(1e-4);
+    }
+  }, 60_000);
+
   it("end to end: the same boxes and features within 1e-3 on at least 5 of the 6 images", async () => {
     const agree: string[] = [];
     for (const [i, img] of images.entries()) {

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import {
@@ -148,5 +149,20 @@ describe("Faster R-CNN selection", () => {
     expect(selectDemo(probs, boxes, 2, 2, 100, 100, { ...selection, demo_nms: [0.5] }, 2).indices).toEqual([
       0,
     ]);
+  });
+});
+
+describe("HEIC", () => {
+  it("decodes a HEIC photo (heic-decode, as prebuilt sharp cannot)", async () => {
+    // 64x48, left half red, right half blue; made with Debian's heif-enc (libheif-examples), see fixtures/README.md
+    const bytes = await readFile(new URL("../fixtures/red-blue.heic", import.meta.url));
+    expect(sniffMediaType(bytes.subarray(0, 16))).toBe("heic");
+    const img = await decodeImage(bytes);
+    expect([img.type, img.width, img.height]).toEqual(["heic", 64, 48]);
+    const at = (x: number, y: number) => [...img.data.subarray((y * 64 + x) * 3, (y * 64 + x) * 3 + 3)];
+    const [r1, , b1] = at(8, 24);
+    const [r2, , b2] = at(56, 24);
+    expect(r1! - b1!).toBeGreaterThan(120); // red stays red through HEVC's lossy coding
+    expect(b2! - r2!).toBeGreaterThan(120);
   });
 });
