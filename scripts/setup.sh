@@ -26,8 +26,9 @@ need_pkgs=()
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_pkgs+=(postgresql)
 PY=/usr/bin/python3
-if ! "$PY" -c 'import torch, onnx, numpy, pytest' 2>/dev/null; then
-  need_pkgs+=(python3-torch python3-onnx python3-numpy python3-pytest)
+# torchvision: the detector's RoIPool and NMS
+if ! "$PY" -c 'import torch, torchvision, onnx, numpy, pytest' 2>/dev/null; then
+  need_pkgs+=(python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest)
 fi
 # Debian's torch calls whatever libblas.so.3 is selected; the reference BLAS makes a 768-wide model ~30x slower
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
@@ -43,7 +44,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 or point LXTAG_REDIS_URL / DATABASE_URL / LXTAG_S3_ENDPOINT at running services."
   fi
 else
-  say "Debian packages present (redis-server, postgresql, python3-torch, python3-onnx, python3-pytest, OpenBLAS)"
+  say "Debian packages present (redis-server, postgresql, python3-torch, python3-torchvision, python3-onnx, python3-pytest, OpenBLAS)"
 fi
 
 # --- npm packages -----------------------------------------------------------------------------------------
