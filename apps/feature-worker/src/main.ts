@@ -1,5 +1,12 @@
 import { join } from "node:path";
-import { featureJobSchema, type PredictJob, QUEUES } from "@lxtag/contracts";
+import {
+  CURRENT_DETECTOR_KEY,
+  currentDetectorSchema,
+  detectorBundlePrefix,
+  featureJobSchema,
+  type PredictJob,
+  QUEUES,
+} from "@lxtag/contracts";
 import { createDb, failPost, repositories } from "@lxtag/db";
 import {
   createLogger,
@@ -25,10 +32,10 @@ const predict = createQueue<PredictJob>(QUEUES.predict, config.LXTAG_REDIS_URL, 
 
 const detectorId =
   config.LXTAG_DETECTOR_ID ??
-  (JSON.parse((await store.get("detectors/current.json")).toString()) as { id: string }).id;
+  currentDetectorSchema.parse(JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString())).id;
 const dir = await fetchBundle(
   store,
-  `detectors/${detectorId}/`,
+  detectorBundlePrefix(detectorId),
   join(config.LXTAG_CACHE_DIR, "detectors", detectorId),
 );
 // loaded once per process, never per job

@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type DetectorManifest, detectorBundlePrefix, detectorManifestSchema } from "@lxtag/contracts";
+import {
+  CURRENT_DETECTOR_KEY,
+  currentDetectorSchema,
+  type DetectorManifest,
+  detectorBundlePrefix,
+  detectorManifestSchema,
+} from "@lxtag/contracts";
 import { fetchBundle, type ObjectStore, publishBundle } from "@lxtag/storage";
 import { runEngine } from "./engine.js";
 
@@ -23,8 +29,10 @@ export async function ensureDetector(
   source: DetectorSource = {},
 ): Promise<{ id: string; dir: string; manifest: DetectorManifest }> {
   const log = source.log ?? (() => {});
-  if (await store.exists("detectors/current.json")) {
-    const { id } = JSON.parse((await store.get("detectors/current.json")).toString()) as { id: string };
+  if (await store.exists(CURRENT_DETECTOR_KEY)) {
+    const { id } = currentDetectorSchema.parse(
+      JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString()),
+    );
     const prefix = detectorBundlePrefix(id);
     const current = (await store.exists(`${prefix}manifest.json`))
       ? detectorManifestSchema.safeParse(JSON.parse((await store.get(`${prefix}manifest.json`)).toString()))
@@ -47,6 +55,6 @@ export async function ensureDetector(
     JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")),
   );
   await publishBundle(store, dir, detectorBundlePrefix(manifest.id));
-  await store.put("detectors/current.json", JSON.stringify({ id: manifest.id }), "application/json");
+  await store.put(CURRENT_DETECTOR_KEY, JSON.stringify({ id: manifest.id }), "application/json");
   return { id: manifest.id, dir, manifest };
 }

@@ -10,8 +10,8 @@ import type { DetectorSelection } from "@lxtag/contracts";
 const f32 = Math.fround;
 
 /** Indices by score, highest first, ties by index (both languages use this rule). */
-export function descending(scores: ArrayLike<number>, count = scores.length): number[] {
-  const order = Array.from({ length: count }, (_, i) => i);
+function descending(scores: ArrayLike<number>): number[] {
+  const order = Array.from({ length: scores.length }, (_, i) => i);
   return order.sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 

@@ -14,11 +14,12 @@ import torch
 from . import synthetic
 from .detect import detect
 from .evaluate import evaluate, write_report
-from .export import export_detector, export_model, sha256_file
-from .frcnn import FasterRCNN, FrcnnConfig, build_detector, load_detector_weights
+from .export import export_detector, export_model
+from .frcnn import (FasterRCNN, FrcnnConfig, build_detector, load_detector_weights, load_saved_detector,
+                    save_detector)
 from .importer import import_checkpoint
 from .lxmert import LxmertConfig
-from .models import build_model, load_checkpoint
+from .models import build_model, load_checkpoint, save_checkpoint
 from .train import TrainConfig, train
 
 
@@ -60,12 +61,9 @@ def cmd_import(args: argparse.Namespace) -> None:
     config = model.config.to_dict()
     manifest = export_model(model, out, architecture="lxmert4hashtag", config=config, hashtags=hashtags or [],
                             detector=args.detector, max_length=args.max_length, model_id=args.id,
-                            dataset={"id": f"import:{Path(args.checkpoint).name}"})
-    (out / "tokenizer.json").write_text(json.dumps(tokenizer))
-    manifest["files"]["tokenizer.json"] = sha256_file(out / "tokenizer.json")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    torch.save({"architecture": "lxmert4hashtag", "config": config, "hashtags": hashtags,
-                "state_dict": model.state_dict()}, out / "checkpoint.pt")
+                            dataset={"id": f"import:{Path(args.checkpoint).name}"},
+                            extra_files={"tokenizer.json": json.dumps(tokenizer).encode()})
+    save_checkpoint(out / "checkpoint.pt", model, "lxmert4hashtag", config, hashtags or [])
     print(json.dumps({"event": "imported", "id": manifest["id"], "out": str(out), **report}))
 
 
@@ -78,8 +76,7 @@ def cmd_random_model(args: argparse.Namespace) -> None:
     model = build_model(args.arch, config, len(hashtags))
     manifest = export_model(model, Path(args.out), architecture=args.arch, config=config, hashtags=hashtags,
                             detector=args.detector, model_id=args.id)
-    torch.save({"architecture": args.arch, "config": config, "hashtags": hashtags, "state_dict": model.state_dict()},
-               Path(args.out) / "checkpoint.pt")
+    save_checkpoint(Path(args.out) / "checkpoint.pt", model, args.arch, config, hashtags)
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
 
 
@@ -88,11 +85,11 @@ def _detector_config(args: argparse.Namespace) -> FrcnnConfig:
     return FrcnnConfig.preset(args.preset, selection=args.selection, **overrides)
 
 
-def _write_detector(model: torch.nn.Module, args: argparse.Namespace, weights: str) -> None:
+def _write_detector(model: FasterRCNN, args: argparse.Namespace, weights: str) -> None:
     out = Path(args.out)
     manifest = export_detector(model, out, preset=args.preset, weights=weights, detector_id=args.id)
     # the PyTorch weights stay beside the bundle (not in its files): parity checks and speed baselines load them
-    torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()}, out / "detector.pt")
+    save_detector(model, out / "detector.pt")
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": str(out), "weights": weights}))
 
 
@@ -109,14 +106,7 @@ def cmd_import_detector(args: argparse.Namespace) -> None:
 
 def cmd_detect(args: argparse.Namespace) -> None:
     """The PyTorch detector on raw RGB files (the parity test's reference): one JSON object per image."""
-    saved = torch.load(args.checkpoint, map_location="cpu")
-    config = FrcnnConfig(**saved["config"])
-    if args.selection:
-        config.selection = args.selection
-
-    model = FasterRCNN(config)
-    model.load_state_dict(saved["state_dict"], strict=True)
-    model.eval()
+    model = load_saved_detector(Path(args.checkpoint))
     torch.set_num_threads(args.threads)
     results = []
     for i, item in enumerate(json.loads(Path(args.images).read_text())):
@@ -265,7 +255,6 @@ def main(argv: list[str] | None = None) -> None:
     dd = sub.add_parser("detect", help="run a saved detector.pt on raw RGB files (parity reference)")
     dd.add_argument("--checkpoint", required=True)
     dd.add_argument("--images", required=True, help='JSON list of {"path", "width", "height"}')
-    dd.add_argument("--selection", choices=["caffe", "demo"])
     dd.add_argument("--threads", type=int, default=2)
     dd.add_argument("--dump", help="folder for every intermediate tensor, for step-by-step parity checks")
     dd.add_argument("--out", required=True)

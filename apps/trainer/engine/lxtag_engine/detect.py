@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .frcnn import CAFFE_BGR_MEAN, FasterRCNN, FrcnnConfig
+from .frcnn import CAFFE_BGR_MEAN, FasterRCNN, FrcnnConfig, with_image_index
 from .selection import select_caffe, select_demo, select_proposals
 
 
@@ -49,7 +49,7 @@ def detect(model: FasterRCNN, rgb: np.ndarray, dump: dict[str, np.ndarray] | Non
     in_h, in_w = image.shape[2], image.shape[3]
     res4, proposals, objectness = model.rpn_outputs(image)
     rois = select_proposals(proposals[0], objectness[0], in_h, in_w, c)
-    features, probs, class_boxes = model.head_outputs(res4, torch.cat([torch.zeros_like(rois[:, :1]), rois], 1))
+    features, probs, class_boxes = model.head_outputs(res4, with_image_index(rois))
     if dump is not None:
         dump.update({"image": image, "res4": res4, "proposals": proposals, "objectness": objectness, "rois": rois,
                      "features": features, "class_probs": probs, "class_boxes": class_boxes})

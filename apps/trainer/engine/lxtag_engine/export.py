@@ -12,7 +12,7 @@ import onnx
 import torch
 from torch import nn
 
-from .frcnn import CAFFE_BGR_MEAN, FasterRCNN
+from .frcnn import CAFFE_BGR_MEAN, FasterRCNN, clip_boxes, with_image_index
 
 OPSET = 14
 MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"]
@@ -43,9 +43,12 @@ def example_inputs(model: nn.Module, batch: int = 2, length: int = 12, boxes: in
 
 def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict, hashtags: list[str],
                  detector: str, max_length: int = 128, metrics: dict | None = None, dataset: dict | None = None,
-                 model_id: str | None = None) -> dict:
-    """Writes `model.onnx` (dynamic B and L) and `manifest.json` into `out`; returns the manifest."""
+                 model_id: str | None = None, extra_files: dict[str, bytes] | None = None) -> dict:
+    """Writes `model.onnx` (dynamic B and L), any `extra_files` (an imported tokenizer.json) and `manifest.json`
+    into `out`; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
+    for name, content in (extra_files or {}).items():
+        (out / name).write_bytes(content)
     model.eval()
     dynamic = {name: {0: "batch", 1: "length"} for name in MODEL_INPUTS[:3]}
     dynamic.update({"visual_feats": {0: "batch"}, "visual_pos": {0: "batch"}, "logits": {0: "batch"},
@@ -65,7 +68,7 @@ def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict
         "metrics": metrics or {},
         "dataset": dataset or {},
         "created_at": created.isoformat(),
-        "files": {"model.onnx": sha256_file(out / "model.onnx")},
+        "files": {name: sha256_file(out / name) for name in ["model.onnx", *(extra_files or {})]},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -87,7 +90,7 @@ def export_detector(model: FasterRCNN, out: Path, *, preset: str, weights: str, 
                      dynamic_axes={"image": {0: "images", 2: "height", 3: "width"},
                                    "res4": {0: "images", 2: "h", 3: "w"}, "proposals": {0: "images", 1: "anchors"},
                                    "objectness": {0: "images", 1: "anchors"}})
-        rois = torch.cat([torch.zeros(5, 1), proposals[0, :5].clamp(0, 96)], dim=1)
+        rois = with_image_index(clip_boxes(proposals[0, :5], 96, 128))
         _onnx_export(_Graph(model.head_outputs), (res4, rois), out / "head.onnx", input_names=["res4", "rois"],
                      output_names=["features", "class_probs", "class_boxes"],
                      dynamic_axes={"res4": {0: "images", 2: "h", 3: "w"}, "rois": {0: "rois"}, "features": {0: "rois"},

@@ -18,6 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import RoIPool
 
+from .checkpoints import load_strictly, modern_name, read_state_dict
+
 CAFFE_BGR_MEAN = [102.9801, 115.9465, 122.7717]
 RPN_SCALE_CLAMP = math.log(1000.0 / 16)
 ROI_BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
@@ -205,6 +207,18 @@ class Res5ROIHeads(nn.Module):
         self.box_predictor = FastRCNNOutputLayers(c.res5_out, c.num_classes, c.num_attrs)
 
 
+def clip_boxes(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    out = boxes.clone()
+    out[:, 0::2] = out[:, 0::2].clamp(0, width)
+    out[:, 1::2] = out[:, 1::2].clamp(0, height)
+    return out
+
+
+def with_image_index(boxes: torch.Tensor, image: int = 0) -> torch.Tensor:
+    """(R, 4) boxes of one image as the (R, 5) rois RoIPool and `head_outputs` take."""
+    return torch.cat([torch.full_like(boxes[:, :1], image), boxes], dim=1)
+
+
 def apply_deltas(deltas: torch.Tensor, boxes: torch.Tensor, weights: tuple[float, ...], clamp: float) -> torch.Tensor:
     """Box2BoxTransform.apply_deltas for one delta set per box: (N, 4) deltas on (N, 4) boxes."""
     widths = boxes[:, 2] - boxes[:, 0]
@@ -268,10 +282,8 @@ class FasterRCNN(nn.Module):
         h, w = 400, 600
         probe = torch.rand((1, 3, h, w), generator=g) * 255 - 128
         res4, proposals, objectness = self.rpn_outputs(probe)
-        rois = proposals[0, objectness[0].argsort(descending=True)[: self.config.post_nms_topk]]
-        rois[:, 0::2] = rois[:, 0::2].clamp(0, w)
-        rois[:, 1::2] = rois[:, 1::2].clamp(0, h)
-        features = self.pooled_features(res4, torch.cat([torch.zeros_like(rois[:, :1]), rois], 1))
+        rois = clip_boxes(proposals[0, objectness[0].argsort(descending=True)[: self.config.post_nms_topk]], h, w)
+        features = self.pooled_features(res4, with_image_index(rois))
         cls = self.roi_heads.box_predictor.cls_score
         centred = (features - features.mean(0)) @ cls.weight.T
         cls.weight.mul_(spread / centred.std().clamp_min(1e-6))
@@ -304,9 +316,8 @@ class FasterRCNN(nn.Module):
                 if isinstance(m, BottleneckBlock):
                     m.conv3.norm.weight.mul_(0.2)
             self.backbone.stem.conv1.weight.mul_(1 / 64.0)  # inputs are mean-subtracted pixels, about +-128
-            box = self.roi_heads.box_predictor
-            box.cls_score.weight.mul_(4.0)  # spread the class scores
-            box.bbox_pred.weight.mul_(0.1)  # boxes stay near their proposals
+            # (the class scores' spread is set by calibrate_classes)
+            self.roi_heads.box_predictor.bbox_pred.weight.mul_(0.1)  # boxes stay near their proposals
             self.proposal_generator.rpn_head.anchor_deltas.weight.mul_(0.1)
             self.proposal_generator.rpn_head.objectness_logits.weight.mul_(4.0)
         return self.eval()
@@ -322,19 +333,19 @@ def build_detector(config: FrcnnConfig, seed: int = 0) -> FasterRCNN:
 def load_detector_weights(config: FrcnnConfig, checkpoint: Path) -> FasterRCNN:
     """Loads a `GeneralizedRCNN` state dict (old `gamma`/`beta` names renamed, as the HF loader does) strictly;
     a key or shape mismatch is an error that names the keys."""
-    state = torch.load(str(checkpoint), map_location="cpu")
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    state = {k.replace("gamma", "weight").replace("beta", "bias"): v for k, v in state.items()}
+    state = {modern_name(k): v for k, v in read_state_dict(checkpoint).items()}
     model = FasterRCNN(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        def few(keys: list[str]) -> str:
-            return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        raise ValueError(f"{checkpoint} does not match the {config.stage_blocks} detector: "
-                         f"missing [{few(missing)}], unexpected [{few(unexpected)}], wrong shape [{few(wrong)}]")
-    model.load_state_dict(state, strict=True)
+    load_strictly(model, state, f"{checkpoint} ({config.stage_blocks} detector)")
+    return model.eval()
+
+
+def save_detector(model: FasterRCNN, path: Path) -> None:
+    """The PyTorch detector with its config, for `load_saved_detector` (parity checks, speed baselines)."""
+    torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()}, path)
+
+
+def load_saved_detector(path: Path) -> FasterRCNN:
+    saved = torch.load(str(path), map_location="cpu")
+    model = FasterRCNN(FrcnnConfig(**saved["config"]))
+    model.load_state_dict(saved["state_dict"], strict=True)
     return model.eval()

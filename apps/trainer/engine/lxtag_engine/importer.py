@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoints import CheckpointError, load_strictly, modern_name, read_state_dict
 from .lxmert import Lxmert4Hashtag, LxmertConfig
 
 # prefixes under which checkpoints keep the bare LxmertModel, most specific first (reference A.9)
@@ -23,18 +24,13 @@ CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "intermediate
                "r_layers", "visual_feat_dim", "visual_pos_dim", "initializer_range")
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot become a bundle; the message says what to change."""
-
-
 def encoder_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
     """The LxmertModel tensors of a checkpoint under its own names, and the keys left out (pretraining heads,
     the old answer head). Strips `module.` (multi-GPU saves) and renames old BERT `gamma`/`beta`."""
     encoder: dict[str, torch.Tensor] = {}
     dropped: list[str] = []
     for key, value in state.items():
-        name = key[len("module."):] if key.startswith("module.") else key
-        name = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", name))
+        name = modern_name(key[len("module."):] if key.startswith("module.") else key)
         for prefix in ENCODER_PREFIXES:
             if name.startswith(prefix):
                 name = name[len(prefix):]
@@ -66,19 +62,6 @@ def infer_config(encoder: dict[str, torch.Tensor], hf: dict | None, overrides: d
     values.setdefault("num_attention_heads", max(1, values["hidden_size"] // 64))  # BERT's 64-wide heads
     values.update(overrides)
     return LxmertConfig(**values)
-
-
-def load_encoder(model: Lxmert4Hashtag, encoder: dict[str, torch.Tensor]) -> None:
-    expected = model.lxmert.state_dict()
-    missing = sorted(set(expected) - set(encoder))
-    unexpected = sorted(set(encoder) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(encoder) if expected[k].shape != encoder[k].shape)
-    if missing or unexpected or wrong:
-        def few(keys: list[str]) -> str:
-            return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        raise CheckpointError(f"the checkpoint's encoder does not match {model.config}: missing [{few(missing)}], "
-                           f"unexpected [{few(unexpected)}], wrong shape [{few(wrong)}]")
-    model.lxmert.load_state_dict(encoder, strict=True)
 
 
 def read_vocab(path: Path) -> list[str]:
@@ -123,10 +106,7 @@ def import_checkpoint(checkpoint: Path, hashtags: list[str] | None, vocab: Path 
         vocab = vocab or (checkpoint / "vocab.txt" if (checkpoint / "vocab.txt").exists() else None)
     else:
         weights = checkpoint
-    state = torch.load(str(weights), map_location="cpu")
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    encoder, dropped = encoder_state(state)
+    encoder, dropped = encoder_state(read_state_dict(weights))
     if not encoder:
         raise CheckpointError(f"{weights} holds no LXMERT encoder tensors (embeddings.*, encoder.*, pooler.*)")
     config = infer_config(encoder, hf, overrides)
@@ -141,7 +121,7 @@ def import_checkpoint(checkpoint: Path, hashtags: list[str] | None, vocab: Path 
     if not hashtags:
         raise CheckpointError("--hashtags FILE is needed: the head gets one output per line of it")
     model = Lxmert4Hashtag(config, len(hashtags))
-    load_encoder(model, encoder)
+    load_strictly(model.lxmert, encoder, f"the encoder in {weights} (read as {config})")
     model.eval()
     report = {"checkpoint": str(checkpoint), "loaded": len(encoder), "config": config.to_dict(),
               "dropped": sorted({k.split(".")[0] if not k.startswith("module.") else k.split(".")[1]

@@ -10,14 +10,7 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
-from .frcnn import FrcnnConfig
-
-
-def clip_boxes(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    out = boxes.clone()
-    out[:, 0::2] = out[:, 0::2].clamp(0, width)
-    out[:, 1::2] = out[:, 1::2].clamp(0, height)
-    return out
+from .frcnn import FrcnnConfig, clip_boxes
 
 
 def select_proposals(proposals: torch.Tensor, objectness: torch.Tensor, height: int, width: int,
@@ -86,6 +79,6 @@ def select_caffe(class_probs: torch.Tensor, rois: torch.Tensor, scale_x: float, 
                 max_conf[i] = scores[i]
             suppressed |= iou[i] > c.caffe_nms
     keep = np.nonzero(max_conf >= c.caffe_conf)[0]
-    if len(keep) < c.num_boxes or len(keep) > c.num_boxes:
+    if len(keep) != c.num_boxes:
         keep = descending(max_conf)[: c.num_boxes]
     return keep, boxes[keep], max_conf[keep]

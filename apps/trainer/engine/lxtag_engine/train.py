@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import dataset as ds
+from .checkpoints import load_strictly
 from .metrics import ranking_metrics
 from .models import build_model, load_checkpoint, save_checkpoint
 
@@ -90,19 +91,13 @@ def warm_start(model: nn.Module, hashtags: list[str], checkpoint: Path) -> str:
     rows = {h: i for i, h in enumerate(ckpt["hashtags"])}
     shared = [(i, rows[h]) for i, h in enumerate(hashtags) if h in rows]
     head = {k for k in own if k.startswith(OUTPUT_LAYERS)}
-    merged = {}
-    for key, value in warm.state_dict().items():
-        if key not in own or (key not in head and value.shape != own[key].shape):
-            raise ValueError(f"{checkpoint} does not fit this model: {key} {tuple(value.shape)} vs "
-                             f"{tuple(own[key].shape) if key in own else 'absent'} (same config needed)")
-        if key in head:
-            grown = own[key].clone()
-            for new, old in shared:
-                grown[new] = value[old]
-            merged[key] = grown
-        else:
-            merged[key] = value
-    model.load_state_dict(merged, strict=True)
+    merged = warm.state_dict()
+    for key in head:
+        grown = own[key].clone()
+        for new, old in shared:
+            grown[new] = merged[key][old]
+        merged[key] = grown
+    load_strictly(model, merged, f"{checkpoint} (the same model config is needed)")
     return (f"warm start from {checkpoint}: {len(shared)} of {len(hashtags)} hashtags carried over, "
             f"{len(hashtags) - len(shared)} new")
 

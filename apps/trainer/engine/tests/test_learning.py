@@ -3,7 +3,6 @@ alone learns the relation hashtags (the caption names what the one anchor region
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
