@@ -47,6 +47,17 @@ else
   say "Debian packages present (redis-server, postgresql, python3-torch, python3-torchvision, python3-onnx, python3-pytest, OpenBLAS)"
 fi
 
+# kubectl with kustomize v5 renders and checks the Kubernetes manifests in the infra tests (CI fails without it).
+# Debian's own kubernetes-client (1.20) is too old; the machine images carry a current kubectl package.
+if ! command -v kubectl >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] &&
+    apt-get install -y -qq --no-install-recommends kubectl >>"$STATE_DIR/apt.log" 2>&1; then
+    say "installed kubectl (the infra tests render the Kubernetes manifests with it)"
+  else
+    say "kubectl is missing and could not be installed: the infra tests will fail in CI (install kubectl >= 1.27)"
+  fi
+fi
+
 # --- npm packages -----------------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (npm ci)"

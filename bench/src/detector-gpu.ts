@@ -12,21 +12,23 @@ import { mkdtemp } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts";
+import { engineCommand, syntheticPosts } from "@lxtag/e2e";
 import type { RoiFeatures } from "@lxtag/storage";
-import { runEngine, syntheticPosts } from "@lxtag/trainer";
 import { Detector, decodeImage, type RgbImage } from "@lxtag/vision";
+import { loadDetectorGpuConfig } from "./config.js";
 
-const IMAGES = Number(process.env.LXTAG_GPU_IMAGES ?? 32);
-const BATCH = Number(process.env.LXTAG_IMAGE_BATCH ?? 8);
-const COMPARE = Number(process.env.LXTAG_GPU_COMPARE ?? 2);
-const checkpoint = process.env.LXTAG_DETECTOR_CHECKPOINT;
+const config = loadDetectorGpuConfig();
+const IMAGES = config.LXTAG_GPU_IMAGES;
+const BATCH = config.LXTAG_IMAGE_BATCH;
+const COMPARE = config.LXTAG_GPU_COMPARE;
+const checkpoint = config.LXTAG_DETECTOR_CHECKPOINT;
 const line = (o: object) => console.log(JSON.stringify(o));
 
 const dir = await mkdtemp(join(tmpdir(), "lxtag-detector-gpu-"));
 console.error(
   `== exporting the r101 detector (${checkpoint ? `weights from ${checkpoint}` : "random weights"})`,
 );
-await runEngine(
+await engineCommand(
   checkpoint
     ? ["import-detector", "--preset", "r101", "--checkpoint", checkpoint, "--out", dir]
     : ["export-detector", "--preset", "r101", "--out", dir],

@@ -1,32 +1,31 @@
 // `npm run bench`: throughput of the hot paths on this machine, printed as rates and ratios.
 // `npm run bench -- --json` ends with one {"name", "value", "unit"} object per line.
+// The apps run as processes, as in production; packages are used as libraries.
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runIngest } from "@lxtag/api";
-import { FEATURE_DIM, type FeatureJob, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
+import { FEATURE_DIM, type FeatureJob, jobIds, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { postId } from "@lxtag/db";
-import { ensureRoi } from "@lxtag/feature-worker";
-import { OrtSession } from "@lxtag/inference";
-import { HashtagModel, Predictor } from "@lxtag/predict-worker";
-import { addBulkChunked, createLogger, createQueue } from "@lxtag/runtime";
-import { encodeRoi } from "@lxtag/storage";
-import { writeWordPieceTokenizer } from "@lxtag/text";
 import {
+  engineCommand,
   IsolatedPipeline,
+  LocalStack,
   LxtagClient,
-  publishModel,
-  runEngine,
   syntheticPosts,
   writeExportZips,
-} from "@lxtag/trainer";
+} from "@lxtag/e2e";
+import { OrtSession } from "@lxtag/inference";
+import { addBulkChunked, createQueue } from "@lxtag/runtime";
+import { encodeRoi } from "@lxtag/storage";
 import { Detector, decodeImage } from "@lxtag/vision";
 import yazl from "yazl";
+import { loadConfig } from "./config.js";
 
 const jsonOut = process.argv.includes("--json");
-const INGEST_POSTS = Number(process.env.LXTAG_BENCH_INGEST_POSTS ?? 20_000);
-const PREDICT_POSTS = Number(process.env.LXTAG_BENCH_PREDICT_POSTS ?? 256);
+const config = loadConfig();
+const INGEST_POSTS = config.LXTAG_BENCH_INGEST_POSTS;
+const PREDICT_POSTS = config.LXTAG_BENCH_PREDICT_POSTS;
 const results: { name: string; value: number; unit: string }[] = [];
 const say = (s: string) => (jsonOut ? process.stderr.write(`${s}\n`) : console.log(s));
 const report = (name: string, value: number, unit: string, detail = "") => {
@@ -39,16 +38,29 @@ const seconds = async (fn: () => Promise<unknown>) => {
   await fn();
   return (performance.now() - t0) / 1000;
 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const freePort = () => 20_000 + Math.floor(Math.random() * 5000);
 
 const pipeline = new IsolatedPipeline({ LXTAG_LOG_LEVEL: "error" });
 await pipeline.start();
-const { repos, store, db, env } = pipeline;
-const log = createLogger("bench", "error");
+const { repos, store, db } = pipeline;
 const work = await mkdtemp(join(tmpdir(), "lxtag-bench-"));
 const apiKeyId = (await repos.apiKeys.verify(pipeline.key))!;
+/** Services of their own on fresh queues (`prefix`), for one measurement. */
+const ownStack = (env: Record<string, string>) => {
+  const prefix = `lxtag-bench-${randomUUID().slice(0, 8)}`;
+  const stack = new LocalStack(freePort(), {
+    LXTAG_QUEUE_PREFIX: prefix,
+    LXTAG_API_KEYS: `bench:${pipeline.key}`,
+    LXTAG_LOG_LEVEL: "error",
+    ...env,
+  });
+  return { stack, prefix };
+};
 
 try {
-  // 1. ingest: a Meta-layout export of captions without images: parse, persist, enqueue
+  // 1. ingest: a Meta-layout export of captions without images, uploaded to an API process of its own whose
+  //    queues no worker reads: parse, persist, enqueue, from the upload until the batch is ingested
   say(`== ingest of a ${INGEST_POSTS}-post JSON export without images`);
   const words = ["sunset", "coffee", "trip", "dog", "dinner", "beach", "friends", "city", "morning", "snow"];
   const entries = Array.from({ length: INGEST_POSTS }, (_, i) => ({
@@ -56,39 +68,43 @@ try {
     creation_timestamp: 1_700_000_000 + i,
     media: [],
   }));
-  // a batch whose upload is a one-part zip holding these posts in the Meta JSON layout
-  const uploadBatch = async (posts: object[]): Promise<string> => {
+  const { stack: ingestStack } = ownStack({});
+  await ingestStack.startAll(["api"]);
+  const ingestApi = new LxtagClient(ingestStack.baseUrl, pipeline.key);
+  const ingestSeconds = async (posts: object[]) => {
     const zip = new yazl.ZipFile();
     zip.addBuffer(Buffer.from(JSON.stringify(posts)), "your_instagram_activity/media/posts_1.json");
     zip.end();
     const chunks: Buffer[] = [];
     for await (const c of zip.outputStream) chunks.push(c as Buffer);
-    const key = `bench/${randomUUID()}/part-1.zip`;
-    await store.put(key, Buffer.concat(chunks));
-    const id = randomUUID();
-    await repos.batches.create(id, apiKeyId, { type: "zip", keys: [key] }, {});
-    return id;
+    const path = join(work, `ingest-${randomUUID()}.zip`);
+    await writeFile(path, Buffer.concat(chunks));
+    return seconds(async () => {
+      const id = await LxtagClient.batchId(await ingestApi.uploadZips([path]));
+      const summary = await ingestApi.waitForIngest(id, { intervalMs: 20 });
+      if (summary.totalPosts !== posts.length)
+        throw new Error(`ingested ${summary.totalPosts} of ${posts.length}`);
+    });
   };
-  const ingestQueue = createQueue<FeatureJob>(
-    QUEUES.features,
-    env.LXTAG_REDIS_URL,
-    `lxtag-bench-${randomUUID().slice(0, 8)}`,
-  );
   // a 2,000-post warm-up first: what is measured is a warm, long-running API process, not a cold start
-  await runIngest(await uploadBatch(entries.slice(0, 2000)), { repos, store, features: ingestQueue, log });
-  await ingestQueue.obliterate({ force: true });
-  const batchId = await uploadBatch(entries);
-  const ingestS = await seconds(() => runIngest(batchId, { repos, store, features: ingestQueue, log }));
+  await ingestSeconds(entries.slice(0, 2000));
+  const ingestS = await ingestSeconds(entries);
+  await ingestStack.stop();
   const ingestRate = INGEST_POSTS / ingestS;
-  report("ingest_posts_per_s", ingestRate, "posts/s", `${ingestS.toFixed(2)} s`);
+  report("ingest_posts_per_s", ingestRate, "posts/s", `${ingestS.toFixed(2)} s, upload to ingested`);
   const addQueue = createQueue<FeatureJob>(
     QUEUES.features,
-    env.LXTAG_REDIS_URL,
+    config.LXTAG_REDIS_URL,
     `lxtag-bench-${randomUUID().slice(0, 8)}`,
   );
+  const addBatch = randomUUID();
   const jobs = Array.from({ length: INGEST_POSTS }, (_, i) => {
-    const id = postId(batchId, String(i));
-    return { name: "features", data: { batchId, postId: id }, opts: { jobId: `features-${id}` } };
+    const id = postId(addBatch, String(i));
+    return {
+      name: "features",
+      data: { batchId: addBatch, postId: id },
+      opts: { jobId: jobIds.features(id) },
+    };
   });
   const addS = await seconds(() => addBulkChunked(addQueue, jobs));
   report(
@@ -98,22 +114,14 @@ try {
     "raw BullMQ addBulk, same chunking, same Redis",
   );
   report("ingest_vs_addbulk_ratio", ingestRate / (INGEST_POSTS / addS), "ratio", "target >= 0.3");
-  for (const q of [ingestQueue, addQueue]) {
-    await q.obliterate({ force: true });
-    await q.close();
-  }
+  await addQueue.obliterate({ force: true });
+  await addQueue.close();
 
-  // 2. predict: the predict worker's micro-batching against batch size 1, same model, same posts with RoI
-  //    features in S3. Like the worker, as many posts are in flight as one micro-batch holds.
+  // 2. predict: a predict-worker process micro-batching (32 in flight) against one with batch size 1, same model,
+  //    same posts with RoI features in S3, from enqueueing until every post is done
   const predictPosts = entries.slice(0, PREDICT_POSTS);
-  const tokenizer = join(work, "tokenizer.json");
-  writeWordPieceTokenizer(
-    predictPosts.map((e) => e.title),
-    tokenizer,
-    1000,
-  );
   const roi = encodeRoi({
-    detectorId: "bench",
+    detectorId: pipeline.detectorId,
     imageWidth: 640,
     imageHeight: 480,
     numRealBoxes: 36,
@@ -124,7 +132,7 @@ try {
   const shas = Array.from({ length: 16 }, (_, i) =>
     createHash("sha256").update(`bench-image-${i}`).digest("hex"),
   );
-  for (const sha of shas) await store.put(roiCacheKey("bench", sha), roi);
+  for (const sha of shas) await store.put(roiCacheKey(pipeline.detectorId, sha), roi);
   const predictBatch = randomUUID();
   await repos.batches.create(predictBatch, apiKeyId, { type: "json", key: "bench" }, {});
   const ids = await repos.posts.insertMany(
@@ -147,40 +155,50 @@ try {
       failReason: null,
     })),
   );
-  const benchPredict = async (label: string, preset: string, config: object) => {
-    const modelDir = join(work, `model-${label}`);
-    await runEngine([
-      "random-model",
-      "--out",
-      modelDir,
-      "--preset",
+  const benchPredict = async (label: string, preset: string, modelConfig: object) => {
+    const modelId = await pipeline.publishRandomModel(`bench-${label}`, {
+      hashtags: 50,
       preset,
-      "--hashtags",
-      "50",
-      "--detector",
-      "bench",
-      "--config",
-      JSON.stringify({ vocab_size: 1000, ...config }),
-    ]);
-    await publishModel(store, repos, modelDir, tokenizer, false); // registered (predictions reference it), not served
-    const model = await HashtagModel.load(modelDir, { intraOpThreads: 2 });
+      config: modelConfig,
+      texts: predictPosts.map((e) => e.title),
+      vocabSize: 1000,
+    });
     const rate = async (maxBatchSize: number) => {
-      await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [predictBatch]);
-      const predictor = new Predictor(
-        { repos, store, log, topK: 10, model: () => model },
-        { maxBatchSize, maxWaitMs: 5 },
-      );
-      const queue = [...ids];
-      const worker = async () => {
-        for (let id = queue.shift(); id; id = queue.shift()) await predictor.predict(id);
-      };
-      return PREDICT_POSTS / (await seconds(() => Promise.all(Array.from({ length: maxBatchSize }, worker))));
+      const { stack, prefix } = ownStack({
+        LXTAG_MODEL_ID: modelId,
+        LXTAG_MAX_BATCH_SIZE: String(maxBatchSize),
+        LXTAG_MAX_WAIT_MS: "5",
+        LXTAG_ORT_THREADS: "2",
+      });
+      await stack.startAll(["predict-worker"]);
+      const queue = createQueue(QUEUES.predict, config.LXTAG_REDIS_URL, prefix);
+      try {
+        await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [predictBatch]);
+        const predictJobs = ids.map((id) => ({
+          name: "predict",
+          data: { batchId: predictBatch, postId: id },
+          opts: { jobId: jobIds.predict(id) },
+        }));
+        const s = await seconds(async () => {
+          await addBulkChunked(queue, predictJobs);
+          for (;;) {
+            const r = await db.pool.query<{ n: string }>(
+              "SELECT count(*) AS n FROM posts WHERE batch_id = $1 AND state = 'done'",
+              [predictBatch],
+            );
+            if (Number(r.rows[0]!.n) === ids.length) break;
+            await sleep(10);
+          }
+        });
+        return PREDICT_POSTS / s;
+      } finally {
+        await stack.stop();
+        await queue.obliterate({ force: true });
+        await queue.close();
+      }
     };
-    await rate(32); // warm-up: session, caches
-    const batched = await rate(32);
-    const single = await rate(1);
-    await model.dispose();
-    return { batched, single };
+    await rate(32); // warm-up: caches, the database's plans
+    return { batched: await rate(32), single: await rate(1), dir: join(pipeline.work, `bench-${label}`) };
   };
   say(`== predict: ${PREDICT_POSTS} posts with RoI features, micro-batched (32 in flight) vs one at a time`);
   const tiny = await benchPredict("tiny", "tiny", {});
@@ -203,14 +221,15 @@ try {
 
   // 3. the exported graph in onnxruntime-node against PyTorch eager, batch 32, same checkpoint and thread count
   say("== ONNX Runtime (Node) vs PyTorch eager, batch 32, 32 tokens, 2 threads");
-  for (const label of ["tiny", "base"]) {
-    const dir = join(work, `model-${label}`);
+  for (const [label, { dir }] of [
+    ["tiny", tiny],
+    ["base", base],
+  ] as const) {
     const torchSpeed = JSON.parse(
       (
-        await runEngine(
+        await engineCommand(
           ["speed", "--checkpoint", join(dir, "checkpoint.pt"), "--iters", label === "tiny" ? "20" : "5"],
-          undefined,
-          label === "base" ? { OPENBLAS_NUM_THREADS: "2" } : {},
+          { devtools: true, env: label === "base" ? { OPENBLAS_NUM_THREADS: "2" } : {} },
         )
       ).trim(),
     ) as { posts_per_s: number };
@@ -251,8 +270,8 @@ try {
 
   // 4. training speed of the tiny model on the synthetic dataset (one epoch)
   const synDir = join(work, "synthetic");
-  await runEngine(["synthetic", "--out", synDir, "--posts", "1000"]);
-  await runEngine([
+  await engineCommand(["synthetic", "--out", synDir, "--posts", "1000"]);
+  await engineCommand([
     "train",
     "--data",
     synDir,
@@ -281,7 +300,15 @@ try {
   // test split (256-d region features, as the engine's learning test uses, to keep this to a few minutes)
   say("== the four architectures on the synthetic dataset (2,000 posts, 20 epochs each)");
   const learnDir = join(work, "learning");
-  await runEngine(["synthetic", "--out", join(learnDir, "data"), "--posts", "2000", "--feature-dim", "256"]);
+  await engineCommand([
+    "synthetic",
+    "--out",
+    join(learnDir, "data"),
+    "--posts",
+    "2000",
+    "--feature-dim",
+    "256",
+  ]);
   const learnConfig = JSON.stringify({
     vocab_size: 40,
     hidden_size: 64,
@@ -292,7 +319,7 @@ try {
   });
   const architectures = ["lxmert4hashtag", "concat", "text-only", "popularity"];
   for (const arch of architectures)
-    await runEngine([
+    await engineCommand([
       "train",
       "--data",
       join(learnDir, "data"),
@@ -313,7 +340,7 @@ try {
       "--patience",
       "20",
     ]);
-  await runEngine([
+  await engineCommand([
     "evaluate",
     "--data",
     join(learnDir, "data"),
@@ -345,7 +372,7 @@ try {
     ["r101", 2],
   ] as const) {
     const dir = join(work, `detector-${preset}`);
-    await runEngine(["export-detector", "--preset", preset, "--out", dir]);
+    await engineCommand(["export-detector", "--preset", preset, "--out", dir]);
     const detector = await Detector.load(dir, { intraOpThreads: 2 });
     if (preset === "tiny") await detector.detect(detectorImages[0]!); // warm-up; r101 is slow enough not to need one
     const s = await seconds(async () => {
@@ -358,39 +385,44 @@ try {
       "images/s",
       `${(s / count).toFixed(2)} s per image; shortest side ${m.input.min_size}, ${m.selection.post_nms_topk} proposals`,
     );
-    if (preset === "tiny") {
-      const key = `bench/${randomUUID()}.png`;
-      // an image no earlier run has seen, so the first call is a real miss
-      await store.put(key, (await syntheticPosts(1, Date.now() % 2 ** 31))[0]!.image, "image/jpeg");
-      const deps = { store, detector, maxImageBytes: 64 * 2 ** 20, maxImagePixels: 50_000_000 };
-      const miss = await seconds(() => ensureRoi(key, deps));
-      const hits = 10;
-      const hit = await seconds(async () => {
-        for (let i = 0; i < hits; i++) await ensureRoi(key, deps);
-      });
-      report(
-        "feature_cache_hit_vs_miss_ratio",
-        miss / (hit / hits),
-        "ratio",
-        `miss ${(miss * 1000).toFixed(0)} ms vs hit ${((hit / hits) * 1000).toFixed(0)} ms, tiny detector`,
-      );
-    }
     await detector.dispose();
   }
 
-  // 7. end to end: the demo's export through the REST API and both workers, upload to last prediction
+  // 7. end to end: the demo's export through the REST API and both workers, upload to last prediction; then the
+  //    same export again, whose images the RoI cache now holds: the feature worker's own job timings, miss vs hit
   say("== end to end: a 320-post export in three zip parts, upload to last prediction");
   const parts = [1, 2, 3].map((i) => join(work, `e2e-${i}.zip`));
   await writeExportZips(await syntheticPosts(320, 99 + Date.now()), parts);
   const api = pipeline.client;
-  const e2eS = await seconds(async () =>
-    api.waitForBatch(await LxtagClient.batchId(await api.uploadZips(parts)), { intervalMs: 100 }),
-  );
+  const runExport = () =>
+    seconds(async () =>
+      api.waitForBatch(await LxtagClient.batchId(await api.uploadZips(parts)), { intervalMs: 100 }),
+    );
+  const e2eS = await runExport();
   report(
     "e2e_posts_per_s",
     320 / e2eS,
     "posts/s",
     `${e2eS.toFixed(1)} s for 320 posts, images new to the RoI cache`,
+  );
+  await runExport();
+  const metrics = await (await fetch(pipeline.stack.metricsUrl("feature-worker"))).text();
+  const featureJobs = (outcome: string) => {
+    const read = (what: "sum" | "count") =>
+      Number(
+        new RegExp(
+          `lxtag_job_duration_seconds_${what}\\{[^}]*queue="features",outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)`,
+        ).exec(metrics)?.[1] ?? Number.NaN,
+      );
+    return { mean: read("sum") / read("count"), count: read("count") };
+  };
+  const miss = featureJobs("detected");
+  const hit = featureJobs("cached");
+  report(
+    "feature_cache_hit_vs_miss_ratio",
+    miss.mean / hit.mean,
+    "ratio",
+    `feature-worker jobs: miss ${(miss.mean * 1000).toFixed(0)} ms (${miss.count}) vs hit ${(hit.mean * 1000).toFixed(0)} ms (${hit.count}), tiny detector`,
   );
 } finally {
   await pipeline.stop();

@@ -8,16 +8,8 @@ import {
   detectorManifestSchema,
 } from "@lxtag/contracts";
 import { fetchBundle, type ObjectStore, publishBundle } from "@lxtag/storage";
+import type { TrainerConfig } from "./config.js";
 import { runEngine } from "./engine.js";
-
-export interface DetectorSource {
-  /**
-   * `pytorch_model.bin` of unc-nlp/frcnn-vg-finetuned, imported as the full ResNet-101 detector. Without it, the
-   * random-weight `tiny` Faster R-CNN: the same pipeline, fast enough for tests and the demo.
-   */
-  checkpoint?: string;
-  log?: (line: string) => void;
-}
 
 /**
  * The serving detector: the one `detectors/current.json` names, or, on a fresh setup (or when that bundle is from
@@ -25,10 +17,11 @@ export interface DetectorSource {
  */
 export async function ensureDetector(
   store: ObjectStore,
-  cacheDir: string,
-  source: DetectorSource = {},
+  config: TrainerConfig,
+  log: (line: string) => void = () => {},
 ): Promise<{ id: string; dir: string; manifest: DetectorManifest }> {
-  const log = source.log ?? (() => {});
+  const cacheDir = config.LXTAG_CACHE_DIR;
+  const checkpoint = config.LXTAG_DETECTOR_CHECKPOINT;
   if (await store.exists(CURRENT_DETECTOR_KEY)) {
     const { id } = currentDetectorSchema.parse(
       JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString()),
@@ -46,9 +39,11 @@ export async function ensureDetector(
     log(`detector ${id} is missing or in an older format; exporting a new one`);
   }
   const dir = join(cacheDir, "detectors", "new");
+  log(checkpoint ? `importing the ResNet-101 detector from ${checkpoint}` : "exporting the tiny detector");
   await runEngine(
-    source.checkpoint
-      ? ["import-detector", "--preset", "r101", "--checkpoint", source.checkpoint, "--out", dir]
+    config,
+    checkpoint
+      ? ["import-detector", "--preset", "r101", "--checkpoint", checkpoint, "--out", dir]
       : ["export-detector", "--preset", "tiny", "--out", dir],
   );
   const manifest = detectorManifestSchema.parse(

@@ -1,56 +1,37 @@
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { runProcess } from "@lxtag/runtime";
+import type { TrainerConfig } from "./config.js";
 
 export const ENGINE_DIR = fileURLToPath(new URL("../engine", import.meta.url));
-/** Debian's interpreter has python3-torch; the first python3 on PATH may not. */
-export const PYTHON = process.env.LXTAG_PYTHON ?? "/usr/bin/python3";
 
-export class EngineError extends Error {
-  override name = "EngineError";
-  constructor(
-    readonly command: string,
-    readonly code: number | null,
-    readonly stderr: string,
-  ) {
-    super(`engine ${command} exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  }
+export interface EngineRunOptions {
+  /** Each stdout line as it arrives: the engine's progress. */
+  onLine?: (line: string) => void;
+  /** Extra environment, e.g. more OpenBLAS threads for a speed measurement. */
+  env?: Record<string, string>;
+  /** `lxtag_engine` (the engine's commands) or `lxtag_engine.devtools` (tools for tests and benchmarks). */
+  module?: "lxtag_engine" | "lxtag_engine.devtools";
 }
 
 /**
- * Runs `python3 -m lxtag_engine <args>`: files in, files out. Progress lines go to `onLine`. PyTorch gets 2
- * threads and OpenBLAS 1 unless `env` or the environment say otherwise: Debian's pthread OpenBLAS otherwise
- * starts its own threads inside every PyTorch thread, which made a tiny model's training step 3.5x slower (248
- * vs 69 ms); large matrix products lose about a quarter without OpenBLAS threads, so speed measurements of wide
- * models pass OPENBLAS_NUM_THREADS themselves.
+ * Runs `python3 -m lxtag_engine <args>`: files in, files out, never Redis, Postgres or S3. Resolves with its
+ * stdout; rejects with a ProcessError carrying stderr's tail.
  */
 export function runEngine(
+  config: Pick<TrainerConfig, "LXTAG_PYTHON" | "OMP_NUM_THREADS" | "OPENBLAS_NUM_THREADS">,
   args: string[],
-  onLine: (line: string) => void = () => {},
-  env: Record<string, string> = {},
+  options: EngineRunOptions = {},
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ["-m", "lxtag_engine", ...args], {
-      env: {
-        ...process.env,
-        PYTHONPATH: ENGINE_DIR,
-        PYTHONUNBUFFERED: "1",
-        OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "2",
-        OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? "1",
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d;
-      for (const line of d.toString().split("\n")) if (line.trim()) onLine(line);
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(stdout) : reject(new EngineError(args[0] ?? "", code, stderr)),
-    );
+  const module = options.module ?? "lxtag_engine";
+  return runProcess(config.LXTAG_PYTHON, ["-m", module, ...args], {
+    label: `${module} ${args[0] ?? ""}`,
+    onLine: options.onLine,
+    env: {
+      PYTHONPATH: ENGINE_DIR,
+      PYTHONUNBUFFERED: "1",
+      OMP_NUM_THREADS: config.OMP_NUM_THREADS,
+      OPENBLAS_NUM_THREADS: config.OPENBLAS_NUM_THREADS,
+      ...options.env,
+    },
   });
 }

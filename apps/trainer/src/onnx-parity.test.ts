@@ -5,11 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrtSession } from "@lxtag/inference";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
 import { runEngine } from "./engine.js";
+
+const engineConfig = loadConfig();
+const devtools = (args: string[]) => runEngine(engineConfig, args, { module: "lxtag_engine.devtools" });
 
 async function parity(preset: string, config: object) {
   const dir = await mkdtemp(join(tmpdir(), "lxtag-parity-"));
-  await runEngine([
+  await devtools([
     "random-model",
     "--out",
     dir,
@@ -20,7 +24,7 @@ async function parity(preset: string, config: object) {
     "--hashtags",
     "17",
   ]);
-  await runEngine(["parity", "--checkpoint", join(dir, "checkpoint.pt"), "--out", join(dir, "parity.json")]);
+  await devtools(["parity", "--checkpoint", join(dir, "checkpoint.pt"), "--out", join(dir, "parity.json")]);
   const p = JSON.parse(await readFile(join(dir, "parity.json"), "utf8"));
   const session = await OrtSession.create(join(dir, "model.onnx"));
   const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));

@@ -9,8 +9,24 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function createDb(databaseUrl: string, maxConnections = 10): Db {
+export interface DbOptions {
+  /** Connections in the pool. @defaultValue 10 */
+  maxConnections?: number;
+  /**
+   * Told about an idle connection that died (Postgres restarted, a proxy cut it). The pool has already dropped
+   * it and the next query opens a new one, so this is for logging only. @defaultValue ignored
+   */
+  onIdleError?: (err: Error) => void;
+}
+
+export function createDb(databaseUrl: string, options: DbOptions | number = {}): Db {
+  const { maxConnections = 10, onIdleError } =
+    typeof options === "number" ? { maxConnections: options } : options;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+  // pg emits `error` on the pool when an idle client's connection fails; an EventEmitter `error` nobody listens
+  // to is thrown and kills the process, so a Postgres restart would take every worker down with it. Queries in
+  // flight still reject on their own (and their jobs are retried).
+  pool.on("error", (err) => onIdleError?.(err));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,

@@ -3,12 +3,13 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { migrate } from "./migrator.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const url = process.env.DATABASE_URL ?? "postgresql://lxtag:lxtag@127.0.0.1:5432/lxtag";
+const url = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 const SCALARS: Record<string, string> = {
   String: "text",
   Int: "integer",

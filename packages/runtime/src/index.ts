@@ -6,7 +6,6 @@ export {
   serviceEnvSchema,
   storeOptions,
 } from "./config.js";
-export { onFinalFailure } from "./final-failure.js";
 export { createLogger, type Logger } from "./logger.js";
 export { WorkerMetrics } from "./metrics.js";
 export {
@@ -16,4 +15,6 @@ export {
   redisConnection,
   workerOptions,
 } from "./queues.js";
+export { ProcessError, type RunProcessOptions, runProcess } from "./run-process.js";
+export { isFinalFailure, type RunWorkerOptions, runWorker } from "./run-worker.js";
 export { onShutdown } from "./shutdown.js";

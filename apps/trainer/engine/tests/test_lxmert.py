@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +40,33 @@ def test_tiny_shapes_and_padding_invariance() -> None:
 def test_export_round_trip_and_manifest(tmp_path: Path) -> None:
     c = LxmertConfig.preset("tiny", vocab_size=100)
     model = Lxmert4Hashtag(c, num_hashtags=5)
+    tokenizer = b'{"model": "wordpiece"}'
+    metrics, dataset = {"val": {"2": {"f1": 0.5}}}, {"id": "ds1", "train": 10, "val": 2, "test": 3}
+    before = datetime.now(timezone.utc)
     manifest = export_model(model, tmp_path, architecture="lxmert4hashtag", config=c.to_dict(),
-                            hashtags=list("abcde"), detector="d")
+                            hashtags=list("abcde"), detector="d", max_length=64, metrics=metrics, dataset=dataset,
+                            model_id="m1", extra_files={"tokenizer.json": tokenizer})
     graph = onnx.load(str(tmp_path / "model.onnx"))
     assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos"]
     assert [o.name for o in graph.graph.output] == ["logits", "pooled"]
-    assert json.loads((tmp_path / "manifest.json").read_text())["files"]["model.onnx"] == manifest["files"]["model.onnx"]
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest  # what is returned is what is written
+    # the digests a bundle is verified by are those of the bytes on disk
+    assert (tmp_path / "tokenizer.json").read_bytes() == tokenizer
+    assert manifest.pop("files") == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+                                     for name in ("model.onnx", "tokenizer.json")}
+    created = datetime.fromisoformat(manifest.pop("created_at"))
+    assert before <= created <= datetime.now(timezone.utc)
+    assert manifest == {"format": "lxtag-model/1", "id": "m1", "architecture": "lxmert4hashtag",
+                        "config": c.to_dict(), "hashtags": ["a", "b", "c", "d", "e"], "max_length": 64,
+                        "detector": "d", "metrics": metrics, "dataset": dataset}
+    # without an id: architecture, creation time and the graph's digest
+    other = export_model(model, tmp_path / "b", architecture="lxmert4hashtag", config=c.to_dict(), hashtags=["a"] * 5,
+                         detector="d")
+    stamp = datetime.fromisoformat(other["created_at"]).strftime("%Y%m%dT%H%M%S")
+    digest = hashlib.sha256((tmp_path / "b" / "model.onnx").read_bytes()).hexdigest()
+    assert other["id"] == f"lxmert4hashtag-{stamp}-{digest[:8]}"
+    assert other["files"] == {"model.onnx": digest} and other["metrics"] == other["dataset"] == {}
+    assert other["max_length"] == 128
 
 
 def test_safetensors_round_trip(tmp_path: Path) -> None:

@@ -3,22 +3,21 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, repositories } from "@lxtag/db";
-import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { writeWordPieceTokenizer } from "@lxtag/text";
 import yazl from "yazl";
-import { ensureDetector } from "../detector-bundle.js";
-import { runEngine } from "../engine.js";
-import { publishModel } from "../publish.js";
+import { engineCommand, type ServiceName, trainerCommand } from "./apps.js";
 import { LxtagClient } from "./client.js";
+import { loadConfig } from "./config.js";
 import { LocalStack } from "./stack.js";
 
 /**
- * The three lxtag processes on fresh queues with their own API keys, the serving detector and a random-weight
- * model of their own, plus direct access to Postgres and S3 for assertions: for tests and benchmarks.
+ * The lxtag services on fresh queues with their own API keys, the serving detector and a random-weight model of
+ * their own, plus direct access to Postgres and S3 for assertions: for tests and benchmarks.
  */
 export class IsolatedPipeline {
-  readonly env = parseEnv(serviceEnvSchema, process.env);
+  readonly env = loadConfig();
   readonly prefix = `lxtag-iso-${randomUUID().slice(0, 8)}`;
   readonly key = `key-a-${randomUUID()}`;
   readonly otherKey = `key-b-${randomUUID()}`;
@@ -28,6 +27,8 @@ export class IsolatedPipeline {
   readonly stack: LocalStack;
   readonly client: LxtagClient;
   work = "";
+  detectorId = "";
+  modelId = "";
 
   constructor(env: Record<string, string> = {}) {
     this.stack = new LocalStack(18_000 + Math.floor(Math.random() * 2000), {
@@ -38,30 +39,39 @@ export class IsolatedPipeline {
     this.client = new LxtagClient(this.stack.baseUrl, this.key);
   }
 
-  async start(): Promise<this> {
+  /** Provisions the detector and a model, then starts `services` (all three by default). */
+  async start(services?: ServiceName[]): Promise<this> {
     this.work = await mkdtemp(join(tmpdir(), "lxtag-e2e-"));
     await this.store.ensureBucket();
-    const { id: detectorId } = await ensureDetector(this.store, this.env.LXTAG_CACHE_DIR);
+    this.detectorId = (await trainerCommand<{ id: string }>("ensure-detector")).id;
     // a random-weight model proves the pipeline (learning is the engine's tests' business); it is registered
     // but not activated, and only this stack's predict worker serves it, so the registry's choice stays as it was
-    const dir = join(this.work, "model");
-    const tokenizer = join(this.work, "tokenizer.json");
-    writeWordPieceTokenizer(["a red sunset over the ocean with my dog"], tokenizer, 200);
-    await runEngine([
-      "random-model",
-      "--out",
-      dir,
-      "--hashtags",
-      "12",
-      "--detector",
-      detectorId,
-      "--config",
-      '{"vocab_size": 200}',
-    ]);
-    const model = await publishModel(this.store, this.repos, dir, tokenizer, false);
-    this.stack.setEnv({ LXTAG_MODEL_ID: model.id });
-    await this.stack.startAll();
+    this.modelId = await this.publishRandomModel("model", { hashtags: 12 });
+    this.stack.setEnv({ LXTAG_MODEL_ID: this.modelId });
+    await this.stack.startAll(services);
     return this;
+  }
+
+  /** A random-weight model for the serving detector, registered (not activated); returns its id. */
+  async publishRandomModel(
+    name: string,
+    options: { hashtags: number; preset?: string; config?: object; texts?: string[]; vocabSize?: number },
+  ): Promise<string> {
+    const { preset = "tiny", texts = ["a red sunset over the ocean with my dog"], vocabSize = 200 } = options;
+    const dir = join(this.work, name);
+    const tokenizer = join(this.work, `${name}-tokenizer.json`);
+    writeWordPieceTokenizer(texts, tokenizer, vocabSize);
+    const config = JSON.stringify({ vocab_size: vocabSize, ...options.config });
+    await engineCommand(
+      [
+        ...["random-model", "--out", dir, "--preset", preset, "--hashtags", String(options.hashtags)],
+        ...["--detector", this.detectorId, "--config", config],
+      ],
+      { devtools: true },
+    );
+    return (
+      await trainerCommand<{ id: string }>("publish-model", ["--bundle", dir, "--tokenizer", tokenizer])
+    ).id;
   }
 
   /** Writes a zip with the given entries into the work folder. */

@@ -14,7 +14,7 @@ import { detectorManifestSchema, FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts
 import { OrtSession, type WireTensor } from "@lxtag/inference";
 import { Detector, preprocess, type RgbImage, selectCaffe, selectDemo, selectProposals } from "@lxtag/vision";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runEngine } from "./engine.js";
+import { engineCommand } from "./apps.js";
 
 /** Gradients with a few solid rectangles: structure for the RPN, deterministic per seed. */
 function image(width: number, height: number, seed: number): RgbImage {
@@ -101,7 +101,7 @@ describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (sele
   const bundle = () => join(dir, selection);
 
   beforeAll(async () => {
-    await runEngine([
+    await engineCommand([
       "export-detector",
       "--preset",
       "tiny",
@@ -112,17 +112,20 @@ describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (sele
       "--out",
       bundle(),
     ]);
-    await runEngine([
-      "detect",
-      "--checkpoint",
-      join(bundle(), "detector.pt"),
-      "--images",
-      join(dir, "images.json"),
-      "--dump",
-      join(bundle(), "steps"),
-      "--out",
-      join(bundle(), "reference.json"),
-    ]);
+    await engineCommand(
+      [
+        "detect",
+        "--checkpoint",
+        join(bundle(), "detector.pt"),
+        "--images",
+        join(dir, "images.json"),
+        "--dump",
+        join(bundle(), "steps"),
+        "--out",
+        join(bundle(), "reference.json"),
+      ],
+      { devtools: true },
+    );
     reference = JSON.parse(await readFile(join(bundle(), "reference.json"), "utf8"));
     detector = await Detector.load(bundle());
     rpn = await OrtSession.create(join(bundle(), "rpn.onnx"));

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { QUEUES } from "@lxtag/contracts";
 import { createQueue } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LxtagClient } from "./demo/client.js";
-import { IsolatedPipeline } from "./demo/isolated-pipeline.js";
+import { LxtagClient } from "./client.js";
+import { IsolatedPipeline } from "./isolated-pipeline.js";
 import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
 
 const t = new IsolatedPipeline({

@@ -1,15 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { ROOT, SERVICES, type ServiceName } from "./apps.js";
 
-const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
-const ENTRY = {
-  api: "apps/api/dist/main.js",
-  "feature-worker": "apps/feature-worker/dist/main.js",
-  "predict-worker": "apps/predict-worker/dist/main.js",
-} as const;
-export type ServiceName = keyof typeof ENTRY;
-
-/** The three lxtag processes on this machine, for the demo and end-to-end tests. */
+/** The lxtag services as processes on this machine, for the demo, cross-process tests and benchmarks. */
 export class LocalStack {
   private readonly procs = new Map<ServiceName, ChildProcess>();
   readonly logs: string[] = [];
@@ -34,7 +26,7 @@ export class LocalStack {
   }
 
   start(name: ServiceName): ChildProcess {
-    const child = spawn(process.execPath, [ENTRY[name]], {
+    const child = spawn(process.execPath, [SERVICES[name]], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -55,10 +47,10 @@ export class LocalStack {
     return child;
   }
 
-  /** Starts all three and returns when the API is ready and both workers serve metrics, which they do once
-   * their models are loaded (so nothing is still loading when a caller starts measuring). */
-  async startAll(): Promise<void> {
-    for (const name of Object.keys(ENTRY) as ServiceName[]) this.start(name);
+  /** Starts the services (all three by default) and returns when the API is ready and the workers serve
+   * metrics, which they do once their models are loaded (so nothing is still loading when a caller measures). */
+  async startAll(names = Object.keys(SERVICES) as ServiceName[]): Promise<void> {
+    for (const name of names) this.start(name);
     const deadline = Date.now() + 60_000;
     const up = (url: string) =>
       fetch(url).then(
@@ -66,11 +58,9 @@ export class LocalStack {
         () => false,
       );
     while (Date.now() < deadline) {
-      const ready = await Promise.all([
-        up(`${this.baseUrl}/readyz`),
-        up(this.metricsUrl("feature-worker")),
-        up(this.metricsUrl("predict-worker")),
-      ]);
+      const ready = await Promise.all(
+        names.map((name) => up(name === "api" ? `${this.baseUrl}/readyz` : this.metricsUrl(name))),
+      );
       if (ready.every(Boolean)) return;
       for (const [name, p] of this.procs)
         if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);

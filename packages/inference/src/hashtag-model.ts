@@ -7,7 +7,7 @@ import {
   modelManifestSchema,
   NUM_BOXES,
 } from "@lxtag/contracts";
-import { OrtSession, type OrtSessionOptions } from "@lxtag/inference";
+import { OrtSession, type OrtSessionOptions } from "./ort-session.js";
 import { CaptionTokenizer } from "@lxtag/text";
 
 /** One post's model input: its cleaned caption and its RoI tensors (absent: caption only, zero visual input). */

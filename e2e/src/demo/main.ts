@@ -4,64 +4,59 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, repositories } from "@lxtag/db";
-import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
-import { Detector } from "@lxtag/vision";
-import { ensureDetector } from "../detector-bundle.js";
-import { trainFirstModel } from "../first-model.js";
+import { trainerCommand } from "../apps.js";
+import { LxtagClient } from "../client.js";
+import { loadConfig } from "../config.js";
+import { LocalStack } from "../stack.js";
 import { syntheticPosts, writeExportZips } from "../synthetic-export.js";
-import { LxtagClient } from "./client.js";
-import { LocalStack } from "./stack.js";
 
 const jsonOnly = process.argv.includes("--json");
 const say = (s: string) => (jsonOnly ? process.stderr.write(`${s}\n`) : console.log(s));
-const env = parseEnv(serviceEnvSchema, process.env);
-const API_KEY = process.env.LXTAG_DEMO_API_KEY ?? "lxtag-dev-key";
-const POSTS = Number(process.env.LXTAG_DEMO_POSTS ?? 320);
+const config = loadConfig();
+const POSTS = config.LXTAG_DEMO_POSTS;
 const work = join(".lxtag", "demo");
 await mkdir(work, { recursive: true });
 
-const db = createDb(env.DATABASE_URL);
+const db = createDb(config.DATABASE_URL);
 const repos = repositories(db);
-const store = new ObjectStore(storeOptions(env));
+const store = new ObjectStore(storeOptions(config));
 const t0 = performance.now();
 
 say("== detector");
-const {
-  id: detectorId,
-  dir,
-  manifest: detectorManifest,
-} = await ensureDetector(store, env.LXTAG_CACHE_DIR, {
-  checkpoint: process.env.LXTAG_DETECTOR_CHECKPOINT,
-  log: (l) => say(`   ${l}`),
-});
+const detector = await trainerCommand<{ id: string; weights: string; selection: string }>(
+  "ensure-detector",
+  [],
+  {
+    onLine: (l) => say(`   ${l}`),
+  },
+);
 say(
-  `   ${detectorId}: Faster R-CNN, ${detectorManifest.selection.mode} box selection, ` +
-    (detectorManifest.weights === "random"
+  `   ${detector.id}: Faster R-CNN, ${detector.selection} box selection, ` +
+    (detector.weights === "random"
       ? "tiny with random weights (set LXTAG_DETECTOR_CHECKPOINT to import the public ResNet-101 weights)"
-      : `weights from ${detectorManifest.weights}`),
+      : `weights from ${detector.weights}`),
 );
 
 let model = await repos.models.active();
 // a model serves only if it was made for this detector and its bundle is still in the store
 if (
   !model ||
-  model.detectorId !== detectorId ||
+  model.detectorId !== detector.id ||
   !(await store.exists(`${model.bundlePrefix}manifest.json`))
 ) {
   say("== training a first model (engine, tiny LXMERT4Hashtag) on 600 labeled synthetic posts");
-  const detector = await Detector.load(dir);
-  const train = await syntheticPosts(600, 7);
-  const manifest = await trainFirstModel(
-    train.map((p, i) => ({ id: `train-${i}`, caption: p.caption, image: p.image })),
-    detector,
-    store,
-    repos,
-    { workDir: await mkdtemp(join(work, "first-model-")), log: (l) => say(`   ${l}`) },
+  const firstModelWork = await mkdtemp(join(work, "first-model-"));
+  const trainingExport = join(firstModelWork, "labeled-export.zip");
+  await writeExportZips(await syntheticPosts(600, 7), [trainingExport]);
+  const trained = await trainerCommand<{ id: string }>(
+    "train-first-model",
+    ["--export", trainingExport, "--work", firstModelWork],
+    { onLine: (l) => say(`   ${l}`) },
   );
-  await detector.dispose();
   model = await repos.models.active();
-  say(`   published and activated ${manifest.id}`);
+  say(`   published and activated ${trained.id}`);
 } else say(`== model ${model.id} is active`);
 
 say(`== writing a ${POSTS}-post export in three zip parts`);
@@ -70,11 +65,11 @@ const parts = [1, 2, 3].map((i) => join(work, `instagram-demo-part${i}.zip`));
 await writeExportZips(posts, parts);
 
 say("== starting api, feature-worker, predict-worker");
-const stack = new LocalStack(Number(process.env.LXTAG_DEMO_PORT ?? 8787));
+const stack = new LocalStack(config.LXTAG_DEMO_PORT);
 await stack.startAll();
 try {
   const started = performance.now();
-  const api = new LxtagClient(stack.baseUrl, API_KEY);
+  const api = new LxtagClient(stack.baseUrl, config.LXTAG_DEMO_API_KEY);
   const batchId = await LxtagClient.batchId(await api.uploadZips(parts));
   say(`== uploaded: batch ${batchId}`);
   const showBar = !jsonOnly && process.stdout.isTTY;

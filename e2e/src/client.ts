@@ -22,6 +22,12 @@ export interface PostResult {
   hashtags: { hashtag: string; score: number; rank: number }[];
 }
 
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  onProgress?: (summary: BatchSummary) => void;
+}
+
 /** A small client of the lxtag REST API, as a user's script would write it: for the demo, tests and benchmarks. */
 export class LxtagClient {
   constructor(
@@ -63,15 +69,25 @@ export class LxtagClient {
   }
 
   /** Polls until the batch is done or failed; `onProgress` sees every summary. */
-  async waitForBatch(
+  waitForBatch(id: string, options: WaitOptions = {}): Promise<BatchSummary> {
+    return this.waitFor(id, (s) => s.state === "done" || s.state === "failed", options);
+  }
+
+  /** Polls until the batch's export has been read and its posts stored and enqueued (or the batch failed). */
+  waitForIngest(id: string, options: WaitOptions = {}): Promise<BatchSummary> {
+    return this.waitFor(id, (s) => s.state !== "queued" && s.state !== "ingesting", options);
+  }
+
+  private async waitFor(
     id: string,
-    { timeoutMs = 120_000, intervalMs = 300, onProgress = (_: BatchSummary) => {} } = {},
+    reached: (s: BatchSummary) => boolean,
+    { timeoutMs = 120_000, intervalMs = 300, onProgress = () => {} }: WaitOptions,
   ): Promise<BatchSummary> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = await this.batch(id);
       onProgress(s);
-      if (s.state === "done" || s.state === "failed") return s;
+      if (reached(s)) return s;
       if (Date.now() > deadline)
         throw new Error(`batch ${id} still ${s.state} after ${timeoutMs} ms: ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, intervalMs));

@@ -1,2 +1,0 @@
-export { ensureRoi, type FeaturizeDeps, featurize } from "./featurize.js";
-export { fetchImage, ImageFetchError } from "./image-source.js";

@@ -1,0 +1,24 @@
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import { z } from "zod";
+
+const benchEnvSchema = serviceEnvSchema.extend({
+  /** Posts in the ingest measurement's export (captions only). */
+  LXTAG_BENCH_INGEST_POSTS: z.coerce.number().int().positive().default(20_000),
+  /** Posts with RoI features in the predict measurement. */
+  LXTAG_BENCH_PREDICT_POSTS: z.coerce.number().int().positive().default(256),
+});
+export type BenchConfig = z.infer<typeof benchEnvSchema>;
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): BenchConfig =>
+  parseEnv(benchEnvSchema, env);
+
+const detectorGpuEnvSchema = z.object({
+  /** pytorch_model.bin of unc-nlp/frcnn-vg-finetuned; random weights without it. */
+  LXTAG_DETECTOR_CHECKPOINT: z.string().optional(),
+  LXTAG_GPU_IMAGES: z.coerce.number().int().positive().default(32),
+  /** Images per batched detector run. */
+  LXTAG_IMAGE_BATCH: z.coerce.number().int().positive().default(8),
+  /** Images also run on the CPU path and compared box by box. */
+  LXTAG_GPU_COMPARE: z.coerce.number().int().min(0).default(2),
+});
+export const loadDetectorGpuConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  parseEnv(detectorGpuEnvSchema, env);

@@ -1,0 +1,6 @@
+// What the benchmarks use of this workspace: the apps as processes, the REST client, synthetic exports.
+export { engineCommand, ROOT, SERVICES, type ServiceName, trainerCommand } from "./apps.js";
+export { type BatchSummary, LxtagClient, type PostResult } from "./client.js";
+export { IsolatedPipeline } from "./isolated-pipeline.js";
+export { LocalStack } from "./stack.js";
+export { type SyntheticPost, syntheticPosts, writeExportZips } from "./synthetic-export.js";
