@@ -1,26 +1,22 @@
 import { openAsBlob } from "node:fs";
+import type { paths } from "./generated/api.js";
 
-export interface BatchSummary {
-  id: string;
-  state: string;
-  totalPosts: number;
-  counts: Record<string, number>;
-  progress: number;
-  error: string | null;
-  warnings: string[];
+type Ok<
+  P extends keyof paths,
+  M extends "get" | "post",
+  T extends string = "application/json",
+> = paths[P][M] extends {
+  responses: { [code in 200 | 202]?: { content: { [type in T]: infer Body } } };
 }
+  ? Body
+  : never;
 
-export interface PostResult {
-  id: string;
-  seq: number;
-  state: string;
-  error: string | null;
-  flags: string[];
-  caption: string;
-  labels: string[];
-  modelVersion: string | null;
-  hashtags: { hashtag: string; score: number; rank: number }[];
-}
+/** A batch's state, counts, progress, timings and errors (GET /v1/batches/{id}). */
+export type BatchSummary = Ok<"/v1/batches/{id}", "get">;
+/** One line of a batch's NDJSON results (GET /v1/batches/{id}/results). */
+export type PostResult = Ok<"/v1/batches/{id}/results", "get", "application/x-ndjson">;
+/** The answer to an accepted upload (POST /v1/batches, 202). */
+export type AcceptedBatch = Ok<"/v1/batches", "post">;
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -28,7 +24,8 @@ export interface WaitOptions {
   onProgress?: (summary: BatchSummary) => void;
 }
 
-/** A small client of the lxtag REST API, as a user's script would write it: for the demo, tests and benchmarks. */
+/** A small client of the lxtag REST API, as a user's script would write it, typed by the API's own OpenAPI document
+ * (src/generated/api.ts): for the demo, tests and benchmarks. */
 export class LxtagClient {
   constructor(
     readonly baseUrl: string,
@@ -61,7 +58,7 @@ export class LxtagClient {
   /** The batch id of an accepted upload, or an error with the API's message. */
   static async batchId(res: Response): Promise<string> {
     if (res.status !== 202) throw new Error(`batch not accepted: ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { batchId: string }).batchId;
+    return ((await res.json()) as AcceptedBatch).batchId;
   }
 
   async batch(id: string): Promise<BatchSummary> {

@@ -1,17 +1,109 @@
-/** API errors carry an HTTP status and a stable code; one handler turns them into responses. */
-export class ApiError extends Error {
-  override name = "ApiError";
+/** The API's own errors: each has a stable code and an HTTP status; the error handler turns them into responses. */
+export abstract class ApiError extends Error {
+  abstract readonly statusCode: number;
+  abstract readonly code: string;
+}
+
+export class UnauthorizedError extends ApiError {
+  override name = "UnauthorizedError";
+  readonly statusCode = 401;
+  readonly code = "unauthorized";
+  constructor() {
+    super("missing or invalid API key (send x-api-key or Authorization: Bearer)");
+  }
+}
+
+/** Unknown ids and other keys' resources look the same, so ids cannot be probed. */
+export class NotFoundError extends ApiError {
+  override name = "NotFoundError";
+  readonly statusCode = 404;
+  readonly code = "not_found";
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
+    readonly resource: string,
+    readonly id: string,
   ) {
+    super(`${resource} ${id} not found`);
+  }
+}
+
+export interface Issue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  /** For a union: each branch's issues, with paths relative to the union. */
+  readonly errors?: readonly (readonly Issue[])[];
+}
+
+const depth = (issues: readonly Issue[]) => Math.max(...issues.map((i) => i.path.length));
+
+/**
+ * The branch of a failed union the input most likely meant: fewest issues, then the deepest (it got furthest).
+ * None on a tie, where the union's own message says more than either branch.
+ */
+function likelyBranch(branches: readonly (readonly Issue[])[]): readonly Issue[] | undefined {
+  const ranked = branches
+    .filter((b) => b.length)
+    .toSorted((a, b) => a.length - b.length || depth(b) - depth(a));
+  const [best, next] = ranked;
+  if (!best) return undefined;
+  if (next && next.length === best.length && depth(next) === depth(best)) return undefined;
+  return best;
+}
+
+function flatten(issue: Issue): readonly Issue[] {
+  const branch = issue.errors && likelyBranch(issue.errors);
+  if (!branch) return [issue];
+  return branch.flatMap((i) => flatten({ ...i, path: [...issue.path, ...i.path] }));
+}
+
+/** `path: message; ...`, with `root` naming issues about the whole value. The one format of zod issues. */
+export function formatIssues(issues: readonly Issue[], root: string): string {
+  return issues
+    .flatMap(flatten)
+    .map((i) => `${i.path.map(String).join(".") || root}: ${i.message}`)
+    .join("; ");
+}
+
+/** Input that does not match its schema: a request part, or a multipart field checked as it streams. */
+export class ValidationError extends ApiError {
+  override name = "ValidationError";
+  readonly statusCode = 400;
+  readonly code = "bad_request";
+  constructor(
+    readonly part: string,
+    readonly issues: readonly Issue[],
+  ) {
+    super(formatIssues(issues, part));
+  }
+}
+
+/** A JSON body, or a multipart field that should hold JSON, does not parse. */
+export class InvalidJsonError extends ApiError {
+  override name = "InvalidJsonError";
+  readonly statusCode = 400;
+  readonly code = "invalid_json";
+  constructor(readonly part: string) {
+    super(`${part} is not valid JSON`);
+  }
+}
+
+/** POST /v1/batches with neither a file part nor a JSON body. */
+export class MissingUploadError extends ApiError {
+  override name = "MissingUploadError";
+  readonly statusCode = 400;
+  readonly code = "missing_upload";
+  constructor(message = "multipart upload without any file part") {
     super(message);
   }
 }
 
-export const notFound = (what: string, id: string) =>
-  new ApiError(404, "not_found", `${what} ${id} not found`);
-export const badRequest = (message: string) => new ApiError(400, "bad_request", message);
-export const unauthorized = () =>
-  new ApiError(401, "unauthorized", "missing or invalid API key (send x-api-key or Authorization: Bearer)");
+export class UploadTooLargeError extends ApiError {
+  override name = "UploadTooLargeError";
+  readonly statusCode = 413;
+  readonly code = "payload_too_large";
+  constructor(
+    readonly filename: string,
+    readonly limitBytes: number,
+  ) {
+    super(`upload part ${filename} exceeds ${limitBytes} bytes`);
+  }
+}

@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { migrate } from "@lxtag/db";
 import { configuredKeys } from "../config.js";
-import { connect } from "../services.js";
+import { connect } from "../connect.js";
 
 const deps = connect();
 const migrations = fileURLToPath(new URL("../../../../prisma/migrations", import.meta.url));

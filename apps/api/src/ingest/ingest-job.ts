@@ -13,6 +13,7 @@ import { ExportError, readExport, ZipTree } from "@lxtag/exports";
 import { addBulkChunked, type Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
+import { formatIssues } from "../errors.js";
 import { readPostMedia } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
 
@@ -66,12 +67,8 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
         const chunk = raw.slice(i, i + chunkSize).map((item, j) => {
           const seq = i + j;
           const parsed = jsonPostSchema.safeParse(item);
-          if (!parsed.success) {
-            const why = parsed.error.issues
-              .map((x) => `${x.path.join(".") || "post"}: ${x.message}`)
-              .join("; ");
-            return malformedPost(seq, `invalid-post: ${why}`);
-          }
+          if (!parsed.success)
+            return malformedPost(seq, `invalid-post: ${formatIssues(parsed.error.issues, "post")}`);
           const p = parsed.data;
           return buildPost({
             seq,

@@ -1,5 +1,8 @@
 import type { PostResult } from "@lxtag/db";
 
+export const CSV_HEADER = "post_id,external_id,state,error,rank,hashtag,score,model_version\n";
+
+// RFC 4180: a cell holding a quote, comma or line break is quoted, its quotes doubled
 const cell = (v: unknown) => {
   const s = v === null || v === undefined ? "" : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApi, type TestApi } from "../testing/harness.js";
+
+interface Operation {
+  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  security?: unknown;
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+}
+
+const OPERATIONS = [
+  "GET /healthz",
+  "GET /readyz",
+  "GET /queues",
+  "GET /metrics",
+  "POST /v1/batches",
+  "GET /v1/batches/{id}",
+  "GET /v1/batches/{id}/posts",
+  "GET /v1/batches/{id}/results",
+  "GET /v1/posts/{id}",
+  "POST /v1/posts/{id}/labels",
+  "GET /v1/models",
+];
+
+describe("GET /docs/json", () => {
+  let api: TestApi;
+  let doc: Document;
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, path, op })),
+    );
+  beforeAll(async () => {
+    api = await startTestApi();
+    const res = await api.app.inject({ method: "GET", url: "/docs/json" });
+    expect(res.statusCode).toBe(200);
+    doc = res.json();
+  });
+  afterAll(() => api.close());
+
+  it("documents every route once, without trailing-slash twins", () => {
+    expect(doc.openapi).toMatch(/^3\.0\./);
+    expect(operations().map((o) => o.name)).toEqual(OPERATIONS);
+  });
+
+  it("declares a response schema for every status of every route, 500 included", () => {
+    for (const { name, op } of operations()) {
+      expect(Object.keys(op.responses), name).toContain("500");
+      for (const [status, response] of Object.entries(op.responses)) {
+        const media = Object.values(response.content ?? {});
+        expect(media.length, `${name} ${status}`).toBeGreaterThan(0);
+        // an empty schema is what a client generator turns into `unknown`
+        for (const m of media) expect(Object.keys(m.schema).length, `${name} ${status}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("marks /v1 routes as needing a key, with their 401, and no others", () => {
+    for (const { name, path, op } of operations()) {
+      const v1 = path.startsWith("/v1/");
+      expect(op.security, name).toEqual(v1 ? [{ apiKey: [] }, { bearer: [] }] : undefined);
+      expect(Object.keys(op.responses).includes("401"), name).toBe(v1);
+    }
+  });
+
+  it("says POST /v1/batches answers 202, and takes a multipart upload or JSON", () => {
+    const op = doc.paths["/v1/batches"]!.post!;
+    expect(Object.keys(op.responses).sort()).toEqual(["202", "400", "401", "413", "415", "500"]);
+    expect(op.responses["202"]!.content!["application/json"]!.schema).toMatchObject({
+      required: ["batchId", "state", "links"],
+    });
+    const body = op.requestBody!.content;
+    expect(Object.keys(body).sort()).toEqual(["application/json", "multipart/form-data"]);
+    expect(body["multipart/form-data"]!.schema).toMatchObject({
+      type: "object",
+      properties: {
+        file: { type: "array", items: { type: "string", format: "binary" } },
+        options: { type: "string" },
+      },
+      required: ["file"],
+    });
+    expect(body["application/json"]!.schema).toMatchObject({
+      anyOf: [{ required: ["posts"] }, { required: ["s3Keys"] }],
+    });
+  });
+
+  it("documents timestamps as date-time strings", () => {
+    const summary =
+      doc.paths["/v1/batches/{id}"]!.get!.responses["200"]!.content!["application/json"]!.schema;
+    expect(summary).toMatchObject({
+      properties: {
+        createdAt: { type: "string", format: "date-time" },
+        finishedAt: { type: "string", format: "date-time", nullable: true },
+      },
+    });
+  });
+
+  it("documents the results in both formats", () => {
+    const content = doc.paths["/v1/batches/{id}/results"]!.get!.responses["200"]!.content!;
+    expect(Object.keys(content).sort()).toEqual(["application/x-ndjson", "text/csv"]);
+  });
+});

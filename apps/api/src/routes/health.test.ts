@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApi, type TestApi } from "../testing/harness.js";
+
+describe("health routes", () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(() => api.close());
+
+  it("GET /healthz answers ok", async () => {
+    const res = await api.app.inject({ method: "GET", url: "/healthz" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true });
+  });
+
+  it("GET /readyz answers 200 when Postgres, Redis and S3 answer", async () => {
+    const res = await api.app.inject({ method: "GET", url: "/readyz" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true, checks: { postgres: "ok", redis: "ok", s3: "ok" } });
+  });
+});
+
+describe("GET /readyz with S3 down", () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi({ env: { LXTAG_S3_ENDPOINT: "http://127.0.0.1:1" } });
+  });
+  afterAll(() => api.close());
+
+  it("answers 503 naming the check, with the reason in the log only", async () => {
+    const res = await api.app.inject({ method: "GET", url: "/readyz" });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ ok: false, checks: { postgres: "ok", redis: "ok", s3: "unavailable" } });
+    expect(res.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|Error/i);
+    const logged = api.records.find((r) => r.msg === "readiness check failed");
+    expect(logged).toMatchObject({ level: "warn", check: "s3" });
+    expect(String(logged?.err)).toMatch(/ECONNREFUSED|connect/);
+  });
+});

@@ -1,0 +1,38 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApi, type TestApi } from "../testing/harness.js";
+
+describe("operations routes", () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(() => api.close());
+
+  it("GET /queues answers each queue's counts and backlog", async () => {
+    // this app's queues live under a prefix of their own: the counts are exactly what this test adds
+    await api.deps.queues.features.add("features", { batchId: randomUUID(), postId: randomUUID() });
+    await api.deps.queues.features.add(
+      "features",
+      { batchId: randomUUID(), postId: randomUUID() },
+      { priority: 5 },
+    );
+    const res = await api.app.inject({ method: "GET", url: "/queues" });
+    expect(res.statusCode).toBe(200);
+    const idle = { waiting: 0, prioritized: 0, delayed: 0, active: 0, failed: 0, backlog: 0 };
+    expect(res.json()).toEqual({
+      ingest: idle,
+      features: { ...idle, waiting: 1, prioritized: 1, backlog: 2 },
+      predict: idle,
+    });
+  });
+
+  it("GET /metrics answers Prometheus text with the queue and post gauges", async () => {
+    const res = await api.app.inject({ method: "GET", url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^text\/plain/);
+    expect(res.body).toMatch(/^lxtag_queue_jobs\{queue="ingest",state="waiting"\} \d+$/m);
+    expect(res.body).toContain("# TYPE lxtag_posts gauge");
+    expect(res.body).toContain("process_cpu_user_seconds_total");
+  });
+});

@@ -1,0 +1,319 @@
+import { randomUUID } from "node:crypto";
+import { jobIds } from "@lxtag/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedBatch, seedModel } from "../../testing/fixtures.js";
+import { startTestApi, type TestApi, uploadForm } from "../../testing/harness.js";
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+describe("/v1/batches", () => {
+  let api: TestApi;
+  let auth: { "x-api-key": string };
+  let modelId: string;
+  beforeAll(async () => {
+    api = await startTestApi();
+    auth = { "x-api-key": api.key };
+    modelId = await seedModel(api);
+  });
+  afterAll(() => api.close());
+
+  const post = (payload: unknown, headers: Record<string, string> = auth) =>
+    api.app.inject({ method: "POST", url: "/v1/batches", payload: payload as string, headers });
+  const get = (url: string, headers: Record<string, string> = auth) =>
+    api.app.inject({ method: "GET", url, headers });
+
+  /** The batch row and its ingest job: what a 202 promises. */
+  async function expectAccepted(res: Awaited<ReturnType<typeof post>>) {
+    expect(res.statusCode).toBe(202);
+    const body = res.json();
+    expect(body).toEqual({
+      batchId: expect.any(String),
+      state: "queued",
+      links: { self: `/v1/batches/${body.batchId}` },
+    });
+    const row = await api.deps.repos.batches.find(body.batchId);
+    expect(row?.apiKeyId).toBe(api.keyId);
+    expect(row?.state).toBe("queued");
+    const job = await api.deps.queues.ingest.getJob(jobIds.ingest(body.batchId));
+    expect(job?.data).toEqual({ batchId: body.batchId });
+    return { batchId: body.batchId as string, row: row! };
+  }
+
+  describe("POST (create)", () => {
+    it("accepts a multipart upload: each part lands in S3 under uploads/<batchId>/", async () => {
+      const form = uploadForm(
+        [
+          { name: "export-1.zip", bytes: "first part" },
+          { name: "export-2.zip", bytes: new Uint8Array([0, 1, 2, 255]) },
+        ],
+        JSON.stringify({ includeReels: false }),
+      );
+      const { batchId, row } = await expectAccepted(await post(form));
+      const keys = [`uploads/${batchId}/part-1.zip`, `uploads/${batchId}/part-2.zip`];
+      expect(row.source).toEqual({ type: "zip", keys });
+      expect(row.options).toEqual({ includeReels: false, includeArchived: false });
+      expect((await api.deps.store.get(keys[0]!)).toString()).toBe("first part");
+      expect([...(await api.deps.store.get(keys[1]!))]).toEqual([0, 1, 2, 255]);
+    });
+
+    it("accepts inline JSON posts: stored in S3, one ingest job with the batch's job id", async () => {
+      const posts = [{ caption: "Sunset #travel", externalId: "p1" }, { caption: "second" }];
+      const { batchId, row } = await expectAccepted(
+        await post({ posts, options: { includeArchived: true } }),
+      );
+      const key = `uploads/${batchId}/posts.json`;
+      expect(row.source).toEqual({ type: "json", key });
+      expect(row.options).toEqual({ includeReels: true, includeArchived: true });
+      expect(JSON.parse((await api.deps.store.get(key)).toString())).toEqual(posts);
+      expect(await api.deps.queues.ingest.getJobCountByTypes("waiting")).toBeGreaterThanOrEqual(1);
+    });
+
+    it("accepts zip parts already in S3 (s3Keys)", async () => {
+      const key = `test-uploads/${randomUUID()}.zip`;
+      await api.deps.store.put(key, "zip", "application/zip");
+      const { row } = await expectAccepted(await post({ s3Keys: [key] }));
+      expect(row.source).toEqual({ type: "zip", keys: [key] });
+      expect(row.options).toEqual({ includeReels: true, includeArchived: false });
+    });
+
+    it("refuses an s3Key that names no object (400), creating nothing", async () => {
+      const key = `test-uploads/${randomUUID()}.zip`;
+      const before = await api.deps.queues.ingest.count();
+      const res = await post({ s3Keys: [key] });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: "unknown_object", message: `object not found: ${key}` });
+      expect(await api.deps.queues.ingest.count()).toBe(before);
+    });
+
+    it("refuses a multipart upload without a file part (400)", async () => {
+      const res = await post(uploadForm([], JSON.stringify({ includeReels: true })));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: "missing_upload",
+        message: "multipart upload without any file part",
+      });
+    });
+
+    it("refuses malformed JSON in the multipart options field (400, not 500)", async () => {
+      const res = await post(uploadForm([{ name: "a.zip", bytes: "zip" }], "{includeReels: nope"));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: "invalid_json", message: "options is not valid JSON" });
+    });
+
+    it("refuses options of the wrong types in a multipart upload (400)", async () => {
+      const res = await post(
+        uploadForm([{ name: "a.zip", bytes: "zip" }], JSON.stringify({ includeReels: "yes" })),
+      );
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: "bad_request",
+        message: "includeReels: Invalid input: expected boolean, received string",
+      });
+    });
+
+    it("refuses a JSON body that is neither posts nor s3Keys (400)", async () => {
+      const res = await post({ images: ["a"] });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: "bad_request",
+        message: "body: expected {posts: [...]} or {s3Keys: [...]}",
+      });
+    });
+
+    it("refuses wrong types and empty lists, naming the field (400)", async () => {
+      const empty = await post({ posts: [] });
+      expect(empty.statusCode).toBe(400);
+      expect(empty.json()).toEqual({
+        error: "bad_request",
+        message: "posts: Too small: expected array to have >=1 items",
+      });
+      const options = await post({ posts: [{ caption: "x" }], options: { includeReels: 1 } });
+      expect(options.statusCode).toBe(400);
+      expect(options.json()).toEqual({
+        error: "bad_request",
+        message: "options.includeReels: Invalid input: expected boolean, received number",
+      });
+      const keys = await post({ s3Keys: ["a.zip", 7] });
+      expect(keys.statusCode).toBe(400);
+      expect(keys.json()).toEqual({
+        error: "bad_request",
+        message: "s3Keys.1: Invalid input: expected string, received number",
+      });
+      // either branch is as likely: the union's own message
+      const posts = await post({ posts: "a caption" });
+      expect(posts.json()).toEqual({
+        error: "bad_request",
+        message: "body: expected {posts: [...]} or {s3Keys: [...]}",
+      });
+    });
+
+    it("refuses a body that is not JSON (400)", async () => {
+      const res = await post('{"posts": [', { ...auth, "content-type": "application/json" });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: "invalid_json", message: "body is not valid JSON" });
+    });
+
+    it("refuses a request with no body at all (400)", async () => {
+      const res = await api.app.inject({ method: "POST", url: "/v1/batches", headers: auth });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: "missing_upload",
+        message: "send zip parts as multipart/form-data, or a JSON body",
+      });
+    });
+  });
+
+  describe("GET /:id (summary)", () => {
+    it("answers state, counts, progress, ISO timestamps, warnings and error reasons", async () => {
+      const { batchId } = await seedBatch(api.deps, api.keyId, modelId);
+      const res = await get(`/v1/batches/${batchId}`);
+      expect(res.statusCode).toBe(200);
+      const row = (await api.deps.repos.batches.find(batchId))!;
+      expect(res.json()).toEqual({
+        id: batchId,
+        state: "done",
+        totalPosts: 3,
+        counts: { pending: 0, featurizing: 0, predicting: 0, done: 2, failed: 1 },
+        progress: 1,
+        createdAt: row.createdAt.toISOString(),
+        ingestedAt: row.ingestedAt!.toISOString(),
+        finishedAt: row.finishedAt!.toISOString(),
+        error: null,
+        warnings: ["1 post: media-missing"],
+        errors: [{ reason: "invalid-post", count: 1 }],
+      });
+      expect(res.json().createdAt).toMatch(ISO);
+    });
+
+    it("answers 404 for an unknown id and for another key's batch", async () => {
+      const unknown = randomUUID();
+      const res = await get(`/v1/batches/${unknown}`);
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toEqual({ error: "not_found", message: `batch ${unknown} not found` });
+
+      const { batchId } = await seedBatch(api.deps, api.keyId, modelId);
+      const other = await api.newKey();
+      const theirs = await get(`/v1/batches/${batchId}`, { "x-api-key": other.key });
+      expect(theirs.statusCode).toBe(404);
+      expect(theirs.json()).toEqual({ error: "not_found", message: `batch ${batchId} not found` });
+    });
+
+    it("answers 400 for an id that is not a uuid", async () => {
+      const res = await get("/v1/batches/not-a-uuid");
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: "bad_request", message: "id: Invalid UUID" });
+    });
+  });
+
+  describe("GET /:id/posts (pages)", () => {
+    it("pages through the posts in seq order with a cursor", async () => {
+      const { batchId, postIds } = await seedBatch(api.deps, api.keyId, modelId);
+      const first = await get(`/v1/batches/${batchId}/posts?limit=2`);
+      expect(first.statusCode).toBe(200);
+      const page = first.json();
+      expect(page.posts.map((p: { id: string }) => p.id)).toEqual(postIds.slice(0, 2));
+      expect(page.nextCursor).toBe(1);
+      expect(page.posts[0]).toEqual({
+        id: postIds[0],
+        seq: 0,
+        externalId: "ext,1",
+        kind: "post",
+        state: "done",
+        error: null,
+        caption: 'Sunset, "golden"\nhour #Travel',
+        flags: ["caption-only"],
+        labels: ["travel"],
+        modelVersion: modelId,
+        hashtags: [
+          { hashtag: "travel", score: 0.5, rank: 1 },
+          { hashtag: "food", score: 0.25, rank: 2 },
+        ],
+      });
+      const next = await get(`/v1/batches/${batchId}/posts?limit=2&cursor=${page.nextCursor}`);
+      expect(next.json()).toEqual({
+        posts: [expect.objectContaining({ id: postIds[2], state: "failed" })],
+        nextCursor: null,
+      });
+    });
+
+    it("filters by state", async () => {
+      const { batchId, postIds } = await seedBatch(api.deps, api.keyId, modelId);
+      const failed = await get(`/v1/batches/${batchId}/posts?state=failed`);
+      expect(failed.statusCode).toBe(200);
+      expect(failed.json().posts.map((p: { id: string }) => p.id)).toEqual([postIds[2]]);
+      expect(failed.json().posts[0].error).toBe('invalid-post: caption: bad, "quoted"\nsecond line');
+    });
+
+    it("refuses a bad cursor, limit or state (400)", async () => {
+      const { batchId } = await seedBatch(api.deps, api.keyId, modelId);
+      const cases: [string, string][] = [
+        ["cursor=abc", "cursor: Invalid input: expected number, received NaN"],
+        ["cursor=-1", "cursor: Too small: expected number to be >=0"],
+        ["limit=0", "limit: Too small: expected number to be >=1"],
+        [
+          "state=stuck",
+          'state: Invalid option: expected one of "pending"|"featurizing"|"predicting"|"done"|"failed"',
+        ],
+      ];
+      for (const [query, message] of cases) {
+        const res = await get(`/v1/batches/${batchId}/posts?${query}`);
+        expect(res.statusCode, query).toBe(400);
+        expect(res.json(), query).toEqual({ error: "bad_request", message });
+      }
+    });
+
+    it("answers 404 for another key's batch", async () => {
+      const { batchId } = await seedBatch(api.deps, api.keyId, modelId);
+      const other = await api.newKey();
+      const res = await get(`/v1/batches/${batchId}/posts`, { "x-api-key": other.key });
+      expect(res.statusCode).toBe(404);
+    });
+  });
+
+  describe("GET /:id/results", () => {
+    it("streams NDJSON by default: one post per line, in seq order", async () => {
+      const { batchId, postIds } = await seedBatch(api.deps, api.keyId, modelId);
+      const res = await get(`/v1/batches/${batchId}/results`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["content-type"]).toBe("application/x-ndjson");
+      const lines = res.body
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.id)).toEqual(postIds);
+      expect(lines[0]).toMatchObject({ externalId: "ext,1", modelVersion: modelId, labels: ["travel"] });
+      expect(lines[2]).toMatchObject({ state: "failed", hashtags: [], modelVersion: null });
+    });
+
+    it("streams CSV with format=csv or Accept: text/csv, quoting commas, quotes and newlines", async () => {
+      const { batchId, postIds } = await seedBatch(api.deps, api.keyId, modelId);
+      const expected =
+        "post_id,external_id,state,error,rank,hashtag,score,model_version\n" +
+        `${postIds[0]},"ext,1",done,,1,travel,0.5,${modelId}\n` +
+        `${postIds[0]},"ext,1",done,,2,food,0.25,${modelId}\n` +
+        `${postIds[1]},,done,,,,,\n` + // saved without ranked hashtags: no prediction row names a model
+        `${postIds[2]},,failed,"invalid-post: caption: bad, ""quoted""\nsecond line",,,,\n`;
+      const byQuery = await get(`/v1/batches/${batchId}/results?format=csv`);
+      expect(byQuery.statusCode).toBe(200);
+      expect(byQuery.headers["content-type"]).toBe("text/csv; charset=utf-8");
+      expect(byQuery.body).toBe(expected);
+      const byAccept = await get(`/v1/batches/${batchId}/results`, { ...auth, accept: "text/csv" });
+      expect(byAccept.headers["content-type"]).toBe("text/csv; charset=utf-8");
+      expect(byAccept.body).toBe(expected);
+    });
+
+    it("refuses an unknown format (400) and another key's batch (404)", async () => {
+      const { batchId } = await seedBatch(api.deps, api.keyId, modelId);
+      const xml = await get(`/v1/batches/${batchId}/results?format=xml`);
+      expect(xml.statusCode).toBe(400);
+      expect(xml.json()).toEqual({
+        error: "bad_request",
+        message: 'format: Invalid option: expected one of "ndjson"|"csv"',
+      });
+      const other = await api.newKey();
+      const theirs = await get(`/v1/batches/${batchId}/results`, { "x-api-key": other.key });
+      expect(theirs.statusCode).toBe(404);
+      expect(theirs.json()).toEqual({ error: "not_found", message: `batch ${batchId} not found` });
+    });
+  });
+});

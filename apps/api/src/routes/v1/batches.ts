@@ -1,0 +1,122 @@
+import multipart from "@fastify/multipart";
+import {
+  acceptedBatchSchema,
+  batchSummarySchema,
+  createBatchBodySchema,
+  createBatchUploadSchema,
+  listPostsQuerySchema,
+  postResultSchema,
+  postsPageSchema,
+  resultsQuerySchema,
+} from "@lxtag/contracts";
+import { z } from "zod";
+import { MissingUploadError } from "../../errors.js";
+import { errorResponses } from "../../http/responses.js";
+import type { ApiPlugin } from "../../http/types.js";
+import type { BatchService } from "../../services/batches.js";
+import { RESULT_CONTENT_TYPES, resultFormat, resultsStream } from "../../services/results-stream.js";
+
+export interface BatchRoutesOptions {
+  batches: BatchService;
+  /** Largest zip part, bytes. */
+  maxPartBytes: number;
+}
+
+const params = z.object({ id: z.uuid() });
+
+/** /v1/batches: create a batch, then follow it and read its results. */
+export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches, maxPartBytes }) => {
+  // multipart parsing exists in this scope only: uploads are accepted here and nowhere else
+  await app.register(multipart, { limits: { fileSize: maxPartBytes, files: 64, fields: 8 } });
+  // Fastify validates a body by its content type: one the schema does not list would pass unchecked, so this
+  // scope parses exactly the two it documents (anything else answers 415)
+  app.removeContentTypeParser("text/plain");
+
+  app.post(
+    "", // the prefix itself, without a trailing slash
+    {
+      schema: {
+        tags: ["batches"],
+        summary: "Create a batch",
+        description:
+          "An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional " +
+          "`options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch " +
+          "id; an ingest job does the parsing.",
+        body: {
+          content: {
+            "multipart/form-data": { schema: createBatchUploadSchema },
+            "application/json": { schema: createBatchBodySchema },
+          },
+        },
+        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415) },
+      },
+    },
+    async (req, reply) => {
+      if (req.isMultipart()) return reply.code(202).send(await batches.fromUpload(req.apiKeyId, req.parts()));
+      if (!req.body) throw new MissingUploadError("send zip parts as multipart/form-data, or a JSON body");
+      return reply.code(202).send(await batches.fromJson(req.apiKeyId, req.body));
+    },
+  );
+
+  app.get(
+    "/:id",
+    {
+      schema: {
+        tags: ["batches"],
+        summary: "Batch state, counts, progress, timings, errors",
+        params,
+        response: { 200: batchSummarySchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (req) => batches.summary(req.params.id, req.apiKeyId),
+  );
+
+  app.get(
+    "/:id/posts",
+    {
+      schema: {
+        tags: ["batches"],
+        summary: "A page of the batch's posts, optionally in one state",
+        params,
+        querystring: listPostsQuerySchema,
+        response: { 200: postsPageSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (req) => batches.page(req.params.id, req.apiKeyId, req.query),
+  );
+
+  app.get(
+    "/:id/results",
+    {
+      schema: {
+        tags: ["batches"],
+        summary: "Every post with its ranked hashtags, streamed",
+        description:
+          "NDJSON (one PostResult per line) by default; CSV with `format=csv` or `Accept: text/csv`.",
+        params,
+        querystring: resultsQuerySchema,
+        response: {
+          200: {
+            description: "The batch's posts in `seq` order",
+            content: {
+              [RESULT_CONTENT_TYPES.ndjson]: { schema: postResultSchema.describe("one line per post") },
+              "text/csv": {
+                schema: z
+                  .string()
+                  .describe("post_id,external_id,state,error,rank,hashtag,score,model_version"),
+              },
+            },
+          },
+          ...errorResponses(400, 404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const format = resultFormat(req.query.format, req.headers.accept);
+      const posts = await batches.results(req.params.id, req.apiKeyId);
+      // a stream is sent as it is, never serialized: the response schema documents its lines, not its type
+      const body = resultsStream(posts, format) as never;
+      return reply.header("content-type", RESULT_CONTENT_TYPES[format]).send(body);
+    },
+  );
+};

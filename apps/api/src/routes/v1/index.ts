@@ -1,0 +1,33 @@
+import { type ApiKeyVerifier, authenticate, SECURITY } from "../../http/auth.js";
+import { unauthorizedResponse } from "../../http/responses.js";
+import type { ApiPlugin } from "../../http/types.js";
+import type { ApiServices } from "../../services/index.js";
+import { batchRoutes } from "./batches.js";
+import { modelRoutes } from "./models.js";
+import { postRoutes } from "./posts.js";
+
+export interface V1Options {
+  services: ApiServices;
+  apiKeys: ApiKeyVerifier;
+  maxPartBytes: number;
+}
+
+/**
+ * The authenticated API. The key check is a hook of this scope, so it covers every route registered here (whatever
+ * URL spelling reaches them) and none outside; the routes' documentation says so too.
+ */
+export const v1Routes: ApiPlugin<V1Options> = async (app, { services, apiKeys, maxPartBytes }) => {
+  app.decorateRequest("apiKeyId", "");
+  app.addHook("onRequest", authenticate(apiKeys));
+  app.addHook("onRoute", (route) => {
+    route.schema = {
+      ...route.schema,
+      security: SECURITY,
+      response: { ...(route.schema?.response as object), 401: unauthorizedResponse },
+    };
+  });
+
+  await app.register(batchRoutes, { prefix: "/batches", batches: services.batches, maxPartBytes });
+  await app.register(postRoutes, { prefix: "/posts", posts: services.posts });
+  await app.register(modelRoutes, { prefix: "/models", models: services.models });
+};

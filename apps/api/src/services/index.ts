@@ -1,0 +1,20 @@
+import type { ApiDeps } from "../deps.js";
+import { BatchService } from "./batches.js";
+import { createMetricsRegistry } from "./metrics.js";
+import { PostService } from "./posts.js";
+
+/** What the routes call; built once per app from its dependencies. */
+export function createServices(deps: ApiDeps) {
+  return {
+    batches: new BatchService({
+      repos: deps.repos,
+      store: deps.store,
+      ingest: deps.queues.ingest,
+      maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
+    }),
+    posts: new PostService(deps.repos),
+    models: deps.repos.models,
+    metrics: createMetricsRegistry(deps),
+  };
+}
+export type ApiServices = ReturnType<typeof createServices>;

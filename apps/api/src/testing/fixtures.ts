@@ -1,0 +1,62 @@
+// Rows written straight through the repositories, for routes that read what the workers produce.
+import { randomUUID } from "node:crypto";
+import { modelManifestSchema } from "@lxtag/contracts";
+import { type NewPost, postId } from "@lxtag/db";
+import type { ApiDeps } from "../deps.js";
+import { buildPost, malformedPost } from "../ingest/post-builder.js";
+import type { TestApi } from "./harness.js";
+
+/** Registers a model version with two hashtags (deleted when the test app closes); returns its id. */
+export async function seedModel({ deps, modelIds }: Pick<TestApi, "deps" | "modelIds">): Promise<string> {
+  const manifest = modelManifestSchema.parse({
+    format: "lxtag-model/1",
+    id: `test-model-${randomUUID()}`,
+    architecture: "lxmert4hashtag",
+    config: {},
+    hashtags: ["travel", "food"],
+    max_length: 128,
+    detector: "test-detector",
+    metrics: { "f1@2": 0.5 },
+    created_at: new Date().toISOString(),
+    files: {},
+  });
+  const row = await deps.repos.models.register(manifest, `models/${manifest.id}/`);
+  modelIds.push(row.id);
+  return row.id;
+}
+
+export interface SeededBatch {
+  batchId: string;
+  /** Post ids in `seq` order: done (ranked travel, food), done (no hashtags), failed. */
+  postIds: [string, string, string];
+}
+
+/** A label batch's results as the workers leave them: two posts predicted, one failed, ingest finished. */
+export async function seedBatch(deps: ApiDeps, apiKeyId: string, modelId: string): Promise<SeededBatch> {
+  const batchId = randomUUID();
+  await deps.repos.batches.create(
+    batchId,
+    apiKeyId,
+    { type: "json", key: `uploads/${batchId}/posts.json` },
+    {},
+  );
+  const posts: NewPost[] = [
+    buildPost({ seq: 0, externalId: "ext,1", caption: 'Sunset, "golden"\nhour #Travel', image: null }),
+    buildPost({ seq: 1, caption: "Lunch #food", image: null }),
+    malformedPost(2, 'invalid-post: caption: bad, "quoted"\nsecond line'),
+  ];
+  await deps.repos.posts.insertMany(batchId, posts);
+  const ids = posts.map((p) => postId(batchId, p.dedupKey)) as SeededBatch["postIds"];
+  await deps.repos.posts.savePredictions(modelId, [
+    {
+      postId: ids[0],
+      ranked: [
+        { hashtag: "travel", score: 0.5 },
+        { hashtag: "food", score: 0.25 },
+      ],
+    },
+    { postId: ids[1], ranked: [] },
+  ]);
+  await deps.repos.batches.markIngested(batchId, ["1 post: media-missing"]);
+  return { batchId, postIds: ids };
+}

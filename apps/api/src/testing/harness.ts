@@ -1,0 +1,102 @@
+// Test support (not built): an app over the real Postgres, Redis and S3, with a queue prefix and API key of its own.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "@lxtag/runtime";
+import { type App, buildApp } from "../app.js";
+import { loadConfig } from "../config.js";
+import { connect } from "../connect.js";
+import type { ApiDeps } from "../deps.js";
+
+export type LogRecord = Record<string, unknown> & { level: string; msg?: string };
+
+/** A logger that keeps its records (with their child bindings, e.g. reqId) for assertions. */
+export function captureLogger(): { log: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const at =
+      (level: string) =>
+      (obj: unknown, msg?: string): void => {
+        const fields = typeof obj === "object" && obj !== null ? obj : { msg: String(obj) };
+        records.push({ level, ...bindings, ...fields, ...(msg === undefined ? {} : { msg }) });
+      };
+    const levels = ["fatal", "error", "warn", "info", "debug", "trace"].map((l) => [l, at(l)]);
+    return {
+      level: "trace",
+      ...Object.fromEntries(levels),
+      silent: () => {},
+      isLevelEnabled: () => true,
+      child: (more: Record<string, unknown>) => make({ ...bindings, ...more }),
+    } as unknown as Logger;
+  };
+  return { log: make({}), records };
+}
+
+export interface TestApi {
+  app: App;
+  deps: ApiDeps;
+  records: LogRecord[];
+  /** The test's API key and its id. */
+  key: string;
+  keyId: string;
+  /** Registers another API key. */
+  newKey(): Promise<{ key: string; keyId: string }>;
+  /** Model versions a test registered, deleted on close. */
+  modelIds: string[];
+  close(): Promise<void>;
+}
+
+export interface TestApiOptions {
+  /** Configuration overrides, e.g. an unreachable S3 endpoint. */
+  env?: Record<string, string>;
+  /** Register an API key for the test (needs a reachable Postgres). @defaultValue true */
+  withKey?: boolean;
+}
+
+/** Builds the app over the configured services, with a fresh queue prefix. */
+export async function startTestApi({ env = {}, withKey = true }: TestApiOptions = {}): Promise<TestApi> {
+  const config = loadConfig({ ...process.env, LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID()}`, ...env });
+  const { log, records } = captureLogger();
+  const connected = connect(config);
+  const deps = { ...connected, log };
+  const app = await buildApp(deps);
+  await app.ready();
+  const keyIds: string[] = [];
+  const modelIds: string[] = [];
+  const newKey = async () => {
+    const key = `test-${randomUUID()}`;
+    const keyId = await deps.repos.apiKeys.ensure("test", key);
+    keyIds.push(keyId);
+    return { key, keyId };
+  };
+  const own = withKey ? await newKey() : { key: "unregistered", keyId: "" };
+  return {
+    app,
+    deps,
+    records,
+    ...own,
+    newKey,
+    modelIds,
+    async close() {
+      await app.close();
+      // leave nothing behind: the queues exist under this app's prefix only; rows hang off its keys and models
+      await Promise.all(Object.values(deps.queues).map((q) => q.obliterate({ force: true })));
+      if (keyIds.length) {
+        await deps.db.pool.query("DELETE FROM batches WHERE api_key_id = ANY($1::uuid[])", [keyIds]);
+        await deps.db.pool.query("DELETE FROM api_keys WHERE id = ANY($1::uuid[])", [keyIds]);
+      }
+      if (modelIds.length)
+        await deps.db.pool.query("DELETE FROM model_versions WHERE id = ANY($1)", [modelIds]);
+      await connected.close();
+    },
+  };
+}
+
+/** A multipart body of zip parts (and an optional `options` field) as `app.inject` sends it. */
+export function uploadForm(
+  parts: { name: string; bytes: string | Uint8Array }[],
+  options?: string,
+): FormData {
+  const form = new FormData();
+  for (const p of parts) form.append("file", new Blob([p.bytes], { type: "application/zip" }), p.name);
+  if (options !== undefined) form.append("options", options);
+  return form;
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  batchOptionsSchema,
+  batchSourceSchema,
+  batchSummarySchema,
+  createBatchBodySchema,
+  isoDateSchema,
+  labelsBodySchema,
+  listPostsQuerySchema,
+  modelVersionSchema,
+  postDetailSchema,
+} from "./api.js";
+
+describe("createBatchBodySchema", () => {
+  it("accepts inline posts or s3Keys, each with optional options", () => {
+    expect(createBatchBodySchema.parse({ posts: [{ caption: "a" }, "anything"] })).toEqual({
+      posts: [{ caption: "a" }, "anything"],
+    });
+    expect(createBatchBodySchema.parse({ s3Keys: ["a.zip"], options: {} })).toEqual({
+      s3Keys: ["a.zip"],
+      options: { includeReels: true, includeArchived: false },
+    });
+  });
+
+  it("rejects neither, empty lists, empty keys and more than 64 parts", () => {
+    for (const body of [
+      {},
+      { posts: [] },
+      { s3Keys: [] },
+      { s3Keys: [""] },
+      { s3Keys: Array.from({ length: 65 }, (_, i) => `p${i}.zip`) },
+      { posts: "a caption" },
+      [{ caption: "a" }],
+    ])
+      expect(createBatchBodySchema.safeParse(body).success, JSON.stringify(body).slice(0, 40)).toBe(false);
+  });
+
+  it("names the two shapes when the body is neither", () => {
+    const issues = createBatchBodySchema.safeParse({ images: [] }).error!.issues;
+    expect(issues.map((i) => i.message)).toEqual(["expected {posts: [...]} or {s3Keys: [...]}"]);
+  });
+});
+
+describe("batchOptionsSchema", () => {
+  it("defaults to reels in, archived out", () => {
+    expect(batchOptionsSchema.parse({})).toEqual({ includeReels: true, includeArchived: false });
+    expect(batchOptionsSchema.parse({ includeArchived: true })).toEqual({
+      includeReels: true,
+      includeArchived: true,
+    });
+  });
+
+  it("rejects non-booleans", () => {
+    expect(batchOptionsSchema.safeParse({ includeReels: "yes" }).success).toBe(false);
+  });
+});
+
+describe("batchSourceSchema", () => {
+  it("is a zip (one or more keys) or a JSON object", () => {
+    expect(batchSourceSchema.parse({ type: "json", key: "k" })).toEqual({ type: "json", key: "k" });
+    expect(batchSourceSchema.safeParse({ type: "zip", keys: [] }).success).toBe(false);
+    expect(batchSourceSchema.safeParse({ type: "tar", keys: ["k"] }).success).toBe(false);
+  });
+});
+
+describe("labelsBodySchema", () => {
+  it("defaults both lists to empty", () => {
+    expect(labelsBodySchema.parse({})).toEqual({ add: [], remove: [] });
+  });
+
+  it("rejects empty or over-long hashtags and more than 200 of them", () => {
+    expect(labelsBodySchema.safeParse({ add: [""] }).success).toBe(false);
+    expect(labelsBodySchema.safeParse({ add: ["x".repeat(151)] }).success).toBe(false);
+    expect(labelsBodySchema.safeParse({ remove: Array.from({ length: 201 }, () => "x") }).success).toBe(
+      false,
+    );
+    expect(labelsBodySchema.safeParse({ add: "beach" }).success).toBe(false);
+  });
+});
+
+describe("listPostsQuerySchema", () => {
+  it("coerces query-string numbers and defaults the limit", () => {
+    expect(listPostsQuerySchema.parse({})).toEqual({ limit: 100 });
+    expect(listPostsQuerySchema.parse({ cursor: "41", limit: "10", state: "done" })).toEqual({
+      cursor: 41,
+      limit: 10,
+      state: "done",
+    });
+  });
+
+  it("rejects bad cursors, limits and states", () => {
+    for (const query of [
+      { cursor: "abc" },
+      { cursor: "-1" },
+      { cursor: "1.5" },
+      { limit: "0" },
+      { limit: "1001" },
+      { state: "stuck" },
+    ])
+      expect(listPostsQuerySchema.safeParse(query).success, JSON.stringify(query)).toBe(false);
+  });
+});
+
+describe("isoDateSchema", () => {
+  it("encodes a Date as ISO 8601 and decodes it back", () => {
+    const date = new Date("2026-11-28T10:20:30.400Z");
+    expect(z.encode(isoDateSchema, date)).toBe("2026-11-28T10:20:30.400Z");
+    expect(isoDateSchema.parse("2026-11-28T10:20:30.400Z")).toEqual(date);
+    expect(isoDateSchema.parse("2026-11-28T12:20:30+02:00")).toEqual(new Date("2026-11-28T10:20:30Z"));
+  });
+
+  it("rejects what is not an ISO timestamp", () => {
+    expect(isoDateSchema.safeParse("28/11/2026").success).toBe(false);
+    expect(isoDateSchema.safeParse(1764325230400).success).toBe(false);
+  });
+});
+
+describe("response schemas", () => {
+  const created = new Date("2026-11-28T10:00:00.000Z");
+
+  it("encode a batch summary as the db returns it: Dates to ISO strings", () => {
+    const summary = {
+      id: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f60",
+      state: "processing" as const,
+      totalPosts: 2,
+      counts: { pending: 1, featurizing: 0, predicting: 0, done: 1, failed: 0 },
+      progress: 0.5,
+      createdAt: created,
+      ingestedAt: created,
+      finishedAt: null,
+      error: null,
+      warnings: [],
+      errors: [],
+    };
+    const wire = z.encode(batchSummarySchema, summary);
+    expect(wire).toEqual({ ...summary, createdAt: created.toISOString(), ingestedAt: created.toISOString() });
+    expect(batchSummarySchema.parse(JSON.parse(JSON.stringify(wire)))).toEqual(summary);
+  });
+
+  it("drop what a response does not declare (a model's manifest)", () => {
+    const model = {
+      id: "m1",
+      architecture: "lxmert4hashtag",
+      state: "active" as const,
+      bundlePrefix: "models/m1/",
+      detectorId: "d1",
+      hashtags: 100,
+      metrics: { "f1@2": 0.47 },
+      createdAt: created,
+      activatedAt: null,
+      manifest: { big: true },
+    };
+    expect(z.encode(modelVersionSchema, model)).not.toHaveProperty("manifest");
+  });
+
+  it("reject a post in a state that does not exist", () => {
+    const post = {
+      id: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f60",
+      batchId: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f61",
+      seq: 0,
+      externalId: null,
+      kind: "post",
+      state: "done",
+      error: null,
+      caption: "",
+      flags: [],
+      labels: [],
+      modelVersion: null,
+      hashtags: [],
+    };
+    expect(postDetailSchema.safeParse(post).success).toBe(true);
+    expect(postDetailSchema.safeParse({ ...post, state: "lost" }).success).toBe(false);
+  });
+});
