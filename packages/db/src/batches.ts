@@ -1,10 +1,10 @@
-import type { BatchSource } from "@lxtag/contracts";
+import type { BatchSource, BatchStateName } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 import type { Batch } from "./generated/client.js";
 
 export interface BatchSummary {
   id: string;
-  state: string;
+  state: BatchStateName;
   totalPosts: number;
   counts: Record<string, number>;
   progress: number;
@@ -12,7 +12,7 @@ export interface BatchSummary {
   ingestedAt: Date | null;
   finishedAt: Date | null;
   error: string | null;
-  warnings: unknown;
+  warnings: string[];
   errors: { reason: string; count: number }[];
 }
 
@@ -91,7 +91,7 @@ export class Batches {
       ingestedAt: batch.ingestedAt,
       finishedAt: batch.finishedAt,
       error: batch.error,
-      warnings: batch.warnings,
+      warnings: (batch.warnings ?? []) as string[], // what markIngested writes
       errors: errors.rows.map((r) => ({ reason: r.reason, count: Number(r.n) })),
     };
   }

@@ -1,3 +1,4 @@
+import type { PostStateName } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 
 export interface PostResult {
@@ -5,7 +6,7 @@ export interface PostResult {
   seq: number;
   externalId: string | null;
   kind: string;
-  state: string;
+  state: PostStateName;
   error: string | null;
   caption: string;
   flags: string[];

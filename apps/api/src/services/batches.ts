@@ -16,7 +16,6 @@ import type { PostResult, Repositories } from "@lxtag/db";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { NotFoundError } from "../errors.js";
-import { toPostResult } from "./post-results.js";
 import { receiveUpload, uploadKey } from "./uploads.js";
 
 type Batch = NonNullable<Awaited<ReturnType<Repositories["batches"]["findForKey"]>>>;
@@ -73,15 +72,13 @@ export class BatchService {
   }
 
   async summary(id: string, apiKeyId: string): Promise<BatchSummary> {
-    const s = await this.deps.repos.batches.summary(await this.find(id, apiKeyId));
-    // the db types these loosely: state is the BatchState enum column, warnings what markIngested writes
-    return { ...s, state: s.state as BatchSummary["state"], warnings: s.warnings as string[] };
+    return this.deps.repos.batches.summary(await this.find(id, apiKeyId));
   }
 
   async page(id: string, apiKeyId: string, query: ListPostsQuery): Promise<PostsPage> {
     const batch = await this.find(id, apiKeyId);
     const page = await this.deps.repos.results.page(batch.id, query);
-    return { posts: page.posts.map(toPostResult), nextCursor: page.nextCursor };
+    return page;
   }
 
   /** Every post of the batch, page by page. */

@@ -2,7 +2,6 @@ import type { LabelsBody, PostDetail } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import { normalizeHashtag } from "@lxtag/text";
 import { NotFoundError } from "../errors.js";
-import { toPostResult } from "./post-results.js";
 
 /** One post of a key's batches, and human corrections of its hashtags. */
 export class PostService {
@@ -11,7 +10,7 @@ export class PostService {
   async find(id: string, apiKeyId: string): Promise<PostDetail> {
     const post = await this.repos.results.post(id, apiKeyId);
     if (!post) throw new NotFoundError("post", id);
-    return toPostResult(post);
+    return post;
   }
 
   /** Applies labels (normalized like caption hashtags) and answers the post as it is now. */
