@@ -203,7 +203,7 @@ describe("bad input gets a specific error and the services keep running", () => 
     expect(summary.totalPosts).toBe(2);
     // the image key names nothing: predicted from the caption, flagged
     expect(
-      (await api.results(batchId)).map((r) => [r.state, r.flags.includes("image-error:image-unavailable")]),
+      (await api.results(batchId)).map((r) => [r.state, r.flags.includes("image-error:missing")]),
     ).toEqual([
       ["done", true],
       ["done", true],

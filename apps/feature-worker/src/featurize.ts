@@ -4,8 +4,8 @@ import type { Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
 import { decodeImage, ImageDecodeError, type ImageDetector } from "@lxtag/vision";
-import type { Queue } from "bullmq";
-import { fetchImage, ImageFetchError } from "./image-source.js";
+import { type Queue, UnrecoverableError } from "bullmq";
+import { type FetchLimits, fetchImage, ImageUnavailableError } from "./image-source.js";
 
 export interface FeaturizeDeps {
   repos: Repositories;
@@ -13,20 +13,29 @@ export interface FeaturizeDeps {
   detector: ImageDetector;
   predict: Queue<PredictJob>;
   log: Logger;
-  maxImageBytes: number;
-  maxImagePixels: number;
+  limits: FetchLimits & { maxPixels: number };
+}
+
+export type FeaturizeOutcome = "cached" | "detected" | "caption-only" | "skipped";
+
+/**
+ * Why an image will never be usable (`image-error:<reason>`), or undefined when the error may pass (an outage,
+ * a timeout, a detector failure) and the job should be retried.
+ */
+function unusableReason(err: unknown): string | undefined {
+  if (err instanceof ImageDecodeError || err instanceof ImageUnavailableError) return err.reason;
+  return undefined;
 }
 
 /**
  * One post: fetch its image, run the detector unless the RoI cache already holds this image for this detector,
- * then hand the post to prediction. A bad image does not fail the post: it is flagged and predicted from its caption.
+ * then hand the post to prediction. An image that will never be usable does not fail the post: it is flagged
+ * `caption-only` and `image-error:<reason>` and predicted from its caption. Anything else is thrown, so the job
+ * is retried: a brief S3 or network outage must not degrade a post for good.
  */
-export async function featurize(
-  postId: string,
-  deps: FeaturizeDeps,
-): Promise<"cached" | "detected" | "caption-only" | "skipped"> {
+export async function featurize(postId: string, deps: FeaturizeDeps): Promise<FeaturizeOutcome> {
   const post = await deps.repos.posts.forFeatures(postId);
-  if (!post) throw new Error(`post ${postId} not found`);
+  if (!post) throw new UnrecoverableError(`post ${postId} not found`);
   const enqueue = () =>
     deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId: jobIds.predict(postId) });
   if (post.state !== "pending" && post.state !== "featurizing") {
@@ -44,30 +53,33 @@ export async function featurize(
   try {
     ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps));
   } catch (err) {
-    if (!(err instanceof ImageDecodeError || err instanceof ImageFetchError)) throw err;
-    const reason = err instanceof ImageDecodeError ? err.reason : "image-unavailable";
-    deps.log.warn({ postId, reason, err: err.message }, "image unusable; predicting from the caption");
+    const reason = unusableReason(err);
+    if (!reason) throw err;
+    deps.log.warn(
+      { postId, reason, err: (err as Error).message },
+      "image unusable; predicting from the caption",
+    );
     flags.push("caption-only", `image-error:${reason}`);
     outcome = "caption-only";
   }
-  await deps.repos.posts.markFeaturized(postId, outcome === "caption-only" ? null : sha256, flags);
+  await deps.repos.posts.markFeaturized(postId, sha256, flags);
   await enqueue();
   return outcome;
 }
 
 /**
  * The RoI cache entry of one image for this detector: fetched, hashed, and detected only when the cache does not
- * already hold it. Throws ImageFetchError or ImageDecodeError for an unusable image.
+ * already hold it. Throws ImageUnavailableError or ImageDecodeError for an image that will never be usable.
  */
 export async function ensureRoi(
   imageKey: string,
-  deps: Pick<FeaturizeDeps, "store" | "detector" | "maxImageBytes" | "maxImagePixels">,
+  deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
-  const bytes = await fetchImage(deps.store, imageKey, deps.maxImageBytes);
+  const bytes = await fetchImage(deps.store, imageKey, deps.limits);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const key = roiCacheKey(deps.detector.id, sha256);
   if (await deps.store.exists(key)) return { outcome: "cached", sha256 };
-  const roi = await deps.detector.detect(await decodeImage(bytes, deps.maxImagePixels));
+  const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
   await deps.store.put(key, encodeRoi(roi), "application/octet-stream");
   return { outcome: "detected", sha256 };
 }

@@ -1,48 +1,23 @@
-import { join } from "node:path";
-import {
-  CURRENT_DETECTOR_KEY,
-  currentDetectorSchema,
-  detectorBundlePrefix,
-  featureJobSchema,
-  type PredictJob,
-  QUEUES,
-} from "@lxtag/contracts";
-import { createDb, failPost, repositories } from "@lxtag/db";
-import {
-  createLogger,
-  createQueue,
-  onFinalFailure,
-  onShutdown,
-  storeOptions,
-  WorkerMetrics,
-  workerOptions,
-} from "@lxtag/runtime";
-import { fetchBundle, ObjectStore } from "@lxtag/storage";
-import { Detector } from "@lxtag/vision";
-import { UnrecoverableError, Worker } from "bullmq";
+// The feature worker process: configuration, connections, the worker, shutdown. The work is in feature-worker.ts.
+import { type PredictJob, QUEUES } from "@lxtag/contracts";
+import { createDb, repositories } from "@lxtag/db";
+import { createLogger, createQueue, onShutdown, storeOptions, WorkerMetrics } from "@lxtag/runtime";
+import { ObjectStore } from "@lxtag/storage";
 import { loadConfig } from "./config.js";
-import { featurize } from "./featurize.js";
+import { startFeatureWorker } from "./feature-worker.js";
+import { loadServingDetector } from "./serving-detector.js";
 
 const config = loadConfig();
 const log = createLogger("feature-worker", config.LXTAG_LOG_LEVEL);
-const db = createDb(config.DATABASE_URL, 4);
-const repos = repositories(db);
+const db = createDb(config.DATABASE_URL, {
+  maxConnections: 4,
+  onIdleError: (err) => log.warn({ err: err.message }, "idle Postgres connection lost"),
+});
 const store = new ObjectStore(storeOptions(config));
 const predict = createQueue<PredictJob>(QUEUES.predict, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
-
-const detectorId =
-  config.LXTAG_DETECTOR_ID ??
-  currentDetectorSchema.parse(JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString())).id;
-const dir = await fetchBundle(
-  store,
-  detectorBundlePrefix(detectorId),
-  join(config.LXTAG_CACHE_DIR, "detectors", detectorId),
-);
-// loaded once per process, never per job
-const detector = await Detector.load(dir, {
-  executionProviders: config.LXTAG_EXECUTION_PROVIDERS,
-  intraOpThreads: config.LXTAG_ORT_THREADS,
-});
+// while Redis is away adds fail (and their jobs are retried); say so once per error instead of on the console
+predict.on("error", (err) => log.warn({ err: err.message }, "predict queue connection error"));
+const detector = await loadServingDetector(store, config);
 log.info(
   {
     detector: detector.id,
@@ -53,51 +28,16 @@ log.info(
   },
   "detector loaded",
 );
-
-const deps = {
-  repos,
-  store,
-  detector:
-    config.LXTAG_IMAGE_BATCH > 1
-      ? detector.batching({
-          maxBatchSize: config.LXTAG_IMAGE_BATCH,
-          maxWaitMs: config.LXTAG_IMAGE_BATCH_WAIT_MS,
-        })
-      : detector,
-  predict,
-  log,
-  maxImageBytes: config.LXTAG_MAX_IMAGE_BYTES,
-  maxImagePixels: config.LXTAG_MAX_IMAGE_PIXELS,
-};
-const worker = new Worker(
-  QUEUES.features,
-  async (job) => {
-    const parsed = featureJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`bad features payload: ${parsed.error.message}`);
-    const started = performance.now();
-    const outcome = await featurize(parsed.data.postId, {
-      ...deps,
-      log: log.child({ jobId: job.id, queue: QUEUES.features }),
-    });
-    log.debug(
-      { jobId: job.id, outcome, ms: Math.round(performance.now() - started), detectorRuns: detector.runs },
-      "featurized",
-    );
-    return { outcome, detectorRuns: detector.runs };
-  },
-  workerOptions(config, config.LXTAG_FEATURE_CONCURRENCY),
-);
 const metrics = new WorkerMetrics("feature-worker");
-metrics.watch(worker); // durations by outcome: cached, detected, caption-only
+const features = startFeatureWorker(
+  { repos: repositories(db), store, detector, predict, log, metrics },
+  config,
+);
 const metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log);
-onFinalFailure(worker, log, async (job, err) => {
-  const parsed = featureJobSchema.safeParse(job.data);
-  if (parsed.success) await failPost(repos, parsed.data, `features-failed: ${err.message}`);
-});
 log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
 
 onShutdown(log, async () => {
-  await worker.close();
+  await features.close();
   metricsServer?.close();
   await predict.close();
   await detector.dispose();

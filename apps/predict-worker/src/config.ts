@@ -4,15 +4,17 @@ import { z } from "zod";
 const schema = serviceEnvSchema.extend({
   LXTAG_EXECUTION_PROVIDERS: providerList,
   /** Serve this model version instead of the registry's active one (canaries, tests, pinning). */
-  LXTAG_MODEL_ID: z.string().optional(),
+  LXTAG_MODEL_ID: z.string().min(1).optional(),
   LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(2),
-  /** Largest micro-batch one ONNX run takes. */
+  /** Largest micro-batch one ONNX run takes; also the jobs in flight, so a batch can fill. */
   LXTAG_MAX_BATCH_SIZE: z.coerce.number().int().positive().default(32),
   /** How long the first waiting post waits for others, ms. */
   LXTAG_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15),
   LXTAG_TOP_K: z.coerce.number().int().min(1).max(100).default(10),
-  /** How often the worker checks the registry for a newly activated model, ms. */
+  /** How often the worker checks the registry for a newly activated model (or its first one), ms. */
   LXTAG_MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),
 });
 export type PredictConfig = z.infer<typeof schema>;
+
+/** The predict worker's settings; `env` is read here and nowhere else in the app. */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): PredictConfig => parseEnv(schema, env);

@@ -1,76 +1,118 @@
 import { join } from "node:path";
 import type { Repositories } from "@lxtag/db";
+import { HashtagModel } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { fetchBundle, type ObjectStore } from "@lxtag/storage";
-import { HashtagModel } from "./hashtag-model.js";
 
 export class NoActiveModelError extends Error {
   override name = "NoActiveModelError";
-  constructor(pinned?: string) {
-    super(
-      pinned
-        ? `model version ${pinned} is not in the registry`
-        : "no active model version in the registry: train or import one first",
-    );
+  constructor() {
+    super("no model loaded yet: the registry has no active version (or not the pinned one)");
   }
 }
 
+export interface ModelLoaderDeps {
+  repos: Repositories;
+  store: ObjectStore;
+  log: Logger;
+  cacheDir: string;
+  /** Serve this version instead of the registry's active one. */
+  pinned?: string;
+  providers: string[];
+  threads: number;
+}
+
+/** A loaded model and the micro-batches running on it. */
+interface Loaded {
+  model: HashtagModel;
+  leases: number;
+}
+
 /**
- * Keeps the registry's active model (or a pinned version) loaded, and swaps in a newly activated one between
- * batches.
+ * Keeps the version that should serve (the pinned one, else the registry's active one) loaded, and swaps in a
+ * newly activated one between micro-batches: each batch holds the model it started with until it is written, and
+ * a replaced model is released only when its last batch is done.
  */
 export class ModelLoader {
-  private current: HashtagModel | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private current: Loaded | undefined;
+  private readonly retired = new Set<Loaded>();
+  private refreshing: Promise<HashtagModel | undefined> | undefined;
 
-  constructor(
-    private readonly deps: {
-      repos: Repositories;
-      store: ObjectStore;
-      log: Logger;
-      cacheDir: string;
-      pinned?: string;
-      providers: string[];
-      threads: number;
-    },
-  ) {}
+  constructor(private readonly deps: ModelLoaderDeps) {}
 
-  get model(): HashtagModel {
-    if (!this.current) throw new NoActiveModelError();
-    return this.current;
+  /** The model new batches run on; undefined until the registry has one to serve. */
+  get model(): HashtagModel | undefined {
+    return this.current?.model;
   }
 
-  async refresh(): Promise<void> {
-    const { pinned } = this.deps;
-    const active = pinned ? await this.deps.repos.models.find(pinned) : await this.deps.repos.models.active();
-    if (!active) throw new NoActiveModelError(pinned);
-    if (this.current?.id === active.id) return;
+  /** Ids of the models in memory: the serving one and any replaced one still finishing a batch. */
+  get loadedIds(): string[] {
+    return [...this.retired, ...(this.current ? [this.current] : [])].map((l) => l.model.id);
+  }
+
+  /**
+   * Loads the version that should serve if it is not the one loaded. Resolves with the serving model, or undefined
+   * when the registry has none to serve yet (not an error: a fresh install has no model until one is trained).
+   * Throws when the registry or the bundle cannot be read now; the model loaded before stays in service.
+   */
+  refresh(): Promise<HashtagModel | undefined> {
+    this.refreshing ??= this.load().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /** Runs `fn` on the serving model, which is not released while `fn` runs even if another replaces it. */
+  async use<T>(fn: (model: HashtagModel) => Promise<T>): Promise<T> {
+    const loaded = this.current;
+    if (!loaded) throw new NoActiveModelError();
+    loaded.leases += 1;
+    try {
+      return await fn(loaded.model);
+    } finally {
+      loaded.leases -= 1;
+      if (loaded.leases === 0 && this.retired.delete(loaded)) void this.dispose(loaded);
+    }
+  }
+
+  /** Releases every model; call after the worker stopped taking jobs. */
+  async close(): Promise<void> {
+    await this.refreshing?.catch(() => {});
+    const all = [...this.retired, ...(this.current ? [this.current] : [])];
+    this.retired.clear();
+    this.current = undefined;
+    await Promise.all(all.map((l) => this.dispose(l)));
+  }
+
+  private async load(): Promise<HashtagModel | undefined> {
+    const { repos, pinned } = this.deps;
+    const version = pinned ? await repos.models.find(pinned) : await repos.models.active();
+    if (!version) return this.current?.model; // a pinned version deleted later: keep serving what is loaded
+    if (this.current?.model.id === version.id) return this.current.model;
     const dir = await fetchBundle(
       this.deps.store,
-      active.bundlePrefix,
-      join(this.deps.cacheDir, "models", active.id),
+      version.bundlePrefix,
+      join(this.deps.cacheDir, "models", version.id),
     );
-    const next = await HashtagModel.load(dir, {
+    const model = await HashtagModel.load(dir, {
       executionProviders: this.deps.providers,
       intraOpThreads: this.deps.threads,
     });
     const previous = this.current;
-    this.current = next;
-    this.deps.log.info({ model: next.id, previous: previous?.id }, "model loaded");
-    // let in-flight runs on the previous session finish before releasing it
-    if (previous) setTimeout(() => void previous.dispose(), 30_000).unref();
+    this.current = { model, leases: 0 };
+    this.deps.log.info({ model: model.id, previous: previous?.model.id }, "model loaded");
+    if (previous) {
+      if (previous.leases === 0) await this.dispose(previous);
+      else this.retired.add(previous); // released by the last batch running on it
+    }
+    return model;
   }
 
-  watch(intervalMs: number): void {
-    this.timer = setInterval(
-      () => this.refresh().catch((err) => this.deps.log.error({ err: err.message }, "model refresh failed")),
-      intervalMs,
-    );
-    this.timer.unref();
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.current?.dispose();
+  private async dispose(loaded: Loaded): Promise<void> {
+    await loaded.model
+      .dispose()
+      .catch((err: Error) =>
+        this.deps.log.warn({ model: loaded.model.id, err: err.message }, "dispose failed"),
+      );
   }
 }

@@ -1,6 +1,6 @@
 export { ApiKeys } from "./api-keys.js";
 export { Batches, type BatchSummary } from "./batches.js";
-export { createDb, type Db } from "./client.js";
+export { createDb, type Db, type DbOptions } from "./client.js";
 export { Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
 export { ModelVersions } from "./model-versions.js";

@@ -186,7 +186,7 @@ export class Posts {
   /** Writes the ranked hashtags and marks the posts done, atomically and idempotently. */
   async savePredictions(
     modelVersionId: string,
-    results: { postId: string; ranked: RankedHashtag[] }[],
+    results: { postId: string; ranked: RankedHashtag[]; flags?: string[] }[],
   ): Promise<void> {
     if (!results.length) return;
     const rows = results.flatMap((r) =>
@@ -202,10 +202,15 @@ export class Posts {
            ON CONFLICT (post_id, model_version_id, rank) DO UPDATE SET hashtag = EXCLUDED.hashtag, score = EXCLUDED.score`,
           [JSON.stringify(rows), modelVersionId],
         );
+      // flags found while predicting (e.g. the RoI object is gone) are added in the same transaction, each once,
+      // in the order they were first set
       await client.query(
-        `UPDATE posts SET state = 'done', finished_at = coalesce(finished_at, now()), error = NULL
-         WHERE id = ANY($1::uuid[]) AND state <> 'failed'`,
-        [results.map((r) => r.postId)],
+        `UPDATE posts p SET state = 'done', finished_at = coalesce(p.finished_at, now()), error = NULL,
+           flags = ARRAY(SELECT f FROM unnest(p.flags || u.flags) WITH ORDINALITY t(f, i) GROUP BY f ORDER BY min(i))
+         FROM (SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags
+               FROM jsonb_array_elements($1::jsonb) e) u
+         WHERE p.id = u.id AND p.state <> 'failed'`,
+        [JSON.stringify(results.map((r) => ({ id: r.postId, flags: r.flags ?? [] })))],
       );
       await client.query("COMMIT");
     } catch (err) {

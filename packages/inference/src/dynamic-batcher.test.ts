@@ -19,7 +19,7 @@ describe("DynamicBatcher", () => {
       [5, 6],
     ]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(15); // the partial batch waited
-    expect(batcher.batchSizes).toEqual([4, 2]);
+    expect(batcher.stats).toEqual({ batches: 2, items: 6, recent: [4, 2] });
   });
   it("rejects every item of a failed batch, and only those", async () => {
     const batcher = new DynamicBatcher<number, number>(
@@ -35,5 +35,30 @@ describe("DynamicBatcher", () => {
   it("rejects when runBatch returns the wrong number of results", async () => {
     const batcher = new DynamicBatcher<number, number>(async () => [], { maxBatchSize: 1 });
     await expect(batcher.submit(1)).rejects.toThrow(/0 results for 1 items/);
+  });
+  it("keeps its statistics bounded: totals count everything, `recent` only the latest window", async () => {
+    const sizes: number[] = [];
+    const batcher = new DynamicBatcher<number, number>(async (xs) => xs, {
+      maxBatchSize: 3,
+      maxWaitMs: 0,
+      recentWindow: 4,
+      onBatch: (size) => sizes.push(size),
+    });
+    // 10 rounds of 3, 2, 1 items: 30 batches
+    for (let round = 0; round < 10; round++)
+      for (const n of [3, 2, 1]) await Promise.all(Array.from({ length: n }, (_, i) => batcher.submit(i)));
+    expect(sizes).toHaveLength(30);
+    expect(batcher.stats.batches).toBe(30);
+    expect(batcher.stats.items).toBe(60);
+    // the last four batches, oldest first: ... 1 | 3, 2, 1
+    expect(batcher.stats.recent).toEqual([1, 3, 2, 1]);
+    // a further 1000 (full, so untimed) batches leave the window at 4
+    for (let i = 0; i < 1000; i++) await Promise.all([1, 2, 3].map((x) => batcher.submit(x)));
+    expect(batcher.stats.recent).toEqual([3, 3, 3, 3]);
+    expect(batcher.stats.batches).toBe(1030);
+  });
+  it("refuses a window or batch size below 1", () => {
+    expect(() => new DynamicBatcher(async (xs) => xs, { recentWindow: 0 })).toThrow(RangeError);
+    expect(() => new DynamicBatcher(async (xs) => xs, { maxBatchSize: 0 })).toThrow(RangeError);
   });
 });

@@ -3,6 +3,17 @@ export interface DynamicBatcherOptions {
   maxBatchSize?: number;
   /** How long the first waiting item may wait for others before the batch runs. @defaultValue 10 */
   maxWaitMs?: number;
+  /** How many of the latest batch sizes `stats.recent` keeps. @defaultValue 256 */
+  recentWindow?: number;
+  /** Called with each batch's size as it starts (metrics). */
+  onBatch?: (size: number) => void;
+}
+
+/** What the batcher has done: totals since it was created, and the sizes of the latest batches, oldest first. */
+export interface BatcherStats {
+  batches: number;
+  items: number;
+  recent: number[];
 }
 
 /**
@@ -15,8 +26,12 @@ export class DynamicBatcher<I, O> {
   private timer: NodeJS.Timeout | undefined;
   private readonly maxBatchSize: number;
   private readonly maxWaitMs: number;
-  /** Sizes of the batches run so far (for metrics and tests). */
-  readonly batchSizes: number[] = [];
+  private readonly recentWindow: number;
+  private readonly onBatch: ((size: number) => void) | undefined;
+  // counters and a ring buffer: a long-lived worker runs millions of batches, its memory must not grow with them
+  private batches = 0;
+  private items = 0;
+  private readonly ring: number[] = [];
 
   constructor(
     private readonly runBatch: (items: I[]) => Promise<O[]>,
@@ -24,6 +39,21 @@ export class DynamicBatcher<I, O> {
   ) {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.recentWindow = options.recentWindow ?? 256;
+    this.onBatch = options.onBatch;
+    if (this.maxBatchSize < 1 || this.recentWindow < 1)
+      throw new RangeError(
+        `maxBatchSize ${this.maxBatchSize} and recentWindow ${this.recentWindow} must be >= 1`,
+      );
+  }
+
+  get stats(): BatcherStats {
+    const start = this.batches % this.recentWindow;
+    const recent =
+      this.ring.length < this.recentWindow
+        ? [...this.ring]
+        : [...this.ring.slice(start), ...this.ring.slice(0, start)];
+    return { batches: this.batches, items: this.items, recent };
   }
 
   submit(item: I): Promise<O> {
@@ -39,7 +69,7 @@ export class DynamicBatcher<I, O> {
     this.timer = undefined;
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatchSize);
-      this.batchSizes.push(batch.length);
+      this.record(batch.length);
       this.runBatch(batch.map((b) => b.item)).then(
         (results) => {
           if (results.length !== batch.length) {
@@ -56,5 +86,12 @@ export class DynamicBatcher<I, O> {
       if (this.queue.length < this.maxBatchSize) break;
     }
     if (this.queue.length) this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
+  }
+
+  private record(size: number): void {
+    this.ring[this.batches % this.recentWindow] = size;
+    this.batches += 1;
+    this.items += size;
+    this.onBatch?.(size);
   }
 }

@@ -7,8 +7,8 @@ import {
   modelManifestSchema,
   NUM_BOXES,
 } from "@lxtag/contracts";
-import { OrtSession, type OrtSessionOptions } from "./ort-session.js";
 import { CaptionTokenizer } from "@lxtag/text";
+import { OrtSession, type OrtSessionOptions } from "./ort-session.js";
 
 /** One post's model input: its cleaned caption and its RoI tensors (absent: caption only, zero visual input). */
 export interface ModelInput {
@@ -54,6 +54,8 @@ export class HashtagModel {
 
   /** Sigmoid scores, top `k` per post, in input order. */
   async rank(inputs: ModelInput[], k: number): Promise<Ranked[][]> {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+    if (!inputs.length) return []; // ORT refuses a batch of zero rows
     const enc = await this.tokenizer.encodeBatch(inputs.map((i) => i.text));
     const b = inputs.length;
     const feats = new Float32Array(b * NUM_BOXES * FEATURE_DIM);

@@ -1,4 +1,4 @@
-export { DynamicBatcher, type DynamicBatcherOptions } from "./dynamic-batcher.js";
+export { type BatcherStats, DynamicBatcher, type DynamicBatcherOptions } from "./dynamic-batcher.js";
+export { HashtagModel, type ModelInput, type Ranked } from "./hashtag-model.js";
 export { InferenceError, ModelLoadError, OrtSession, type OrtSessionOptions } from "./ort-session.js";
 export type { Feeds, TensorType, WireTensor } from "./session-protocol.js";
-export { HashtagModel, type ModelInput, type Ranked } from "./hashtag-model.js";

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { Job, Worker } from "bullmq";
 import client from "prom-client";
 import type { Logger } from "./logger.js";
+import { isFinalFailure } from "./run-worker.js";
 
 /** Prometheus metrics of one worker process: job durations and outcomes, plus whatever the app adds. */
 export class WorkerMetrics {
@@ -35,9 +36,9 @@ export class WorkerMetrics {
         typeof result === "string" ? result : ((result as { outcome?: string } | null)?.outcome ?? "done");
       this.durations.observe({ queue: worker.name, outcome }, seconds(job));
     });
-    worker.on("failed", (job) => {
+    worker.on("failed", (job, err) => {
       if (!job) return;
-      const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+      const final = isFinalFailure(job, err);
       this.failures.inc({ queue: worker.name, final: String(final) });
       this.durations.observe({ queue: worker.name, outcome: "failed" }, seconds(job));
     });

@@ -12,7 +12,17 @@ export function redisConnection(url: string): ConnectionOptions {
   };
 }
 
-export const DEFAULT_JOB_OPTIONS = { attempts: 3, backoff: { type: "exponential", delay: 1000 } } as const;
+/**
+ * Every lxtag job retries a thrown error with exponential backoff: 1 s, 2 s, 4 s ... 64 s before attempts 2..8,
+ * each drawn from the upper half of that (jitter, so jobs failed by one outage do not all return at once).
+ * Seven retries span at least 63 s: a Redis, Postgres or S3 outage of half a minute (a restart, a failover) is
+ * ridden out, and only a fault that outlasts it fails a post. Input that can never work is not retried at all
+ * (`UnrecoverableError`), so the long tail costs only genuinely stuck jobs.
+ */
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: "exponential", delay: 1000, jitter: 0.5 },
+} as const;
 
 // Finished jobs are trimmed (BullMQ keeps them forever by default); failed ones are kept longer for inspection.
 // Set on the workers rather than on every job: per-job options cost addBulk about a quarter of its speed.

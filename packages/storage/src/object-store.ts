@@ -22,14 +22,32 @@ export interface ObjectStoreOptions {
   secretAccessKey: string;
   /** Path-style addressing, needed by s3rver and most S3-compatible servers. @defaultValue true */
   forcePathStyle?: boolean;
+  /**
+   * A request whose socket stays silent this long fails (and is retried by the caller): a network that drops
+   * packets must not hang a job forever. @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
 }
 
+/** The object does not exist (S3 said NoSuchKey): a definitive answer, unlike an outage or a refusal. */
 export class ObjectNotFoundError extends Error {
   override name = "ObjectNotFoundError";
   constructor(readonly key: string) {
     super(`object not found: ${key}`);
   }
 }
+
+type S3Error = { name?: string; $metadata?: { httpStatusCode?: number } };
+const status = (err: unknown) => (err as S3Error).$metadata?.httpStatusCode;
+
+/** HEAD answers carry no body, so a missing bucket or key shows only as a 404. */
+const isHeadNotFound = (err: unknown) => err instanceof NotFound || status(err) === 404;
+
+/** The key is missing; a missing bucket (also a 404) is a configuration error, not an absent object. */
+const isNoSuchKey = (err: unknown) =>
+  err instanceof NoSuchKey ||
+  (err as S3Error).name === "NoSuchKey" ||
+  (status(err) === 404 && (err as S3Error).name !== "NoSuchBucket");
 
 /** The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. */
 export class ObjectStore {
@@ -43,14 +61,28 @@ export class ObjectStore {
       region: options.region,
       forcePathStyle: options.forcePathStyle ?? true,
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+      requestHandler: { connectionTimeout: 5000, requestTimeout: options.requestTimeoutMs ?? 30_000 },
     });
   }
 
+  /**
+   * Creates the bucket when S3 says it does not exist (404). Any other answer (403: these credentials may not see
+   * it, an outage) is thrown: creating a bucket on a refusal would hide the real problem or fail confusingly.
+   */
   async ensureBucket(): Promise<void> {
     try {
       await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }));
-    } catch {
+      return;
+    } catch (err) {
+      if (!isHeadNotFound(err)) throw err;
+    }
+    try {
       await this.s3.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      // another process created it between our HEAD and CREATE
+      const name = (err as S3Error).name;
+      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw err;
+      await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }));
     }
   }
 
@@ -75,18 +107,18 @@ export class ObjectStore {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
     } catch (err) {
-      if (err instanceof NotFound || (err as { name?: string }).name === "NotFound") return false;
+      if (isHeadNotFound(err)) return false;
       throw err;
     }
   }
 
+  /** Throws `ObjectNotFoundError` only when the key does not exist; outages and refusals are thrown as they are. */
   async getStream(key: string): Promise<Readable> {
     try {
       const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return res.Body as Readable;
     } catch (err) {
-      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey")
-        throw new ObjectNotFoundError(key);
+      if (isNoSuchKey(err)) throw new ObjectNotFoundError(key);
       throw err;
     }
   }

@@ -1,0 +1,123 @@
+// The feature worker's own code path (startFeatureWorker on a real BullMQ queue, real Postgres and S3, a real
+// ONNX detector): what a post ends as for each kind of image.
+import { createHash, randomUUID } from "node:crypto";
+import { jobIds, roiCacheKey } from "@lxtag/contracts";
+import { decodeRoi } from "@lxtag/storage";
+import type { Detector } from "@lxtag/vision";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FeatureHarness, tinyDetector } from "./testing/fixtures.js";
+import { randomPng } from "./testing/png.js";
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const key = (name: string) => `test/feature-worker/${randomUUID()}/${name}`;
+
+describe("feature worker", () => {
+  let detector: Detector;
+  let h: FeatureHarness | undefined;
+  beforeAll(async () => {
+    detector = await tinyDetector();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  afterAll(async () => {
+    await detector?.dispose();
+  });
+
+  it("detects a new image once, caches its RoIs and hands the post to prediction; the same image again is a cache hit", async () => {
+    h = await new FeatureHarness(detector).start();
+    const image = randomPng();
+    const first = await h.post(key("a.png"), image);
+    const second = await h.post(key("copy.png"), image);
+    const runs = detector.runs;
+
+    await h.enqueue(first);
+    expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+    expect(await h.row(first)).toEqual({
+      state: "predicting",
+      flags: [],
+      imageSha256: sha256(image),
+      error: null,
+    });
+    const roi = decodeRoi(await h.direct.get(roiCacheKey(detector.id, sha256(image))));
+    expect(roi.detectorId).toBe(detector.id);
+    expect(roi.features).toHaveLength(36 * 2048);
+    expect([roi.imageWidth, roi.imageHeight]).toEqual([64, 48]);
+    expect((await h.predict.getJob(jobIds.predict(first)))?.data).toEqual({
+      batchId: h.batchId,
+      postId: first,
+    });
+
+    await h.enqueue(second);
+    expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+    expect((await h.row(second)).imageSha256).toBe(sha256(image));
+    expect(detector.runs).toBe(runs + 1);
+  });
+
+  it("with LXTAG_IMAGE_BATCH=4, concurrent jobs share detector runs", async () => {
+    h = await new FeatureHarness(detector, {
+      LXTAG_IMAGE_BATCH: "4",
+      LXTAG_FEATURE_CONCURRENCY: "4",
+      LXTAG_IMAGE_BATCH_WAIT_MS: "2000",
+    }).start();
+    const posts = await Promise.all([1, 2, 3, 4].map((i) => h!.post(key(`${i}.png`), randomPng())));
+    const runs = detector.runs;
+    await h.enqueue(...posts);
+    for (const post of posts) expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect(detector.runs).toBe(runs + 4); // every image detected, once
+    const batches = await h.observed("lxtag_feature_image_batch_size");
+    expect(batches.sum).toBe(4);
+    expect(batches.count).toBeLessThan(4); // at least two images went through the detector together
+  });
+
+  it("without batching, each image is its own detector run", async () => {
+    h = await new FeatureHarness(detector).start();
+    const posts = await Promise.all([1, 2].map((i) => h!.post(key(`${i}.png`), randomPng())));
+    await h.enqueue(...posts);
+    for (const post of posts) await h.settled(post);
+    expect(await h.observed("lxtag_feature_image_batch_size")).toEqual({ count: 2, sum: 2 });
+  });
+
+  it("flags an image that will never be usable, at once, and predicts the post from its caption", async () => {
+    h = await new FeatureHarness(detector).start();
+    const failures = h.failures();
+    const png = randomPng();
+    const cases = {
+      missing: await h.post(key("never-uploaded.png")),
+      "corrupt-image": await h.post(key("truncated.png"), png.subarray(0, png.length / 2)),
+      "unsupported-media": await h.post(key("notes.txt"), Buffer.from("not an image at all")),
+    };
+    const runs = detector.runs;
+    await h.enqueue(...Object.values(cases));
+    for (const [reason, post] of Object.entries(cases)) {
+      const job = await h.settled(post);
+      expect(job.returnvalue, reason).toEqual({ outcome: "caption-only" });
+      expect(await h.row(post)).toEqual({
+        state: "predicting",
+        flags: ["caption-only", `image-error:${reason}`],
+        imageSha256: null,
+        error: null,
+      });
+      expect(await h.predict.getJob(jobIds.predict(post))).toBeDefined();
+    }
+    expect(failures.size).toBe(0); // definitive answers: nothing retried
+    expect(detector.runs).toBe(runs);
+  });
+
+  it("fails a job whose post does not exist without retrying it", async () => {
+    h = await new FeatureHarness(detector).start();
+    const ghost = randomUUID();
+    await h.enqueue(ghost);
+    const job = await h.settled(ghost);
+    expect(await job.getState()).toBe("failed");
+    expect(job.failedReason).toBe(`post ${ghost} not found`);
+    expect(job.attemptsMade).toBe(1);
+  });
+
+  it("refuses LXTAG_IMAGE_BATCH above LXTAG_FEATURE_CONCURRENCY at start-up", () => {
+    expect(
+      () => new FeatureHarness(detector, { LXTAG_IMAGE_BATCH: "8", LXTAG_FEATURE_CONCURRENCY: "2" }),
+    ).toThrow(/LXTAG_IMAGE_BATCH: must not exceed LXTAG_FEATURE_CONCURRENCY/);
+  });
+});

@@ -1,0 +1,138 @@
+// The predict worker's own code path (startPredictWorker on a real BullMQ queue, a scratch Postgres database as
+// its model registry, real ONNX models from the engine): which model serves, and what happens without one.
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ModelManifest } from "@lxtag/contracts";
+import { createDb } from "@lxtag/db";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { ObjectStore } from "@lxtag/storage";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PredictHarness } from "./testing/fixtures.js";
+import { publishRandomModel, registerModel } from "./testing/models.js";
+import { scratchDatabase } from "./testing/scratch-db.js";
+
+const env = parseEnv(serviceEnvSchema, process.env);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("predict worker", () => {
+  const run = randomUUID().slice(0, 8);
+  const detector = `test-detector-${run}`;
+  let work: string;
+  let a: ModelManifest;
+  let b: ModelManifest;
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+  let h: PredictHarness | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
+    const store = new ObjectStore(storeOptions(env));
+    await store.ensureBucket();
+    [a, b] = (
+      await Promise.all([
+        publishRandomModel(store, join(work, "a"), { id: `pw-a-${run}`, seed: 1, detector }),
+        publishRandomModel(store, join(work, "b"), { id: `pw-b-${run}`, seed: 2, detector }),
+      ])
+    ).map((m) => m.manifest) as [ModelManifest, ModelManifest];
+    store.destroy();
+  });
+  beforeEach(async () => {
+    scratch = await scratchDatabase(env.DATABASE_URL);
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    await scratch.drop();
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("without an active model, takes no jobs (they wait, unfailed) and serves once one is activated", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("a red sunset over the ocean", { detector });
+    await h.enqueue(post.id);
+    await sleep(1000); // ten registry checks
+    expect(h.handle.worker).toBeUndefined();
+    expect(await h.predict.getJobState(`predict-${post.id}`)).toBe("waiting");
+    expect(await h.row(post.id)).toEqual({ state: "predicting", flags: [], error: null });
+
+    await registerModel(h.repos, a);
+    await h.repos.models.activate(a.id);
+    expect(await h.handle.serving).toBe(a.id);
+    const job = await h.settled(post.id);
+    expect(job.returnvalue).toBe("done");
+    expect(await h.row(post.id)).toEqual({ state: "done", flags: [], error: null });
+    const rows = await h.predictions(post.id);
+    expect(rows.map((r) => [r.model, r.rank])).toEqual([1, 2, 3, 4, 5].map((rank) => [a.id, rank]));
+    expect(a.hashtags).toEqual(expect.arrayContaining(rows.map((r) => r.hashtag)));
+  });
+
+  it("swaps in a newly activated model for the next micro-batch while the batch in flight finishes on the old", async () => {
+    h = new PredictHarness(scratch.url);
+    await registerModel(h.repos, a);
+    await registerModel(h.repos, b);
+    await h.repos.models.activate(a.id);
+    await h.start();
+    expect(await h.handle.serving).toBe(a.id);
+    const first = await h.post("my dog at the beach", { detector });
+    const second = await h.post("coffee and croissants in paris", { detector });
+
+    // hold the first batch just before its write: a row lock on its post blocks the predictions' foreign key
+    const lockDb = createDb(scratch.url, 1);
+    const lock = await lockDb.pool.connect();
+    await lock.query("BEGIN");
+    await lock.query("SELECT 1 FROM posts WHERE id = $1 FOR UPDATE", [first.id]);
+    await h.enqueue(first.id);
+    await expect
+      .poll(
+        async () => (await lock.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0].n,
+      )
+      .toBeGreaterThan(0);
+
+    await h.repos.models.activate(b.id);
+    await expect.poll(() => h!.handle.loader.model?.id).toBe(b.id);
+    expect(h.handle.loader.loadedIds.sort()).toEqual([a.id, b.id].sort()); // the old one is busy, still loaded
+    await h.enqueue(second.id);
+    expect((await h.settled(second.id)).returnvalue).toBe("done");
+    expect(new Set((await h.predictions(second.id)).map((r) => r.model))).toEqual(new Set([b.id]));
+
+    await lock.query("COMMIT");
+    lock.release();
+    await lockDb.close();
+    expect((await h.settled(first.id)).returnvalue).toBe("done");
+    expect(new Set((await h.predictions(first.id)).map((r) => r.model))).toEqual(new Set([a.id]));
+    await expect.poll(() => h!.handle.loader.loadedIds).toEqual([b.id]); // released after its last batch
+  });
+
+  it("serves the pinned version (LXTAG_MODEL_ID) even while another is active", async () => {
+    h = new PredictHarness(scratch.url, { LXTAG_MODEL_ID: a.id });
+    await registerModel(h.repos, a);
+    await registerModel(h.repos, b);
+    await h.repos.models.activate(b.id);
+    await h.start();
+    expect(await h.handle.serving).toBe(a.id);
+    const post = await h.post("a red sunset over the ocean", { detector });
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toBe("done");
+    await sleep(300); // a few registry checks: the active version does not displace the pinned one
+    expect(h.handle.loader.model?.id).toBe(a.id);
+    expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([a.id]));
+  });
+
+  it("waits for a pinned version that is not registered yet, then serves it", async () => {
+    h = await new PredictHarness(scratch.url, { LXTAG_MODEL_ID: b.id }).start();
+    await registerModel(h.repos, a);
+    await h.repos.models.activate(a.id);
+    const post = await h.post("my dog", { detector });
+    await h.enqueue(post.id);
+    await sleep(500);
+    expect(h.handle.worker).toBeUndefined();
+    expect(await h.predict.getJobState(`predict-${post.id}`)).toBe("waiting");
+    await registerModel(h.repos, b);
+    expect(await h.handle.serving).toBe(b.id);
+    expect((await h.settled(post.id)).returnvalue).toBe("done");
+    expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([b.id]));
+  });
+});

@@ -1,0 +1,134 @@
+import { type PredictJob, predictJobSchema, QUEUES } from "@lxtag/contracts";
+import { failPost, type Repositories } from "@lxtag/db";
+import { type Logger, runWorker, type WorkerMetrics } from "@lxtag/runtime";
+import type { ObjectStore } from "@lxtag/storage";
+import type { Worker } from "bullmq";
+import type { PredictConfig } from "./config.js";
+import { ModelLoader } from "./model-loader.js";
+import { type PredictOutcome, Predictor } from "./predictor.js";
+
+export interface PredictWorkerDeps {
+  repos: Repositories;
+  store: ObjectStore;
+  log: Logger;
+  /** Job durations, micro-batch sizes and times. */
+  metrics?: WorkerMetrics;
+}
+
+export interface PredictWorker {
+  readonly loader: ModelLoader;
+  readonly predictor: Predictor;
+  /** Resolves with the first model's id once the worker takes jobs. */
+  readonly serving: Promise<string>;
+  /** The BullMQ worker; undefined while no model is there to serve. */
+  readonly worker: Worker | undefined;
+  /** Stops taking jobs, waits for those in flight, releases the models; the deps stay open. */
+  close(): Promise<void>;
+}
+
+/**
+ * Consumes the predict queue with the registry's active model (or `LXTAG_MODEL_ID`), checking the registry every
+ * `LXTAG_MODEL_POLL_MS` for a newly activated one. With no model to serve yet (a fresh install), it does not take
+ * jobs (they wait in the queue, unfailed) and starts once one is activated: no crash loop, no failed posts.
+ */
+export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfig): PredictWorker {
+  const { log, metrics } = deps;
+  const pinned = config.LXTAG_MODEL_ID;
+  const loader = new ModelLoader({
+    repos: deps.repos,
+    store: deps.store,
+    log,
+    cacheDir: config.LXTAG_CACHE_DIR,
+    providers: config.LXTAG_EXECUTION_PROVIDERS,
+    threads: config.LXTAG_ORT_THREADS,
+    pinned,
+  });
+  const batchSizes = metrics?.histogram(
+    "lxtag_predict_batch_size",
+    "Posts per micro-batch (one ONNX run)",
+    [1, 2, 4, 8, 16, 32, 64, 128],
+  );
+  const batchSeconds = metrics?.histogram(
+    "lxtag_predict_batch_seconds",
+    "Micro-batch time: features, model, writes",
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  const predictor = new Predictor(
+    {
+      repos: deps.repos,
+      store: deps.store,
+      log,
+      topK: config.LXTAG_TOP_K,
+      withModel: (fn) => loader.use(fn),
+      observeBatch: (size, seconds) => {
+        batchSizes?.observe(size);
+        batchSeconds?.observe(seconds);
+      },
+    },
+    { maxBatchSize: config.LXTAG_MAX_BATCH_SIZE, maxWaitMs: config.LXTAG_MAX_WAIT_MS },
+  );
+
+  let worker: Worker | undefined;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  let waitingSaid = false;
+  let markServing: (id: string) => void = () => {};
+  const serving = new Promise<string>((resolve) => {
+    markServing = resolve;
+  });
+
+  const startTakingJobs = (modelId: string) => {
+    worker = runWorker<PredictJob, PredictOutcome>({
+      queue: QUEUES.predict,
+      schema: predictJobSchema,
+      config,
+      // as many jobs in flight as one micro-batch holds, so the batcher has something to batch
+      concurrency: config.LXTAG_MAX_BATCH_SIZE,
+      log,
+      metrics,
+      process: ({ postId }) => predictor.predict(postId),
+      onFinalFailure: (job, err) => failPost(deps.repos, job, `predict-failed: ${err.message}`),
+    });
+    log.info({ model: modelId, maxBatchSize: config.LXTAG_MAX_BATCH_SIZE }, "predict worker ready");
+    markServing(modelId);
+  };
+
+  const poll = async () => {
+    try {
+      const model = await loader.refresh();
+      if (closed) return;
+      if (model && !worker) startTakingJobs(model.id);
+      if (!model && !waitingSaid) {
+        waitingSaid = true;
+        log.warn(
+          { pinned },
+          pinned
+            ? "the pinned model version is not in the registry; waiting for it"
+            : "no active model in the registry; jobs wait until one is activated",
+        );
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "model refresh failed; keeping the model loaded before");
+    }
+    // the next check is scheduled after this one ended: a slow bundle download never overlaps the next
+    if (!closed) timer = setTimeout(() => (polling = poll()), config.LXTAG_MODEL_POLL_MS);
+  };
+  polling = poll();
+
+  return {
+    loader,
+    predictor,
+    serving,
+    get worker() {
+      return worker;
+    },
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await polling;
+      await worker?.close();
+      await loader.close();
+    },
+  };
+}

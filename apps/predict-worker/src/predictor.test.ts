@@ -1,0 +1,154 @@
+// What the predict worker writes for each kind of post, through its real code path, and how a post whose RoI
+// cannot be read right now is kept from failing the rest of its micro-batch.
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ModelManifest } from "@lxtag/contracts";
+import { HashtagModel, type ModelInput } from "@lxtag/inference";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { ObjectStore } from "@lxtag/storage";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FaultyS3 } from "./testing/faulty-s3.js";
+import { type PredictHarness as Harness, PredictHarness, type PredictionRow } from "./testing/fixtures.js";
+import { publishRandomModel, registerModel } from "./testing/models.js";
+import { scratchDatabase } from "./testing/scratch-db.js";
+
+const env = parseEnv(serviceEnvSchema, process.env);
+const TOP_K = 5;
+
+describe("predictor", () => {
+  const run = randomUUID().slice(0, 8);
+  const detector = `test-detector-${run}`;
+  let work: string;
+  let manifest: ModelManifest;
+  let reference: HashtagModel; // the same bundle, loaded by the test
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+  let faulty: FaultyS3;
+  let h: Harness | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
+    const store = new ObjectStore(storeOptions(env));
+    await store.ensureBucket();
+    const model = await publishRandomModel(store, join(work, "m"), { id: `pw-m-${run}`, seed: 5, detector });
+    store.destroy();
+    manifest = model.manifest;
+    reference = await HashtagModel.load(model.dir);
+    scratch = await scratchDatabase(env.DATABASE_URL);
+    const setup = new PredictHarness(scratch.url);
+    await registerModel(setup.repos, manifest);
+    await setup.repos.models.activate(manifest.id);
+    await setup.close();
+    faulty = await FaultyS3.start(env.LXTAG_S3_ENDPOINT);
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  afterAll(async () => {
+    await faulty?.close();
+    await reference?.dispose();
+    await scratch?.drop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** The reference model's top k for one input, as the worker should have written them. */
+  async function expected(input: ModelInput): Promise<{ hashtag: string; score: number }[]> {
+    return (await reference.rank([input], TOP_K))[0]!;
+  }
+  function expectRanking(rows: PredictionRow[], want: { hashtag: string; score: number }[]) {
+    expect(rows.map((r) => [r.model, r.rank, r.hashtag])).toEqual(
+      want.map((w, i) => [manifest.id, i + 1, w.hashtag]),
+    );
+    for (const [i, r] of rows.entries()) expect(r.score).toBeCloseTo(want[i]!.score, 5); // stored as real
+  }
+
+  it("writes the model's ranking of each post's caption and RoI tensors, and marks it done", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const withImage = await h.post("a red sunset over the ocean", { detector });
+    const captionOnly = await h.post("coffee and croissants in paris");
+    await h.enqueue(withImage.id, captionOnly.id);
+    for (const p of [withImage, captionOnly]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    expectRanking(
+      await h.predictions(withImage.id),
+      await expected({
+        text: "a red sunset over the ocean",
+        features: withImage.roi!.features,
+        boxes: withImage.roi!.boxes,
+      }),
+    );
+    expectRanking(
+      await h.predictions(captionOnly.id),
+      await expected({ text: "coffee and croissants in paris" }),
+    );
+    expect(await h.row(withImage.id)).toEqual({ state: "done", flags: [], error: null });
+    expect((await h.repos.batches.find(h.batchId))?.state).toBe("done");
+  });
+
+  it("predicts a post whose RoI object is gone from its caption, flagged caption-only and roi-missing", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("my dog at the beach", { detector, gone: true });
+    await h.enqueue(post.id);
+    const job = await h.settled(post.id);
+    expect(job.returnvalue).toBe("done");
+    expect(job.attemptsMade).toBeLessThanOrEqual(1); // no retry: the object is not coming back
+    expect(await h.row(post.id)).toEqual({
+      state: "done",
+      flags: ["caption-only", "roi-missing"],
+      error: null,
+    });
+    expectRanking(await h.predictions(post.id), await expected({ text: "my dog at the beach" }));
+  });
+
+  it("fails a post whose RoI object is unreadable at once, with the reason", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("my dog", { detector, gone: true });
+    await h.direct.put(post.key!, Buffer.from("not a safetensors file"));
+    await h.enqueue(post.id);
+    const job = await h.settled(post.id);
+    expect(await job.getState()).toBe("failed");
+    expect(job.attemptsMade).toBe(1);
+    await expect.poll(async () => (await h!.row(post.id)).state).toBe("failed");
+    expect((await h.row(post.id)).error).toMatch(/^predict-failed: RoI object .* is unreadable/);
+    expect(await h.predictions(post.id)).toEqual([]);
+  });
+
+  it("skips a post that is not waiting for prediction", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("a failed post");
+    await h.repos.posts.markFailed(post.id, "ingest: malformed");
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toBe("skipped");
+    expect(await h.predictions(post.id)).toEqual([]);
+  });
+
+  it("retries only the post whose RoI read failed; the rest of its micro-batch is written at once", async () => {
+    // S3 through a proxy that refuses one RoI object for its next 3 requests (the SDK's own attempts)
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }, faulty.url).start();
+    await h.handle.serving;
+    const ok = await h.post("a red sunset over the ocean", { detector });
+    const flaky = await h.post("my dog at the beach", { detector });
+    const plain = await h.post("coffee and croissants in paris");
+    faulty.fail(flaky.key!, 3);
+    const atFirstFailure: Record<string, string> = {};
+    const failures: string[] = [];
+    h.handle.worker!.on("failed", async (job) => {
+      failures.push(job!.id!);
+      if (failures.length > 1) return;
+      for (const p of [ok, plain, flaky]) atFirstFailure[p.id] = (await h!.row(p.id)).state;
+    });
+    await h.enqueue(ok.id, flaky.id, plain.id);
+    for (const p of [ok, flaky, plain]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    expect(h.handle.predictor.batcher.stats.recent[0]).toBe(3); // the three were one micro-batch
+    expect(faulty.failed.get(flaky.key!)).toBe(3);
+    expect(failures).toEqual([`predict-${flaky.id}`]);
+    expect(atFirstFailure).toEqual({ [ok.id]: "done", [plain.id]: "done", [flaky.id]: "predicting" });
+    // once S3 answered, the retried post got its real features, unflagged
+    expect(await h.row(flaky.id)).toEqual({ state: "done", flags: [], error: null });
+    expectRanking(
+      await h.predictions(flaky.id),
+      await expected({ text: "my dog at the beach", features: flaky.roi!.features, boxes: flaky.roi!.boxes }),
+    );
+  });
+});

@@ -1,0 +1,123 @@
+// HashtagModel over a real bundle: a random-weight LXMERT4Hashtag graph exported by the engine, and a WordPiece
+// tokenizer written here.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts";
+// the built package: the ONNX session runs on a worker thread, which loads dist/session-worker.js
+import { HashtagModel, type ModelInput } from "@lxtag/inference";
+import { runProcess } from "@lxtag/runtime";
+import { writeWordPieceTokenizer } from "@lxtag/text";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ENGINE = fileURLToPath(new URL("../../../apps/trainer/engine", import.meta.url));
+const PYTHON = process.env.LXTAG_PYTHON ?? "/usr/bin/python3"; // the one with PyTorch, as the trainer's default
+const HASHTAGS = 12;
+
+/** Pseudo-random but repeatable RoI tensors. */
+function roi(seed: number): Pick<ModelInput, "features" | "boxes"> {
+  let x = seed;
+  const next = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+  const features = new Float32Array(NUM_BOXES * FEATURE_DIM).map(() => next() * 4);
+  const boxes = new Float32Array(NUM_BOXES * 4).map((_, i) =>
+    i % 4 < 2 ? next() * 0.5 : 0.5 + next() * 0.5,
+  );
+  return { features, boxes };
+}
+
+describe("HashtagModel", () => {
+  let dir: string;
+  let model: HashtagModel;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lxtag-model-"));
+    const bundle = join(dir, "bundle");
+    await runProcess(
+      PYTHON,
+      [
+        "-m",
+        "lxtag_engine.devtools",
+        "random-model",
+        "--out",
+        bundle,
+        "--hashtags",
+        String(HASHTAGS),
+        "--detector",
+        "test-detector",
+        "--config",
+        '{"vocab_size": 200}',
+        "--seed",
+        "3",
+        "--id",
+        "inference-test-model",
+      ],
+      { env: { PYTHONPATH: ENGINE }, label: "lxtag_engine.devtools random-model" },
+    );
+    writeWordPieceTokenizer(
+      ["a red sunset over the ocean", "my dog at the beach", "coffee and croissants"],
+      join(bundle, "tokenizer.json"),
+      200,
+    );
+    model = await HashtagModel.load(bundle);
+  });
+  afterAll(async () => {
+    await model?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("ranks the top k of the manifest's hashtags per post, with sigmoid scores in descending order", async () => {
+    expect(model.id).toBe("inference-test-model");
+    expect(model.manifest.hashtags).toHaveLength(HASHTAGS);
+    const ranked = await model.rank(
+      [{ text: "a red sunset over the ocean", ...roi(1) }, { text: "my dog" }, { text: "" }],
+      5,
+    );
+    expect(ranked).toHaveLength(3);
+    for (const post of ranked) {
+      expect(post).toHaveLength(5);
+      expect(new Set(post.map((r) => r.hashtag)).size).toBe(5);
+      for (const r of post) {
+        expect(model.manifest.hashtags).toContain(r.hashtag);
+        expect(r.score).toBeGreaterThan(0);
+        expect(r.score).toBeLessThan(1);
+      }
+      const scores = post.map((r) => r.score);
+      expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    }
+  });
+
+  it("returns every hashtag when k exceeds them, and nothing for no posts", async () => {
+    const [all] = await model.rank([{ text: "coffee" }], 100);
+    expect(all!.map((r) => r.hashtag).sort()).toEqual([...model.manifest.hashtags].sort());
+    expect(await model.rank([], 3)).toEqual([]);
+    await expect(model.rank([{ text: "coffee" }], 0)).rejects.toThrow(/k must be a positive integer, got 0/);
+  });
+
+  it("answers in input order, each post as if it ran alone, and uses the visual input", async () => {
+    const a: ModelInput = { text: "a red sunset over the ocean", ...roi(1) };
+    const b: ModelInput = { text: "coffee and croissants with my dog", ...roi(2) };
+    const [aAlone] = await model.rank([a], HASHTAGS);
+    const [bAlone] = await model.rank([b], HASHTAGS);
+    const ab = await model.rank([a, b], HASHTAGS);
+    const ba = await model.rank([b, a], HASHTAGS);
+    const close = (x: { hashtag: string; score: number }[], y: { hashtag: string; score: number }[]) => {
+      expect(x.map((r) => r.hashtag)).toEqual(y.map((r) => r.hashtag));
+      for (const [i, r] of x.entries()) expect(r.score).toBeCloseTo(y[i]!.score, 5);
+    };
+    close(ab[0]!, aAlone!);
+    close(ab[1]!, bAlone!);
+    close(ba[0]!, bAlone!);
+    close(ba[1]!, aAlone!);
+    // the inputs were copied into the batch tensors, not handed over: they can be ranked again
+    expect(a.features!.length).toBe(NUM_BOXES * FEATURE_DIM);
+    const [captionOnly] = await model.rank([{ text: a.text }], HASHTAGS);
+    const score = (list: { hashtag: string; score: number }[], h: string) =>
+      list.find((r) => r.hashtag === h)!.score;
+    const diffs = model.manifest.hashtags.map((h) => Math.abs(score(captionOnly!, h) - score(aAlone!, h)));
+    expect(Math.max(...diffs)).toBeGreaterThan(1e-4);
+  });
+});

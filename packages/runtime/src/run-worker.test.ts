@@ -1,0 +1,156 @@
+// runWorker on the running Redis, a fresh prefix and queue per test.
+import { randomUUID } from "node:crypto";
+import { Backoffs, type Job, type Queue, UnrecoverableError, type Worker } from "bullmq";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  createLogger,
+  createQueue,
+  DEFAULT_JOB_OPTIONS,
+  parseEnv,
+  runWorker,
+  serviceEnvSchema,
+} from "./index.js";
+
+const schema = z.object({ postId: z.uuid() });
+type Payload = z.infer<typeof schema>;
+const log = createLogger("run-worker-test", "silent");
+const FAST_RETRIES = { attempts: 3, backoff: { type: "fixed", delay: 20 } };
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const c of open.splice(0).reverse()) await c.close();
+});
+
+function setup(
+  process: (data: Payload, job: Job) => Promise<string>,
+  onFinalFailure?: (data: Payload, err: Error) => Promise<void>,
+) {
+  const config = parseEnv(serviceEnvSchema, {
+    ...globalThis.process.env,
+    LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID().slice(0, 8)}`,
+  });
+  const name = `run-worker-${randomUUID().slice(0, 8)}`;
+  const queue: Queue = createQueue(name, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
+  const worker: Worker = runWorker({
+    queue: name,
+    schema,
+    config,
+    concurrency: 1,
+    log,
+    process: (data, { job }) => process(data, job),
+    onFinalFailure,
+  });
+  // closed in this order after the test: the worker, then the queue with everything it left in Redis
+  open.push({ close: () => queue.obliterate({ force: true }).then(() => queue.close()) }, worker);
+  const settled = (jobId: string) =>
+    new Promise<"completed" | "failed">((resolve) => {
+      worker.on("completed", (job) => job.id === jobId && resolve("completed"));
+      worker.on("failed", (job) => job?.id === jobId && job.finishedOn !== undefined && resolve("failed"));
+    });
+  return { queue, worker, settled };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("runWorker", () => {
+  it("fails a payload its schema refuses at once, without running the job or retrying it", async () => {
+    let ran = 0;
+    const finals: unknown[] = [];
+    const { queue, settled } = setup(
+      async () => {
+        ran += 1;
+        return "done";
+      },
+      async (data) => {
+        finals.push(data);
+      },
+    );
+    const job = await queue.add("x", { postId: "not-a-uuid" }, { ...FAST_RETRIES, jobId: "bad" });
+    expect(await settled("bad")).toBe("failed");
+    await sleep(200); // a retry would have run by now
+    const after = (await queue.getJob(job.id!))!;
+    expect(await after.getState()).toBe("failed");
+    expect(after.attemptsMade).toBe(1);
+    expect(after.failedReason).toMatch(/^bad run-worker-\w+ payload: /);
+    expect(ran).toBe(0);
+    expect(finals).toEqual([]); // nothing identifies the post to record it on
+  });
+
+  it("fails an UnrecoverableError at once and records the final failure once", async () => {
+    const postId = randomUUID();
+    const finals: [Payload, string][] = [];
+    let ran = 0;
+    const { queue, settled } = setup(
+      async () => {
+        ran += 1;
+        throw new UnrecoverableError("this image can never work");
+      },
+      async (data, err) => {
+        finals.push([data, err.message]);
+      },
+    );
+    await queue.add("x", { postId }, { ...FAST_RETRIES, jobId: "unrecoverable" });
+    expect(await settled("unrecoverable")).toBe("failed");
+    await sleep(200);
+    expect(ran).toBe(1);
+    expect(finals).toEqual([[{ postId }, "this image can never work"]]);
+  });
+
+  it("retries a throwing job with backoff, then records its final failure exactly once", async () => {
+    const postId = randomUUID();
+    const finals: Payload[] = [];
+    const attempts: number[] = [];
+    const { queue, settled } = setup(
+      async (_data, job) => {
+        attempts.push(job.attemptsMade);
+        throw new Error("S3 is down");
+      },
+      async (data) => {
+        finals.push(data);
+      },
+    );
+    await queue.add("x", { postId }, { ...FAST_RETRIES, jobId: "flaky" });
+    expect(await settled("flaky")).toBe("failed");
+    await sleep(200);
+    expect(attempts).toEqual([0, 1, 2]);
+    expect(finals).toEqual([{ postId }]);
+  });
+
+  it("completes a job that succeeds on a retry, with no failure recorded", async () => {
+    const finals: Payload[] = [];
+    let calls = 0;
+    const { queue, settled } = setup(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new Error("Postgres restarting");
+        return "done";
+      },
+      async (data) => {
+        finals.push(data);
+      },
+    );
+    await queue.add("x", { postId: randomUUID() }, { ...FAST_RETRIES, jobId: "recovers" });
+    expect(await settled("recovers")).toBe("completed");
+    expect(calls).toBe(3);
+    expect(await (await queue.getJob("recovers"))!.returnvalue).toBe("done");
+    expect(finals).toEqual([]);
+  });
+
+  it("rides out a 30 s outage with the default job options", () => {
+    // BullMQ's own backoff function, with the jitter at its shortest
+    const random = Math.random;
+    Math.random = () => 0;
+    try {
+      let waited = 0;
+      for (let made = 1; made < DEFAULT_JOB_OPTIONS.attempts; made++)
+        waited += Number(
+          Backoffs.calculate({ ...DEFAULT_JOB_OPTIONS.backoff }, made, new Error("down"), {} as Job),
+        );
+      expect(waited).toBeGreaterThanOrEqual(30_000);
+      expect(waited).toBeLessThan(5 * 60_000); // and a stuck job still fails within minutes
+    } finally {
+      Math.random = random;
+    }
+  });
+});
