@@ -1,6 +1,6 @@
 // Fails when a workspace has no `test` script (turbo would skip it silently) or when a workspace imports an app
 // (apps are deployed, never imported: apps -> packages; e2e and bench run apps as processes).
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const NO_TESTS = new Set(["bench"]); // benchmarks measure; they assert nothing
