@@ -81,7 +81,8 @@ const mojibake = (s: string) => Buffer.from(s, "utf8").toString("latin1");
 export async function writeExportZips(posts: SyntheticPost[], paths: string[]): Promise<void> {
   const zips = paths.map(() => new yazl.ZipFile());
   const entries = posts.map((p, i) => {
-    const uri = `media/posts/202409/${String(17_900_000_000_000_000 + i)}_n.jpg`;
+    // media ids are 17-digit numbers, past Number.MAX_SAFE_INTEGER: counted as BigInt so no two posts share a file name
+    const uri = `media/posts/202409/${17_900_000_000_000_000n + BigInt(i)}_n.jpg`;
     zips[i % zips.length]!.addBuffer(p.image, uri);
     return { media: [{ uri, creation_timestamp: 1_726_000_000 + i * 60, title: mojibake(p.caption) }] };
   });

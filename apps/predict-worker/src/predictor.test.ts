@@ -4,12 +4,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ModelManifest } from "@lxtag/contracts";
+import { jobIds, type ModelManifest } from "@lxtag/contracts";
 import { HashtagModel, type ModelInput } from "@lxtag/inference";
-import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
-import { ObjectStore } from "@lxtag/storage";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import { encodeRoi } from "@lxtag/storage";
+import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FaultyS3 } from "./testing/faulty-s3.js";
 import { type PredictHarness as Harness, PredictHarness, type PredictionRow } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
 import { scratchDatabase } from "./testing/scratch-db.js";
@@ -24,15 +24,12 @@ describe("predictor", () => {
   let manifest: ModelManifest;
   let reference: HashtagModel; // the same bundle, loaded by the test
   let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
-  let faulty: FaultyS3;
+  let faulty: S3Proxy;
   let h: Harness | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
-    const store = new ObjectStore(storeOptions(env));
-    await store.ensureBucket();
-    const model = await publishRandomModel(store, join(work, "m"), { id: `pw-m-${run}`, seed: 5, detector });
-    store.destroy();
+    const model = await publishRandomModel(env, join(work, "m"), { id: `pw-m-${run}`, seed: 5, detector });
     manifest = model.manifest;
     reference = await HashtagModel.load(model.dir);
     scratch = await scratchDatabase(env.DATABASE_URL);
@@ -40,7 +37,7 @@ describe("predictor", () => {
     await registerModel(setup.repos, manifest);
     await setup.repos.models.activate(manifest.id);
     await setup.close();
-    faulty = await FaultyS3.start(env.LXTAG_S3_ENDPOINT);
+    faulty = await S3Proxy.start(env.LXTAG_S3_ENDPOINT);
   });
   afterEach(async () => {
     await h?.close();
@@ -101,14 +98,40 @@ describe("predictor", () => {
     expectRanking(await h.predictions(post.id), await expected({ text: "my dog at the beach" }));
   });
 
-  it("fails a post whose RoI object is unreadable at once, with the reason", async () => {
+  it("reads a half-written RoI object again on retry, and predicts from the whole one", async () => {
+    // s3rver writes objects in place: another feature job storing the same image can expose a partial object
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("a red sunset over the ocean", { detector });
+    const whole = encodeRoi(post.roi!);
+    await h.direct.put(post.key!, whole.subarray(0, 4));
+    await h.enqueue(post.id);
+    const job = () => h!.predict.getJob(jobIds.predict(post.id));
+    await expect.poll(async () => (await job())?.attemptsMade ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
+    await h.direct.put(post.key!, whole);
+    expect((await h.settled(post.id, 60_000)).returnvalue).toBe("done");
+    expect(await h.row(post.id)).toEqual({ state: "done", flags: [], error: null });
+    expectRanking(
+      await h.predictions(post.id),
+      await expected({
+        text: "a red sunset over the ocean",
+        features: post.roi!.features,
+        boxes: post.roi!.boxes,
+      }),
+    );
+  }, 70_000);
+
+  it("fails a post whose RoI object stays unreadable through its attempts, with the reason", async () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("my dog", { detector, gone: true });
     await h.direct.put(post.key!, Buffer.from("not a safetensors file"));
-    await h.enqueue(post.id);
+    await h.predict.add(
+      "predict",
+      { batchId: h.batchId, postId: post.id },
+      { jobId: jobIds.predict(post.id), attempts: 2, backoff: { type: "fixed", delay: 100 } },
+    );
     const job = await h.settled(post.id);
     expect(await job.getState()).toBe("failed");
-    expect(job.attemptsMade).toBe(1);
+    expect(job.attemptsMade).toBe(2);
     await expect.poll(async () => (await h!.row(post.id)).state).toBe("failed");
     expect((await h.row(post.id)).error).toMatch(/^predict-failed: RoI object .* is unreadable/);
     expect(await h.predictions(post.id)).toEqual([]);

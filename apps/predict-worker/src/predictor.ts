@@ -8,7 +8,6 @@ import {
 } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
-import { UnrecoverableError } from "bullmq";
 
 export type PredictOutcome = "done" | "skipped";
 
@@ -90,8 +89,11 @@ export class Predictor {
   }
 
   /**
-   * The post's RoI tensors for this model's detector. Gone for good (NoSuchKey): caption only, flagged. Corrupt:
-   * the post fails at once. Anything else (S3 unreachable): this post's job is retried.
+   * The post's RoI tensors for this model's detector. Gone for good (NoSuchKey): caption only, flagged. Anything
+   * else (S3 unreachable, or an unreadable object) fails this post's attempt and its job is retried: S3-compatible
+   * stores that write objects in place (s3rver does) can serve a half-written object while another feature job
+   * stores the same image's RoIs, and the retry reads it whole. An object still unreadable after every attempt
+   * fails the post with the reason.
    */
   private async features(model: HashtagModel, post: PostForPredict): Promise<Features> {
     if (!post.imageSha256) return { input: { text: post.modelText }, flags: [] };
@@ -105,7 +107,7 @@ export class Predictor {
         return { input: { text: post.modelText }, flags: ROI_MISSING_FLAGS };
       }
       if (err instanceof SafetensorsError)
-        return { error: new UnrecoverableError(`RoI object ${key} is unreadable: ${err.message}`) };
+        return { error: new Error(`RoI object ${key} is unreadable: ${err.message}`) };
       return { error: err as Error };
     }
   }
