@@ -3,8 +3,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
-import { TcpProxy } from "@lxtag/runtime/testing";
 import { decodeRoi } from "@lxtag/storage";
+import { TcpProxy } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeatureHarness, tinyDetector } from "./testing/fixtures.js";

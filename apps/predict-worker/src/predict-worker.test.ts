@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ModelManifest } from "@lxtag/contracts";
 import { createDb } from "@lxtag/db";
-import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
-import { ObjectStore } from "@lxtag/storage";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
@@ -27,15 +26,12 @@ describe("predict worker", () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
-    const store = new ObjectStore(storeOptions(env));
-    await store.ensureBucket();
     [a, b] = (
       await Promise.all([
-        publishRandomModel(store, join(work, "a"), { id: `pw-a-${run}`, seed: 1, detector }),
-        publishRandomModel(store, join(work, "b"), { id: `pw-b-${run}`, seed: 2, detector }),
+        publishRandomModel(env, join(work, "a"), { id: `pw-a-${run}`, seed: 1, detector }),
+        publishRandomModel(env, join(work, "b"), { id: `pw-b-${run}`, seed: 2, detector }),
       ])
     ).map((m) => m.manifest) as [ModelManifest, ModelManifest];
-    store.destroy();
   });
   beforeEach(async () => {
     scratch = await scratchDatabase(env.DATABASE_URL);

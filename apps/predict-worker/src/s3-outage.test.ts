@@ -5,9 +5,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HashtagModel } from "@lxtag/inference";
-import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
-import { TcpProxy } from "@lxtag/runtime/testing";
-import { ObjectStore } from "@lxtag/storage";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import { TcpProxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
@@ -26,10 +25,7 @@ describe("predict worker during an S3 outage", () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
-    const store = new ObjectStore(storeOptions(env));
-    await store.ensureBucket();
-    const model = await publishRandomModel(store, join(work, "m"), { id: `pw-o-${run}`, seed: 9, detector });
-    store.destroy();
+    const model = await publishRandomModel(env, join(work, "m"), { id: `pw-o-${run}`, seed: 9, detector });
     reference = await HashtagModel.load(model.dir);
     scratch = await scratchDatabase(env.DATABASE_URL);
     proxy = await TcpProxy.start(env.LXTAG_S3_ENDPOINT);

@@ -1,18 +1,14 @@
-// HashtagModel over a real bundle: a random-weight LXMERT4Hashtag graph exported by the engine, and a WordPiece
-// tokenizer written here.
+// HashtagModel over a real bundle: a random-weight LXMERT4Hashtag graph exported by the engine, with a WordPiece
+// tokenizer (testkit's).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts";
 // the built package: the ONNX session runs on a worker thread, which loads dist/session-worker.js
 import { HashtagModel, type ModelInput } from "@lxtag/inference";
-import { runProcess } from "@lxtag/runtime";
-import { writeWordPieceTokenizer } from "@lxtag/text";
+import { randomModelBundle } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ENGINE = fileURLToPath(new URL("../../../apps/trainer/engine", import.meta.url));
-const PYTHON = process.env.LXTAG_PYTHON ?? "/usr/bin/python3"; // the one with PyTorch, as the trainer's default
 const HASHTAGS = 12;
 
 /** Pseudo-random but repeatable RoI tensors. */
@@ -36,32 +32,12 @@ describe("HashtagModel", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "lxtag-model-"));
     const bundle = join(dir, "bundle");
-    await runProcess(
-      PYTHON,
-      [
-        "-m",
-        "lxtag_engine.devtools",
-        "random-model",
-        "--out",
-        bundle,
-        "--hashtags",
-        String(HASHTAGS),
-        "--detector",
-        "test-detector",
-        "--config",
-        '{"vocab_size": 200}',
-        "--seed",
-        "3",
-        "--id",
-        "inference-test-model",
-      ],
-      { env: { PYTHONPATH: ENGINE }, label: "lxtag_engine.devtools random-model" },
-    );
-    writeWordPieceTokenizer(
-      ["a red sunset over the ocean", "my dog at the beach", "coffee and croissants"],
-      join(bundle, "tokenizer.json"),
-      200,
-    );
+    await randomModelBundle(bundle, {
+      id: "inference-test-model",
+      seed: 3,
+      detector: "test-detector",
+      hashtags: HASHTAGS,
+    });
     model = await HashtagModel.load(bundle);
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type ModelManifest, modelBundlePrefix, modelManifestSchema } from "@lxtag/contracts";
 import type { ObjectStore } from "./object-store.js";
 
 export class BundleIntegrityError extends Error {
@@ -56,4 +57,25 @@ export async function publishBundle(store: ObjectStore, dir: string, prefix: str
   for (const name of Object.keys(manifestFiles(manifestBytes)))
     await store.put(`${prefix}${name}`, await readFile(join(dir, name)));
   await store.put(`${prefix}manifest.json`, manifestBytes, "application/json");
+}
+
+/**
+ * Publishes a model bundle folder (CONTRACTS.md 4) under `modelBundlePrefix(id)`: copies `tokenizerPath` in as
+ * `tokenizer.json` when given (an imported bundle, or a test's, has its own already), records the tokenizer's
+ * sha256 in the manifest's files, validates the manifest and writes it back, then uploads the bundle. Returns
+ * the manifest.
+ */
+export async function publishModelBundle(
+  store: ObjectStore,
+  dir: string,
+  tokenizerPath?: string,
+): Promise<ModelManifest> {
+  const tokenizer = join(dir, "tokenizer.json");
+  if (tokenizerPath) await copyFile(tokenizerPath, tokenizer);
+  const raw = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8"));
+  raw.files["tokenizer.json"] = await sha256File(tokenizer);
+  const manifest = modelManifestSchema.parse(raw);
+  await writeFile(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2));
+  await publishBundle(store, dir, modelBundlePrefix(manifest.id));
+  return manifest;
 }

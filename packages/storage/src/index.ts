@@ -1,4 +1,4 @@
-export { BundleIntegrityError, fetchBundle, publishBundle } from "./bundle.js";
+export { BundleIntegrityError, fetchBundle, publishBundle, publishModelBundle } from "./bundle.js";
 export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
 export { ObjectNotFoundError, ObjectStore, type ObjectStoreOptions } from "./object-store.js";
 export { decodeRoi, encodeRoi, type RoiFeatures } from "./roi.js";

@@ -1,9 +1,10 @@
 // ObjectStore against the running S3-compatible server (s3rver), with a recording HTTP proxy in between where a
 // test must see which requests were made.
 import { randomUUID } from "node:crypto";
-import { createServer, request, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DeleteBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ObjectNotFoundError, ObjectStore, type ObjectStoreOptions } from "./index.js";
 
@@ -16,26 +17,6 @@ const base: ObjectStoreOptions = {
   secretAccessKey: "S3RVER",
 };
 
-/** Forwards HTTP to the S3 server and records `METHOD /path` of every request. */
-async function recordingProxy(): Promise<{ url: string; seen: string[]; server: Server }> {
-  const target = new URL(S3_ENDPOINT);
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url?.split("?")[0]?.replace(/\/$/, "")}`);
-    const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on("error", () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
-}
-
 describe("ObjectStore", () => {
   const store = new ObjectStore(base);
   const admin = new S3Client({
@@ -44,17 +25,17 @@ describe("ObjectStore", () => {
     forcePathStyle: true,
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
   });
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: S3Proxy;
   const created: string[] = [];
 
   beforeAll(async () => {
     await store.ensureBucket();
-    proxy = await recordingProxy();
+    proxy = await S3Proxy.start(S3_ENDPOINT);
   });
   afterAll(async () => {
     for (const bucket of created)
       await admin.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
-    proxy.server.close();
+    await proxy.close();
     store.destroy();
     admin.destroy();
   });

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startTestApi, type TestApi, uploadForm } from "../testing/harness.js";
+import { describe, expect, it, vi } from "vitest";
+import { uploadForm, useTestApi } from "../testing/harness.js";
 
 const UNAUTHORIZED = {
   error: "unauthorized",
@@ -7,11 +7,7 @@ const UNAUTHORIZED = {
 };
 
 describe("authentication of /v1", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(() => api.close());
+  const api = useTestApi();
 
   it("refuses a request without a key", async () => {
     const res = await api.app.inject({ method: "GET", url: "/v1/models" });

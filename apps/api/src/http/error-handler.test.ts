@@ -1,15 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi, uploadForm } from "../testing/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { uploadForm, useTestApi } from "../testing/harness.js";
 
 describe("error handling", () => {
-  let api: TestApi;
+  // small limits, so that 413s are cheap to provoke
+  const api = useTestApi({ env: { LXTAG_API_BODY_LIMIT: "256", LXTAG_UPLOAD_MAX_BYTES: "16" } });
   let auth: { "x-api-key": string };
-  beforeAll(async () => {
-    // small limits, so that 413s are cheap to provoke
-    api = await startTestApi({ env: { LXTAG_API_BODY_LIMIT: "256", LXTAG_UPLOAD_MAX_BYTES: "16" } });
+  beforeAll(() => {
     auth = { "x-api-key": api.key };
   });
-  afterAll(() => api.close());
 
   it("answers unknown routes with a JSON 404", async () => {
     const res = await api.app.inject({ method: "GET", url: "/v2/nothing" });
@@ -97,15 +95,11 @@ describe("error handling", () => {
 });
 
 describe("unexpected errors", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    // Postgres unreachable: the key check itself fails, on a route that is otherwise fine
-    api = await startTestApi({
-      env: { DATABASE_URL: "postgresql://lxtag:lxtag@127.0.0.1:1/lxtag" },
-      withKey: false,
-    });
+  // Postgres unreachable: the key check itself fails, on a route that is otherwise fine
+  const api = useTestApi({
+    env: { DATABASE_URL: "postgresql://lxtag:lxtag@127.0.0.1:1/lxtag" },
+    withKey: false,
   });
-  afterAll(() => api.close());
 
   it("answer 500 internal, with the details in the log and its request context only", async () => {
     const res = await api.app.inject({ method: "GET", url: "/v1/models", headers: { "x-api-key": "any" } });

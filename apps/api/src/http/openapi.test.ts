@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../testing/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestApi } from "../testing/harness.js";
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
@@ -26,19 +26,17 @@ const OPERATIONS = [
 ];
 
 describe("GET /docs/json", () => {
-  let api: TestApi;
+  const api = useTestApi();
   let doc: Document;
   const operations = () =>
     Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, path, op })),
     );
   beforeAll(async () => {
-    api = await startTestApi();
     const res = await api.app.inject({ method: "GET", url: "/docs/json" });
     expect(res.statusCode).toBe(200);
     doc = res.json();
   });
-  afterAll(() => api.close());
 
   it("documents every route once, without trailing-slash twins", () => {
     expect(doc.openapi).toMatch(/^3\.0\./);

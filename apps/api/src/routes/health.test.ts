@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../testing/harness.js";
+import { describe, expect, it } from "vitest";
+import { useTestApi } from "../testing/harness.js";
 
 describe("health routes", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(() => api.close());
+  const api = useTestApi();
 
   it("GET /healthz answers ok", async () => {
     const res = await api.app.inject({ method: "GET", url: "/healthz" });
@@ -22,11 +18,7 @@ describe("health routes", () => {
 });
 
 describe("GET /readyz with S3 down", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi({ env: { LXTAG_S3_ENDPOINT: "http://127.0.0.1:1" } });
-  });
-  afterAll(() => api.close());
+  const api = useTestApi({ env: { LXTAG_S3_ENDPOINT: "http://127.0.0.1:1" } });
 
   it("answers 503 naming the check, with the reason in the log only", async () => {
     const res = await api.app.inject({ method: "GET", url: "/readyz" });

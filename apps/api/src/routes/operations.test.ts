@@ -1,13 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../testing/harness.js";
+import { describe, expect, it } from "vitest";
+import { useTestApi } from "../testing/harness.js";
 
 describe("operations routes", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(() => api.close());
+  const api = useTestApi();
 
   it("GET /queues answers each queue's counts and backlog", async () => {
     // this app's queues live under a prefix of their own: the counts are exactly what this test adds

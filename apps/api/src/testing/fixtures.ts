@@ -60,3 +60,22 @@ export async function seedBatch(deps: ApiDeps, apiKeyId: string, modelId: string
   await deps.repos.batches.markIngested(batchId, ["1 post: media-missing"]);
   return { batchId, postIds: ids };
 }
+
+/** The first post of a seeded batch as the API answers it, less its ids: predicted by `modelId`. */
+export function firstPostView(modelId: string) {
+  return {
+    seq: 0,
+    externalId: "ext,1",
+    kind: "post",
+    state: "done",
+    error: null,
+    caption: 'Sunset, "golden"\nhour #Travel',
+    flags: ["caption-only"],
+    labels: ["travel"],
+    modelVersion: modelId,
+    hashtags: [
+      { hashtag: "travel", score: 0.5, rank: 1 },
+      { hashtag: "food", score: 0.25, rank: 2 },
+    ],
+  };
+}

@@ -1,6 +1,7 @@
 // Test support (not built): an app over the real Postgres, Redis and S3, with a queue prefix and API key of its own.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@lxtag/runtime";
+import { afterAll, beforeAll } from "vitest";
 import { type App, buildApp } from "../app.js";
 import { loadConfig } from "../config.js";
 import { connect } from "../connect.js";
@@ -88,6 +89,19 @@ export async function startTestApi({ env = {}, withKey = true }: TestApiOptions 
       await connected.close();
     },
   };
+}
+
+/**
+ * The test app of the enclosing `describe`: started before its tests (`beforeAll`), closed after them. The object
+ * returned is filled in when it starts, so use its fields in hooks and tests, not at the top of the `describe`.
+ */
+export function useTestApi(options?: TestApiOptions): TestApi {
+  const api = {} as TestApi;
+  beforeAll(async () => {
+    Object.assign(api, await startTestApi(options));
+  });
+  afterAll(() => api.close?.());
+  return api;
 }
 
 /** A multipart body of zip parts (and an optional `options` field) as `app.inject` sends it. */

@@ -1,21 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { jobIds } from "@lxtag/contracts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedBatch, seedModel } from "../../testing/fixtures.js";
-import { startTestApi, type TestApi, uploadForm } from "../../testing/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { firstPostView, seedBatch, seedModel } from "../../testing/fixtures.js";
+import { uploadForm, useTestApi } from "../../testing/harness.js";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe("/v1/batches", () => {
-  let api: TestApi;
+  const api = useTestApi();
   let auth: { "x-api-key": string };
   let modelId: string;
   beforeAll(async () => {
-    api = await startTestApi();
     auth = { "x-api-key": api.key };
     modelId = await seedModel(api);
   });
-  afterAll(() => api.close());
 
   const post = (payload: unknown, headers: Record<string, string> = auth) =>
     api.app.inject({ method: "POST", url: "/v1/batches", payload: payload as string, headers });
@@ -213,22 +211,7 @@ describe("/v1/batches", () => {
       const page = first.json();
       expect(page.posts.map((p: { id: string }) => p.id)).toEqual(postIds.slice(0, 2));
       expect(page.nextCursor).toBe(1);
-      expect(page.posts[0]).toEqual({
-        id: postIds[0],
-        seq: 0,
-        externalId: "ext,1",
-        kind: "post",
-        state: "done",
-        error: null,
-        caption: 'Sunset, "golden"\nhour #Travel',
-        flags: ["caption-only"],
-        labels: ["travel"],
-        modelVersion: modelId,
-        hashtags: [
-          { hashtag: "travel", score: 0.5, rank: 1 },
-          { hashtag: "food", score: 0.25, rank: 2 },
-        ],
-      });
+      expect(page.posts[0]).toEqual({ id: postIds[0], ...firstPostView(modelId) });
       const next = await get(`/v1/batches/${batchId}/posts?limit=2&cursor=${page.nextCursor}`);
       expect(next.json()).toEqual({
         posts: [expect.objectContaining({ id: postIds[2], state: "failed" })],

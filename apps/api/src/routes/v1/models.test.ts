@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { seedModel } from "../../testing/fixtures.js";
-import { startTestApi, type TestApi } from "../../testing/harness.js";
+import { useTestApi } from "../../testing/harness.js";
 
 describe("GET /v1/models", () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(() => api.close());
+  const api = useTestApi();
 
   it("lists registered versions with ISO timestamps and without their manifests", async () => {
     const id = await seedModel(api);

@@ -1,22 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SeededBatch, seedBatch, seedModel } from "../../testing/fixtures.js";
-import { startTestApi, type TestApi } from "../../testing/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { firstPostView, type SeededBatch, seedBatch, seedModel } from "../../testing/fixtures.js";
+import { useTestApi } from "../../testing/harness.js";
 
 describe("/v1/posts", () => {
-  let api: TestApi;
+  const api = useTestApi();
   let auth: { "x-api-key": string };
   let other: { "x-api-key": string };
   let seeded: SeededBatch;
   let modelId: string;
   beforeAll(async () => {
-    api = await startTestApi();
     auth = { "x-api-key": api.key };
     other = { "x-api-key": (await api.newKey()).key };
     modelId = await seedModel(api);
     seeded = await seedBatch(api.deps, api.keyId, modelId);
   });
-  afterAll(() => api.close());
 
   describe("GET /:id", () => {
     it("answers the post with its batch, labels and ranked hashtags", async () => {
@@ -29,19 +27,7 @@ describe("/v1/posts", () => {
       expect(res.json()).toEqual({
         id: seeded.postIds[0],
         batchId: seeded.batchId,
-        seq: 0,
-        externalId: "ext,1",
-        kind: "post",
-        state: "done",
-        error: null,
-        caption: 'Sunset, "golden"\nhour #Travel',
-        flags: ["caption-only"],
-        labels: ["travel"],
-        modelVersion: modelId,
-        hashtags: [
-          { hashtag: "travel", score: 0.5, rank: 1 },
-          { hashtag: "food", score: 0.25, rank: 2 },
-        ],
+        ...firstPostView(modelId),
       });
     });
 
