@@ -13,6 +13,38 @@ export class UnauthorizedError extends ApiError {
   }
 }
 
+/** A valid key asking for what only an admin key may do. */
+export class ForbiddenError extends ApiError {
+  override name = "ForbiddenError";
+  readonly statusCode = 403;
+  readonly code = "forbidden";
+  constructor() {
+    super("this route needs an admin API key");
+  }
+}
+
+/**
+ * A model whose features come from another detector than the serving one: activating it would feed it features it
+ * was never trained on.
+ */
+export class DetectorMismatchError extends ApiError {
+  override name = "DetectorMismatchError";
+  readonly statusCode = 409;
+  readonly code = "detector_mismatch";
+  constructor(
+    readonly modelId: string,
+    readonly modelDetector: string,
+    /** null: no detector is published (detectors/current.json does not exist). */
+    readonly servingDetector: string | null,
+  ) {
+    super(
+      servingDetector === null
+        ? `model ${modelId} needs detector ${modelDetector}, and no detector is serving (detectors/current.json is missing)`
+        : `model ${modelId} needs detector ${modelDetector}, but the serving detector is ${servingDetector}`,
+    );
+  }
+}
+
 /** Unknown ids and other keys' resources look the same, so ids cannot be probed. */
 export class NotFoundError extends ApiError {
   override name = "NotFoundError";

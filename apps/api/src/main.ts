@@ -7,7 +7,8 @@ import { runIngest } from "./ingest/ingest-job.js";
 
 const deps = connect();
 const { config, log } = deps;
-for (const { name, key } of configuredKeys(config)) await deps.repos.apiKeys.ensure(name, key);
+for (const { name, key, admin } of configuredKeys(config))
+  await deps.repos.apiKeys.ensure(name, key, { admin });
 
 const app = await buildApp(deps);
 // The ingest job runs beside the API: parsing is I/O-bound; scale it by adding API replicas.

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import type { ModelManifest } from "@lxtag/contracts";
 import { createDb } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
-import { scratchDatabase } from "./testing/scratch-db.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,11 +8,10 @@ import { jobIds, type ModelManifest } from "@lxtag/contracts";
 import { HashtagModel, type ModelInput } from "@lxtag/inference";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { encodeRoi } from "@lxtag/storage";
-import { S3Proxy } from "@lxtag/testkit";
+import { S3Proxy, scratchDatabase } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PredictHarness as Harness, PredictHarness, type PredictionRow } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
-import { scratchDatabase } from "./testing/scratch-db.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
 const TOP_K = 5;

@@ -6,11 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HashtagModel } from "@lxtag/inference";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
-import { TcpProxy } from "@lxtag/testkit";
+import { scratchDatabase, TcpProxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
-import { scratchDatabase } from "./testing/scratch-db.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
 

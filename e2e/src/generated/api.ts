@@ -279,6 +279,11 @@ export interface paths {
                             includeReels?: boolean;
                             /** @default false */
                             includeArchived?: boolean;
+                            /**
+                             * @description whether the trainer may learn from this batch's captions and labels
+                             * @default true
+                             */
+                            allowTraining?: boolean;
                         };
                     } | {
                         /** @description zip parts in the lxtag bucket, in order */
@@ -288,6 +293,11 @@ export interface paths {
                             includeReels?: boolean;
                             /** @default false */
                             includeArchived?: boolean;
+                            /**
+                             * @description whether the trainer may learn from this batch's captions and labels
+                             * @default true
+                             */
+                            allowTraining?: boolean;
                         };
                     };
                 };
@@ -860,6 +870,8 @@ export interface paths {
                         add?: string[];
                         /** @default [] */
                         remove?: string[];
+                        /** @description who made the correction, e.g. a name or email */
+                        reviewer?: string;
                     };
                 };
             };
@@ -960,7 +972,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Model versions in the registry, newest first */
+        /**
+         * Model versions, newest first
+         * @description An admin key sees every version in the registry; another key sees the versions that predicted posts of its batches.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1024,6 +1039,256 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One model version: state, detector, metrics, hashtags, dataset
+         * @description 404 for a version the key does not see (see GET /v1/models).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A model version: state, detector, metrics, hashtags and dataset */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            architecture: string;
+                            /** @enum {string} */
+                            state: "candidate" | "active" | "retired";
+                            bundlePrefix: string;
+                            detectorId: string;
+                            hashtags: number;
+                            metrics: {
+                                [key: string]: unknown;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            activatedAt: string | null;
+                            hashtagNames: string[];
+                            dataset: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Serve this version (admin keys only)
+         * @description The previous active version is retired; activating an older version rolls back. Refused (409) when the version's detector is not the serving detector (`detectors/current.json`): its features would differ.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A model version: state, detector, metrics, hashtags and dataset */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            architecture: string;
+                            /** @enum {string} */
+                            state: "candidate" | "active" | "retired";
+                            bundlePrefix: string;
+                            detectorId: string;
+                            hashtags: number;
+                            metrics: {
+                                [key: string]: unknown;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            activatedAt: string | null;
+                            hashtagNames: string[];
+                            dataset: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Conflicts with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

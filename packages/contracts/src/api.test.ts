@@ -8,6 +8,7 @@ import {
   isoDateSchema,
   labelsBodySchema,
   listPostsQuerySchema,
+  modelDetailSchema,
   modelVersionSchema,
   postDetailSchema,
 } from "./api.js";
@@ -19,7 +20,7 @@ describe("createBatchBodySchema", () => {
     });
     expect(createBatchBodySchema.parse({ s3Keys: ["a.zip"], options: {} })).toEqual({
       s3Keys: ["a.zip"],
-      options: { includeReels: true, includeArchived: false },
+      options: { includeReels: true, includeArchived: false, allowTraining: true },
     });
   });
 
@@ -43,11 +44,16 @@ describe("createBatchBodySchema", () => {
 });
 
 describe("batchOptionsSchema", () => {
-  it("defaults to reels in, archived out", () => {
-    expect(batchOptionsSchema.parse({})).toEqual({ includeReels: true, includeArchived: false });
+  it("defaults to reels in, archived out, training allowed", () => {
+    expect(batchOptionsSchema.parse({})).toEqual({
+      includeReels: true,
+      includeArchived: false,
+      allowTraining: true,
+    });
     expect(batchOptionsSchema.parse({ includeArchived: true })).toEqual({
       includeReels: true,
       includeArchived: true,
+      allowTraining: true,
     });
   });
 
@@ -76,6 +82,13 @@ describe("labelsBodySchema", () => {
       false,
     );
     expect(labelsBodySchema.safeParse({ add: "beach" }).success).toBe(false);
+  });
+
+  it("takes an optional reviewer of 1 to 100 characters", () => {
+    expect(labelsBodySchema.parse({ reviewer: "ana" })).toEqual({ add: [], remove: [], reviewer: "ana" });
+    expect(labelsBodySchema.parse({ reviewer: "r".repeat(100) }).reviewer).toHaveLength(100);
+    for (const reviewer of ["", "r".repeat(101), 7, null])
+      expect(labelsBodySchema.safeParse({ reviewer }).success, String(reviewer)).toBe(false);
   });
 });
 
@@ -152,6 +165,25 @@ describe("response schemas", () => {
       manifest: { big: true },
     };
     expect(z.encode(modelVersionSchema, model)).not.toHaveProperty("manifest");
+  });
+
+  it("encode a model's detail: the entry plus its manifest's hashtags and dataset", () => {
+    const model = {
+      id: "m1",
+      architecture: "lxmert4hashtag",
+      state: "retired" as const,
+      bundlePrefix: "models/m1/",
+      detectorId: "d1",
+      hashtags: 2,
+      hashtagNames: ["travel", "food"],
+      metrics: { "f1@2": 0.47 },
+      dataset: { id: "ds1", posts: 320 },
+      createdAt: created,
+      activatedAt: created,
+    };
+    const wire = z.encode(modelDetailSchema, model);
+    expect(wire).toEqual({ ...model, createdAt: created.toISOString(), activatedAt: created.toISOString() });
+    expect(modelDetailSchema.safeParse({ ...wire, hashtagNames: undefined }).success).toBe(false);
   });
 
   it("reject a post in a state that does not exist", () => {

@@ -31,6 +31,14 @@ export type JsonPost = z.infer<typeof jsonPostSchema>;
 export const batchOptionsSchema = z.object({
   includeReels: z.boolean().default(true),
   includeArchived: z.boolean().default(false),
+  /**
+   * Whether the trainer may learn from this batch's posts (their caption hashtags and human labels). Batches
+   * stored before this option existed allow it too. @defaultValue true
+   */
+  allowTraining: z
+    .boolean()
+    .default(true)
+    .describe("whether the trainer may learn from this batch's captions and labels"),
 });
 export type BatchOptions = z.infer<typeof batchOptionsSchema>;
 
@@ -70,6 +78,8 @@ export type BatchSource = z.infer<typeof batchSourceSchema>;
 export const labelsBodySchema = z.object({
   add: z.array(z.string().min(1).max(150)).max(200).default([]),
   remove: z.array(z.string().min(1).max(150)).max(200).default([]),
+  /** Who made the correction; stored with each label row it writes. */
+  reviewer: z.string().min(1).max(100).optional().describe("who made the correction, e.g. a name or email"),
 });
 export type LabelsBody = z.infer<typeof labelsBodySchema>;
 
@@ -181,3 +191,14 @@ export const modelVersionSchema = z.object({
   activatedAt: isoDateSchema.nullable(),
 });
 export type ModelVersionEntry = z.infer<typeof modelVersionSchema>;
+
+/** GET /v1/models/:id: a version with what its manifest says about it. */
+export const modelDetailSchema = modelVersionSchema
+  .extend({
+    /** The hashtags the model ranks, in the order of its outputs. */
+    hashtagNames: z.array(z.string()),
+    /** What the model was trained on, as the trainer recorded it (the manifest's `dataset`). */
+    dataset: z.record(z.string(), z.unknown()),
+  })
+  .describe("A model version: state, detector, metrics, hashtags and dataset");
+export type ModelDetail = z.infer<typeof modelDetailSchema>;

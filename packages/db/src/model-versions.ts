@@ -2,6 +2,19 @@ import type { ModelManifest } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 import type { ModelVersion } from "./generated/client.js";
 
+// advisory lock: activations run one at a time, so two racing ones cannot leave two active versions
+const ACTIVATE_LOCK_ID = 72707370;
+
+/** Versions that predicted posts of the key's batches: what a key may see of the registry. */
+const usedBy = (apiKeyId: string) => ({ predictions: { some: { post: { batch: { apiKeyId } } } } });
+
+export class ModelVersionNotFoundError extends Error {
+  override name = "ModelVersionNotFoundError";
+  constructor(readonly id: string) {
+    super(`model version ${id} not found`);
+  }
+}
+
 /** The model registry: which bundles exist and which one serves. */
 export class ModelVersions {
   constructor(private readonly db: Db) {}
@@ -22,22 +35,26 @@ export class ModelVersions {
     });
   }
 
-  /** Makes one version the serving model; the previous active one is retired. */
-  async activate(id: string): Promise<void> {
-    await this.db.prisma.$transaction([
-      this.db.prisma.modelVersion.updateMany({
-        where: { state: "active", NOT: { id } },
-        data: { state: "retired" },
-      }),
-      this.db.prisma.modelVersion.update({
-        where: { id },
-        data: { state: "active", activatedAt: new Date() },
-      }),
-    ]);
+  /**
+   * Makes one version the serving model; the previous active one is retired (activating a retired version is how
+   * to roll back). Activating the active version changes nothing; an unknown id is `ModelVersionNotFoundError`.
+   */
+  async activate(id: string): Promise<ModelVersion> {
+    return this.db.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ACTIVATE_LOCK_ID})`;
+      const current = await tx.modelVersion.findUnique({ where: { id } });
+      if (!current) throw new ModelVersionNotFoundError(id);
+      if (current.state === "active") return current;
+      await tx.modelVersion.updateMany({ where: { state: "active" }, data: { state: "retired" } });
+      return tx.modelVersion.update({ where: { id }, data: { state: "active", activatedAt: new Date() } });
+    });
   }
 
-  find(id: string): Promise<ModelVersion | null> {
-    return this.db.prisma.modelVersion.findUnique({ where: { id } });
+  /** One version; with `apiKeyId`, only if it predicted posts of that key's batches. */
+  find(id: string, apiKeyId?: string): Promise<ModelVersion | null> {
+    return this.db.prisma.modelVersion.findFirst({
+      where: { id, ...(apiKeyId === undefined ? {} : usedBy(apiKeyId)) },
+    });
   }
 
   active(): Promise<ModelVersion | null> {
@@ -47,7 +64,11 @@ export class ModelVersions {
     });
   }
 
-  list(): Promise<ModelVersion[]> {
-    return this.db.prisma.modelVersion.findMany({ orderBy: { createdAt: "desc" } });
+  /** Versions newest first; with `apiKeyId`, only those that predicted posts of that key's batches. */
+  list(apiKeyId?: string): Promise<ModelVersion[]> {
+    return this.db.prisma.modelVersion.findMany({
+      where: apiKeyId === undefined ? {} : usedBy(apiKeyId),
+      orderBy: { createdAt: "desc" },
+    });
   }
 }

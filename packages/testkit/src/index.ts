@@ -3,5 +3,6 @@ export { engineCommand } from "./engine.js";
 export { waitForJob } from "./jobs.js";
 export { CORPUS, type RandomModelOptions, randomModelBundle } from "./model-bundle.js";
 export { S3Proxy } from "./s3-proxy.js";
+export { scratchDatabase } from "./scratch-db.js";
 export { TcpProxy } from "./tcp-proxy.js";
 export { type PostJob, type PostQueue, testEnv, WorkerHarness } from "./worker-harness.js";

@@ -1,4 +1,5 @@
-// Applies migrations, creates the bucket and registers the configured API keys: run by scripts/setup.sh.
+// Applies migrations, creates the bucket and registers the configured API keys (plain and admin): run by
+// scripts/setup.sh.
 import { fileURLToPath } from "node:url";
 import { migrate } from "@lxtag/db";
 import { configuredKeys } from "../config.js";
@@ -9,5 +10,6 @@ const migrations = fileURLToPath(new URL("../../../../prisma/migrations", import
 const applied = await migrate(deps.config.DATABASE_URL, migrations);
 console.log(applied.length ? `applied migrations: ${applied.join(", ")}` : "migrations up to date");
 await deps.store.ensureBucket();
-for (const { name, key } of configuredKeys(deps.config)) await deps.repos.apiKeys.ensure(name, key);
+for (const { name, key, admin } of configuredKeys(deps.config))
+  await deps.repos.apiKeys.ensure(name, key, { admin });
 await deps.close();

@@ -1,16 +1,17 @@
+import type { ApiKeyIdentity } from "@lxtag/db";
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
-import { UnauthorizedError } from "../errors.js";
+import { ForbiddenError, UnauthorizedError } from "../errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The caller's API key id, set by `authenticate` on every route of the /v1 scope. */
-    apiKeyId: string;
+    /** The caller's API key, set by `authenticate` on every route of the /v1 scope. */
+    apiKey: ApiKeyIdentity;
   }
 }
 
 export interface ApiKeyVerifier {
-  /** The key's id, or null for an unknown or revoked key. */
-  verify(key: string): Promise<string | null>;
+  /** The key's id and admin flag, or null for an unknown or revoked key. */
+  identify(key: string): Promise<ApiKeyIdentity | null>;
 }
 
 /** OpenAPI security schemes of the two ways to send a key. */
@@ -32,8 +33,16 @@ function presentedKey(req: FastifyRequest): string | undefined {
 export function authenticate(keys: ApiKeyVerifier): onRequestAsyncHookHandler {
   return async (req) => {
     const key = presentedKey(req);
-    const id = key ? await keys.verify(key) : null;
-    if (!id) throw new UnauthorizedError();
-    req.apiKeyId = id;
+    const identity = key ? await keys.identify(key) : null;
+    if (!identity) throw new UnauthorizedError();
+    req.apiKey = identity;
   };
 }
+
+/**
+ * Route-level onRequest hook of the admin routes: runs after `authenticate` (a scope's hooks come first) and before
+ * the body or parameters are read. The /v1 scope documents the 403 of every route that uses it.
+ */
+export const adminOnly: onRequestAsyncHookHandler = async (req) => {
+  if (!req.apiKey.admin) throw new ForbiddenError();
+};

@@ -23,7 +23,10 @@ const OPERATIONS = [
   "GET /v1/posts/{id}",
   "POST /v1/posts/{id}/labels",
   "GET /v1/models",
+  "GET /v1/models/{id}",
+  "POST /v1/models/{id}/activate",
 ];
+const ADMIN_OPERATIONS = ["POST /v1/models/{id}/activate"];
 
 describe("GET /docs/json", () => {
   const api = useTestApi();
@@ -61,6 +64,35 @@ describe("GET /docs/json", () => {
       expect(op.security, name).toEqual(v1 ? [{ apiKey: [] }, { bearer: [] }] : undefined);
       expect(Object.keys(op.responses).includes("401"), name).toBe(v1);
     }
+  });
+
+  it("declares 403 on the admin routes, and on no others", () => {
+    for (const { name, op } of operations())
+      expect(Object.keys(op.responses).includes("403"), name).toBe(ADMIN_OPERATIONS.includes(name));
+  });
+
+  it("declares the model routes' responses", () => {
+    const detail = doc.paths["/v1/models/{id}"]!.get!;
+    expect(Object.keys(detail.responses).sort()).toEqual(["200", "400", "401", "404", "500"]);
+    expect(detail.responses["200"]!.content!["application/json"]!.schema).toMatchObject({
+      properties: {
+        hashtags: { type: "integer" },
+        hashtagNames: { type: "array", items: { type: "string" } },
+        dataset: { type: "object" },
+        activatedAt: { type: "string", format: "date-time", nullable: true },
+      },
+    });
+    const activate = doc.paths["/v1/models/{id}/activate"]!.post!;
+    expect(Object.keys(activate.responses).sort()).toEqual(["200", "400", "401", "403", "404", "409", "500"]);
+    expect(activate.responses["200"]).toEqual(detail.responses["200"]);
+  });
+
+  it("documents the labels' optional reviewer", () => {
+    const body = doc.paths["/v1/posts/{id}/labels"]!.post!.requestBody!.content["application/json"]!.schema;
+    expect(body).toMatchObject({
+      properties: { reviewer: { type: "string", minLength: 1, maxLength: 100 } },
+    });
+    expect(body.required ?? []).not.toContain("reviewer");
   });
 
   it("says POST /v1/batches answers 202, and takes a multipart upload or JSON", () => {

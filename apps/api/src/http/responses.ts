@@ -3,7 +3,9 @@ import { errorBodySchema } from "@lxtag/contracts";
 const DESCRIPTIONS = {
   400: "Bad request: the input does not match its schema",
   401: "Missing or invalid API key",
+  403: "The route needs an admin API key",
   404: "Not found (or another key's)",
+  409: "Conflicts with the current state",
   413: "Upload or body too large",
   415: "Unsupported content type",
   500: "Internal error (details are in the server log)",
@@ -25,3 +27,5 @@ export function errorResponses<S extends ErrorStatus = never>(...statuses: S[]) 
 
 /** Added to every route of the authenticated scope. */
 export const unauthorizedResponse = errorResponse(401);
+/** Added to every admin route (`onRequest: adminOnly`). */
+export const forbiddenResponse = errorResponse(403);

@@ -1,6 +1,7 @@
 import type { ApiDeps } from "../deps.js";
 import { BatchService } from "./batches.js";
 import { createMetricsRegistry } from "./metrics.js";
+import { ModelService } from "./models.js";
 import { PostService } from "./posts.js";
 
 /** What the routes call; built once per app from its dependencies. */
@@ -13,7 +14,7 @@ export function createServices(deps: ApiDeps) {
       maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
     }),
     posts: new PostService(deps.repos),
-    models: deps.repos.models,
+    models: new ModelService({ models: deps.repos.models, store: deps.store }),
     metrics: createMetricsRegistry(deps),
   };
 }

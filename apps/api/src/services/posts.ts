@@ -13,10 +13,11 @@ export class PostService {
     return post;
   }
 
-  /** Applies labels (normalized like caption hashtags) and answers the post as it is now. */
+  /** Applies labels (normalized like caption hashtags), with their reviewer, and answers the post as it is now. */
   async label(id: string, apiKeyId: string, body: LabelsBody): Promise<PostDetail> {
     const post = await this.find(id, apiKeyId);
-    await this.repos.labels.apply(post.id, body.add.map(normalizeHashtag), body.remove.map(normalizeHashtag));
+    const [add, remove] = [body.add.map(normalizeHashtag), body.remove.map(normalizeHashtag)];
+    await this.repos.labels.apply(post.id, add, remove, { reviewer: body.reviewer });
     return this.find(id, apiKeyId);
   }
 }

@@ -1,13 +1,22 @@
 // Rows written straight through the repositories, for routes that read what the workers produce.
 import { randomUUID } from "node:crypto";
-import { modelManifestSchema } from "@lxtag/contracts";
+import { CURRENT_DETECTOR_KEY, modelManifestSchema } from "@lxtag/contracts";
 import { type NewPost, postId } from "@lxtag/db";
+import type { ObjectStore } from "@lxtag/storage";
 import type { ApiDeps } from "../deps.js";
 import { buildPost, malformedPost } from "../ingest/post-builder.js";
 import type { TestApi } from "./harness.js";
 
-/** Registers a model version with two hashtags (deleted when the test app closes); returns its id. */
-export async function seedModel({ deps, modelIds }: Pick<TestApi, "deps" | "modelIds">): Promise<string> {
+/** The serving detector of the tests' own bucket (`publishTestDetector`). */
+export const TEST_DETECTOR = "test-detector";
+
+/**
+ * Registers a model version with two hashtags, for `detector` (deleted when the test app closes); returns its id.
+ */
+export async function seedModel(
+  { deps, modelIds }: Pick<TestApi, "deps" | "modelIds">,
+  { detector = TEST_DETECTOR }: { detector?: string } = {},
+): Promise<string> {
   const manifest = modelManifestSchema.parse({
     format: "lxtag-model/1",
     id: `test-model-${randomUUID()}`,
@@ -15,8 +24,9 @@ export async function seedModel({ deps, modelIds }: Pick<TestApi, "deps" | "mode
     config: {},
     hashtags: ["travel", "food"],
     max_length: 128,
-    detector: "test-detector",
+    detector,
     metrics: { "f1@2": 0.5 },
+    dataset: { id: "test-dataset", posts: 2 },
     created_at: new Date().toISOString(),
     files: {},
   });
@@ -78,4 +88,15 @@ export function firstPostView(modelId: string) {
       { hashtag: "food", score: 0.25, rank: 2 },
     ],
   };
+}
+
+/**
+ * A bucket of the API tests' own whose `detectors/current.json` names TEST_DETECTOR: no process serves from it, and
+ * every run writes the same object, so runs may overlap. Pass it as LXTAG_S3_BUCKET.
+ */
+export const TEST_DETECTOR_BUCKET = "lxtag-api-test";
+
+export async function publishTestDetector(store: ObjectStore): Promise<void> {
+  await store.ensureBucket();
+  await store.put(CURRENT_DETECTOR_KEY, JSON.stringify({ id: TEST_DETECTOR }), "application/json");
 }

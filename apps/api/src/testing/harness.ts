@@ -1,6 +1,8 @@
 // Test support (not built): an app over the real Postgres, Redis and S3, with a queue prefix and API key of its own.
 import { randomUUID } from "node:crypto";
+import type { ApiKeyOptions } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
+import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, beforeAll } from "vitest";
 import { type App, buildApp } from "../app.js";
 import { loadConfig } from "../config.js";
@@ -38,8 +40,8 @@ export interface TestApi {
   /** The test's API key and its id. */
   key: string;
   keyId: string;
-  /** Registers another API key. */
-  newKey(): Promise<{ key: string; keyId: string }>;
+  /** Registers another API key, an admin key with `{admin: true}`. */
+  newKey(options?: ApiKeyOptions): Promise<{ key: string; keyId: string }>;
   /** Model versions a test registered, deleted on close. */
   modelIds: string[];
   close(): Promise<void>;
@@ -50,11 +52,22 @@ export interface TestApiOptions {
   env?: Record<string, string>;
   /** Register an API key for the test (needs a reachable Postgres). @defaultValue true */
   withKey?: boolean;
+  /**
+   * A migrated database of the app's own, dropped on close: for tests that change the model registry, which every
+   * process of the shared database serves from. @defaultValue false
+   */
+  scratchDatabase?: boolean;
 }
 
 /** Builds the app over the configured services, with a fresh queue prefix. */
-export async function startTestApi({ env = {}, withKey = true }: TestApiOptions = {}): Promise<TestApi> {
-  const config = loadConfig({ ...process.env, LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID()}`, ...env });
+export async function startTestApi({
+  env = {},
+  withKey = true,
+  scratchDatabase: scratch = false,
+}: TestApiOptions = {}): Promise<TestApi> {
+  const shared = loadConfig({ ...process.env, LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID()}`, ...env });
+  const database = scratch ? await scratchDatabase(shared.DATABASE_URL) : undefined;
+  const config = database ? { ...shared, DATABASE_URL: database.url } : shared;
   const { log, records } = captureLogger();
   const connected = connect(config);
   const deps = { ...connected, log };
@@ -62,9 +75,9 @@ export async function startTestApi({ env = {}, withKey = true }: TestApiOptions 
   await app.ready();
   const keyIds: string[] = [];
   const modelIds: string[] = [];
-  const newKey = async () => {
+  const newKey = async (options?: ApiKeyOptions) => {
     const key = `test-${randomUUID()}`;
-    const keyId = await deps.repos.apiKeys.ensure("test", key);
+    const keyId = await deps.repos.apiKeys.ensure("test", key, options);
     keyIds.push(keyId);
     return { key, keyId };
   };
@@ -87,6 +100,7 @@ export async function startTestApi({ env = {}, withKey = true }: TestApiOptions 
       if (modelIds.length)
         await deps.db.pool.query("DELETE FROM model_versions WHERE id = ANY($1)", [modelIds]);
       await connected.close();
+      await database?.drop();
     },
   };
 }

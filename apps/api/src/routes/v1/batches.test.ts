@@ -49,7 +49,7 @@ describe("/v1/batches", () => {
       const { batchId, row } = await expectAccepted(await post(form));
       const keys = [`uploads/${batchId}/part-1.zip`, `uploads/${batchId}/part-2.zip`];
       expect(row.source).toEqual({ type: "zip", keys });
-      expect(row.options).toEqual({ includeReels: false, includeArchived: false });
+      expect(row.options).toEqual({ includeReels: false, includeArchived: false, allowTraining: true });
       expect((await api.deps.store.get(keys[0]!)).toString()).toBe("first part");
       expect([...(await api.deps.store.get(keys[1]!))]).toEqual([0, 1, 2, 255]);
     });
@@ -61,7 +61,7 @@ describe("/v1/batches", () => {
       );
       const key = `uploads/${batchId}/posts.json`;
       expect(row.source).toEqual({ type: "json", key });
-      expect(row.options).toEqual({ includeReels: true, includeArchived: true });
+      expect(row.options).toEqual({ includeReels: true, includeArchived: true, allowTraining: true });
       expect(JSON.parse((await api.deps.store.get(key)).toString())).toEqual(posts);
       expect(await api.deps.queues.ingest.getJobCountByTypes("waiting")).toBeGreaterThanOrEqual(1);
     });
@@ -71,7 +71,7 @@ describe("/v1/batches", () => {
       await api.deps.store.put(key, "zip", "application/zip");
       const { row } = await expectAccepted(await post({ s3Keys: [key] }));
       expect(row.source).toEqual({ type: "zip", keys: [key] });
-      expect(row.options).toEqual({ includeReels: true, includeArchived: false });
+      expect(row.options).toEqual({ includeReels: true, includeArchived: false, allowTraining: true });
     });
 
     it("refuses an s3Key that names no object (400), creating nothing", async () => {

@@ -52,9 +52,10 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
       },
     },
     async (req, reply) => {
-      if (req.isMultipart()) return reply.code(202).send(await batches.fromUpload(req.apiKeyId, req.parts()));
+      if (req.isMultipart())
+        return reply.code(202).send(await batches.fromUpload(req.apiKey.id, req.parts()));
       if (!req.body) throw new MissingUploadError("send zip parts as multipart/form-data, or a JSON body");
-      return reply.code(202).send(await batches.fromJson(req.apiKeyId, req.body));
+      return reply.code(202).send(await batches.fromJson(req.apiKey.id, req.body));
     },
   );
 
@@ -68,7 +69,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
         response: { 200: batchSummarySchema, ...errorResponses(400, 404) },
       },
     },
-    async (req) => batches.summary(req.params.id, req.apiKeyId),
+    async (req) => batches.summary(req.params.id, req.apiKey.id),
   );
 
   app.get(
@@ -82,7 +83,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
         response: { 200: postsPageSchema, ...errorResponses(400, 404) },
       },
     },
-    async (req) => batches.page(req.params.id, req.apiKeyId, req.query),
+    async (req) => batches.page(req.params.id, req.apiKey.id, req.query),
   );
 
   app.get(
@@ -113,7 +114,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
     },
     async (req, reply) => {
       const format = resultFormat(req.query.format, req.headers.accept);
-      const posts = await batches.results(req.params.id, req.apiKeyId);
+      const posts = await batches.results(req.params.id, req.apiKey.id);
       // a stream is sent as it is, never serialized: the response schema documents its lines, not its type
       const body = resultsStream(posts, format) as never;
       return reply.header("content-type", RESULT_CONTENT_TYPES[format]).send(body);

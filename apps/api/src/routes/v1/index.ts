@@ -1,5 +1,6 @@
-import { type ApiKeyVerifier, authenticate, SECURITY } from "../../http/auth.js";
-import { unauthorizedResponse } from "../../http/responses.js";
+import type { ApiKeyIdentity } from "@lxtag/db";
+import { type ApiKeyVerifier, adminOnly, authenticate, SECURITY } from "../../http/auth.js";
+import { forbiddenResponse, unauthorizedResponse } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { ApiServices } from "../../services/index.js";
 import { batchRoutes } from "./batches.js";
@@ -14,16 +15,23 @@ export interface V1Options {
 
 /**
  * The authenticated API. The key check is a hook of this scope, so it covers every route registered here (whatever
- * URL spelling reaches them) and none outside; the routes' documentation says so too.
+ * URL spelling reaches them) and none outside; the routes' documentation says so too, and says which routes need
+ * an admin key (those with the `adminOnly` hook).
  */
 export const v1Routes: ApiPlugin<V1Options> = async (app, { services, apiKeys, maxPartBytes }) => {
-  app.decorateRequest("apiKeyId", "");
+  // a placeholder for V8's object shape: `authenticate` sets the key before any handler runs
+  app.decorateRequest("apiKey", null as unknown as ApiKeyIdentity);
   app.addHook("onRequest", authenticate(apiKeys));
   app.addHook("onRoute", (route) => {
+    const admin = [route.onRequest].flat().includes(adminOnly);
     route.schema = {
       ...route.schema,
       security: SECURITY,
-      response: { ...(route.schema?.response as object), 401: unauthorizedResponse },
+      response: {
+        ...(route.schema?.response as object),
+        401: unauthorizedResponse,
+        ...(admin ? { 403: forbiddenResponse } : {}),
+      },
     };
   });
 

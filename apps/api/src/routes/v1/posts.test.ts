@@ -69,6 +69,53 @@ describe("/v1/posts", () => {
       ]);
     });
 
+    it("stores the reviewer with each label row it writes; the post view is unchanged", async () => {
+      const id = seeded.postIds[2];
+      const rows = async () =>
+        (
+          await api.deps.db.pool.query(
+            "SELECT hashtag, positive, source, reviewer FROM labels WHERE post_id = $1 ORDER BY hashtag",
+            [id],
+          )
+        ).rows;
+      const first = await label(id, { add: ["beach", "sea"], remove: ["city"], reviewer: "ana@example.com" });
+      expect(first.statusCode).toBe(200);
+      expect(first.json().labels).toEqual(["beach", "sea"]);
+      expect(await rows()).toEqual([
+        { hashtag: "beach", positive: true, source: "human", reviewer: "ana@example.com" },
+        { hashtag: "city", positive: false, source: "human", reviewer: "ana@example.com" },
+        { hashtag: "sea", positive: true, source: "human", reviewer: "ana@example.com" },
+      ]);
+      // a later correction of a hashtag replaces the row, reviewer included; one without a reviewer stores null
+      await label(id, { remove: ["sea"], reviewer: "ben" });
+      await label(id, { add: ["city"] });
+      expect(await rows()).toEqual([
+        { hashtag: "beach", positive: true, source: "human", reviewer: "ana@example.com" },
+        { hashtag: "city", positive: true, source: "human", reviewer: null },
+        { hashtag: "sea", positive: false, source: "human", reviewer: "ben" },
+      ]);
+      const view = await api.app.inject({ method: "GET", url: `/v1/posts/${id}`, headers: auth });
+      expect(view.json().labels).toEqual(["beach", "city"]);
+      expect(view.json()).not.toHaveProperty("reviewer");
+    });
+
+    it("refuses an empty or over-long reviewer (400) and writes nothing", async () => {
+      const id = seeded.postIds[0];
+      const long = await label(id, { add: ["x"], reviewer: "r".repeat(101) });
+      expect(long.statusCode).toBe(400);
+      expect(long.json()).toEqual({
+        error: "bad_request",
+        message: "reviewer: Too big: expected string to have <=100 characters",
+      });
+      const empty = await label(id, { add: ["x"], reviewer: "" });
+      expect(empty.json()).toEqual({
+        error: "bad_request",
+        message: "reviewer: Too small: expected string to have >=1 characters",
+      });
+      const rows = await api.deps.db.pool.query("SELECT 1 FROM labels WHERE post_id = $1", [id]);
+      expect(rows.rowCount).toBe(0);
+    });
+
     it("defaults both lists to empty", async () => {
       const res = await label(seeded.postIds[0], {});
       expect(res.statusCode).toBe(200);

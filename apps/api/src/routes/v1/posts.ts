@@ -18,7 +18,7 @@ export const postRoutes: ApiPlugin<{ posts: PostService }> = async (app, { posts
         response: { 200: postDetailSchema, ...errorResponses(400, 404) },
       },
     },
-    async (req) => posts.find(req.params.id, req.apiKeyId),
+    async (req) => posts.find(req.params.id, req.apiKey.id),
   );
 
   app.post(
@@ -32,6 +32,6 @@ export const postRoutes: ApiPlugin<{ posts: PostService }> = async (app, { posts
         response: { 200: postDetailSchema, ...errorResponses(400, 404) },
       },
     },
-    async (req) => posts.label(req.params.id, req.apiKeyId, req.body),
+    async (req) => posts.label(req.params.id, req.apiKey.id, req.body),
   );
 };

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createDb, migrate } from "@lxtag/db";
 
-const MIGRATIONS = fileURLToPath(new URL("../../../../prisma/migrations", import.meta.url));
+// from packages/testkit/dist: the repository's SQL migrations
+const MIGRATIONS = fileURLToPath(new URL("../../../prisma/migrations", import.meta.url));
 
 /**
  * A fresh, migrated database on the running Postgres: a model registry of the test's own (activating a version

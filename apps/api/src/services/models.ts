@@ -1,0 +1,68 @@
+import {
+  CURRENT_DETECTOR_KEY,
+  currentDetectorSchema,
+  type ModelDetail,
+  type ModelVersionEntry,
+  modelManifestSchema,
+} from "@lxtag/contracts";
+import type { ApiKeyIdentity, ModelVersions } from "@lxtag/db";
+import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
+import { DetectorMismatchError, NotFoundError } from "../errors.js";
+
+type ModelRow = NonNullable<Awaited<ReturnType<ModelVersions["find"]>>>;
+
+/** The registry as a key sees it: its metrics from the row, nothing else of the manifest. */
+const entry = ({ manifest: _m, ...m }: ModelRow): ModelVersionEntry => ({
+  ...m,
+  metrics: m.metrics as ModelVersionEntry["metrics"],
+});
+
+/** One version with what its manifest says about it (the manifest was checked when the version was registered). */
+function detail(row: ModelRow): ModelDetail {
+  const manifest = modelManifestSchema.parse(row.manifest);
+  return { ...entry(row), hashtagNames: manifest.hashtags, dataset: manifest.dataset };
+}
+
+/**
+ * The model registry over the API: a plain key sees the versions that predicted posts of its batches, an admin key
+ * sees all and chooses the serving one.
+ */
+export class ModelService {
+  constructor(private readonly deps: { models: ModelVersions; store: ObjectStore }) {}
+
+  async list(key: ApiKeyIdentity): Promise<ModelVersionEntry[]> {
+    return (await this.deps.models.list(key.admin ? undefined : key.id)).map(entry);
+  }
+
+  async find(id: string, key: ApiKeyIdentity): Promise<ModelDetail> {
+    return detail(await this.row(id, key));
+  }
+
+  /**
+   * Makes a version the serving model (the previous one is retired; activating an older one rolls back), once its
+   * detector is the serving detector: a model is never fed another detector's features.
+   */
+  async activate(id: string, key: ApiKeyIdentity): Promise<ModelDetail> {
+    const row = await this.row(id, key);
+    const serving = await this.servingDetector();
+    if (row.detectorId !== serving) throw new DetectorMismatchError(id, row.detectorId, serving);
+    return detail(await this.deps.models.activate(id));
+  }
+
+  private async row(id: string, key: ApiKeyIdentity): Promise<ModelRow> {
+    const row = await this.deps.models.find(id, key.admin ? undefined : key.id);
+    if (!row) throw new NotFoundError("model", id);
+    return row;
+  }
+
+  /** The detector `detectors/current.json` names, or null when none is published. */
+  private async servingDetector(): Promise<string | null> {
+    try {
+      const body = await this.deps.store.get(CURRENT_DETECTOR_KEY);
+      return currentDetectorSchema.parse(JSON.parse(body.toString())).id;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return null;
+      throw err;
+    }
+  }
+}
