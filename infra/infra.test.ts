@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { Deployment } from "kubernetes-models/apps/v1";
-import { Job } from "kubernetes-models/batch/v1";
+import { CronJob, Job } from "kubernetes-models/batch/v1";
 import { ConfigMap, Namespace, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -15,6 +15,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   Deployment,
   Job,
+  CronJob,
   ConfigMap,
   Namespace,
   Service,
@@ -60,6 +61,7 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
         "ConfigMap",
+        "CronJob",
         "Deployment",
         "Deployment",
         "Deployment",
@@ -78,10 +80,21 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
   });
 
   it("runs entry points that the build produces", () => {
-    for (const o of objects.filter((x) => x.kind === "Deployment" || x.kind === "Job")) {
-      for (const c of o.spec.template.spec.containers)
+    const pods = objects.flatMap((o) =>
+      o.kind === "CronJob" ? [o.spec.jobTemplate.spec.template] : o.spec?.template ? [o.spec.template] : [],
+    );
+    expect(pods.length).toBe(5);
+    for (const pod of pods)
+      for (const c of pod.spec.containers)
         expect(existsSync(`${root}${c.command[1]}`), c.command[1]).toBe(true);
-    }
+  });
+
+  it("retrains on a schedule with the training entry point, never two runs at once", () => {
+    const cron = byName("CronJob", "lxtag-trainer");
+    expect(cron.spec.concurrencyPolicy).toBe("Forbid");
+    const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(c.command).toEqual(["node", "apps/trainer/dist/cli/train.js"]);
+    expect(c.image).toMatch(/lxtag-trainer/);
   });
 
   it("scales workers on queues that the API reports, through the API Service", () => {

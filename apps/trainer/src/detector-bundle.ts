@@ -11,6 +11,28 @@ import { fetchBundle, type ObjectStore, publishBundle } from "@lxtag/storage";
 import type { TrainerConfig } from "./config.js";
 import { runEngine } from "./engine.js";
 
+/** No serving detector is set up: no features were ever computed, so there is nothing to train on. */
+export class NoServingDetectorError extends Error {
+  override name = "NoServingDetectorError";
+  constructor() {
+    super(
+      `no serving detector: ${CURRENT_DETECTOR_KEY} does not exist and LXTAG_DETECTOR_ID is unset ` +
+        "(run the feature worker on a batch first, or ensure-detector)",
+    );
+  }
+}
+
+/** The id of the detector whose RoI features serve: `LXTAG_DETECTOR_ID`, else the one `detectors/current.json`
+ * names. Reads only: a training run learns from features that exist, it never provisions a detector. */
+export async function servingDetectorId(
+  store: ObjectStore,
+  config: Pick<TrainerConfig, "LXTAG_DETECTOR_ID">,
+): Promise<string> {
+  if (config.LXTAG_DETECTOR_ID) return config.LXTAG_DETECTOR_ID;
+  if (!(await store.exists(CURRENT_DETECTOR_KEY))) throw new NoServingDetectorError();
+  return currentDetectorSchema.parse(JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString())).id;
+}
+
 /**
  * The serving detector: the one `detectors/current.json` names, or, on a fresh setup (or when that bundle is from
  * an older format), a new one from the engine, published and made current. Returns a local bundle folder.

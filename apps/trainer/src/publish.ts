@@ -1,20 +1,38 @@
+import { createReadStream } from "node:fs";
 import { type ModelManifest, modelBundlePrefix } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import { type ObjectStore, publishModelBundle } from "@lxtag/storage";
 
 /**
- * Publishes an engine-written bundle with its tokenizer (unless it has one, as imported bundles do), registers it
- * and (optionally) activates it.
+ * Where a model's PyTorch checkpoint is kept: beside its bundle but not in the manifest's files, so predict
+ * workers never download it; training runs fetch it to warm-start from the model.
+ */
+export const trainingCheckpointKey = (modelVersionId: string) =>
+  `${modelBundlePrefix(modelVersionId)}training/checkpoint.pt`;
+
+export interface PublishOptions {
+  /** Copied in as `tokenizer.json`; unset when the bundle has one (imported bundles, and a run's candidates). */
+  tokenizer?: string;
+  /** The checkpoint the engine trained or imported: uploaded to {@link trainingCheckpointKey}. */
+  checkpoint?: string;
+  /** Make it the serving model once published and registered. @defaultValue false */
+  activate?: boolean;
+}
+
+/**
+ * Publishes an engine-written bundle (and its checkpoint), registers it and, when asked, activates it: the
+ * activation comes last, so a partial upload never serves.
  */
 export async function publishModel(
   store: ObjectStore,
   repos: Repositories,
   bundleDir: string,
-  tokenizerPath: string | undefined,
-  activate = true,
+  options: PublishOptions = {},
 ): Promise<ModelManifest> {
-  const manifest = await publishModelBundle(store, bundleDir, tokenizerPath);
+  const manifest = await publishModelBundle(store, bundleDir, options.tokenizer);
+  if (options.checkpoint)
+    await store.putStream(trainingCheckpointKey(manifest.id), createReadStream(options.checkpoint));
   await repos.models.register(manifest, modelBundlePrefix(manifest.id));
-  if (activate) await repos.models.activate(manifest.id);
+  if (options.activate) await repos.models.activate(manifest.id);
   return manifest;
 }

@@ -1,9 +1,10 @@
-export { ApiKeys } from "./api-keys.js";
+export { type ApiKeyIdentity, type ApiKeyOptions, ApiKeys } from "./api-keys.js";
 export { Batches, type BatchSummary } from "./batches.js";
 export { createDb, type Db, type DbOptions } from "./client.js";
-export { Labels } from "./labels.js";
+export type { TrainingRun, TrainingRunState } from "./generated/client.js";
+export { type LabelOptions, Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
-export { ModelVersions } from "./model-versions.js";
+export { ModelVersionNotFoundError, ModelVersions } from "./model-versions.js";
 export {
   type NewMedia,
   type NewPost,
@@ -14,6 +15,14 @@ export {
   type RankedHashtag,
 } from "./posts.js";
 export { type PostResult, Results } from "./results.js";
+export { SessionLock } from "./session-lock.js";
+export { TrainingExamples, type TrainingPost, type TrainingPostCounts } from "./training-examples.js";
+export {
+  TRAINING_LOG_TAIL_LINES,
+  type TrainingRunFields,
+  type TrainingRunOutcome,
+  TrainingRuns,
+} from "./training-runs.js";
 
 import { ApiKeys } from "./api-keys.js";
 import { Batches } from "./batches.js";
@@ -22,6 +31,8 @@ import { Labels } from "./labels.js";
 import { ModelVersions } from "./model-versions.js";
 import { Posts } from "./posts.js";
 import { Results } from "./results.js";
+import { TrainingExamples } from "./training-examples.js";
+import { TrainingRuns } from "./training-runs.js";
 
 /** Every repository over one connection pool. */
 export function repositories(db: Db) {
@@ -32,6 +43,8 @@ export function repositories(db: Db) {
     results: new Results(db),
     labels: new Labels(db),
     models: new ModelVersions(db),
+    trainingExamples: new TrainingExamples(db),
+    trainingRuns: new TrainingRuns(db),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

@@ -37,7 +37,10 @@ await runCommand(async ({ config, store, repos }) => {
       onLine: (line) => console.log(line),
     },
   );
-  const manifest = await publishModel(store, repos, out, undefined, values.activate);
+  const manifest = await publishModel(store, repos, out, {
+    checkpoint: join(out, "checkpoint.pt"),
+    activate: values.activate,
+  });
   console.log(`published ${manifest.id}${values.activate ? " and made it active" : " (not active)"}`);
   printResult({ id: manifest.id, active: values.activate });
 });

@@ -1,0 +1,261 @@
+// A training run end to end on real services: a scratch Postgres database (its own model registry and training
+// history), S3 with RoI objects of a detector of the test's own, and the engine training tiny models.
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDb, type Db, type Repositories, repositories, type TrainingRun } from "@lxtag/db";
+import { storeOptions } from "@lxtag/runtime";
+import { ObjectStore } from "@lxtag/storage";
+import { scratchDatabase } from "@lxtag/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TrainerServices } from "../cli/services.js";
+import { loadConfig } from "../config.js";
+import { trainingCheckpointKey } from "../publish.js";
+import { type SeededPost, seedLabeledPosts } from "../testing/labeled-posts.js";
+import type { Evaluation } from "./evaluate.js";
+import type { FilterReport } from "./filters.js";
+import type { GateDecision } from "./gate.js";
+import { TrainingRunInProgressError } from "./lock.js";
+import { splitOf } from "./split.js";
+import { type DoneTrainingRun, runTraining, type TrainingRunOptions } from "./training-run.js";
+
+interface Harness {
+  services: TrainerServices;
+  db: Db;
+  repos: Repositories;
+  close(): Promise<void>;
+}
+
+/** The trainer's services on a scratch database, a detector id and cache folder of their own. */
+async function harness(env: Record<string, string> = {}): Promise<Harness> {
+  const base = loadConfig();
+  const scratch = await scratchDatabase(base.DATABASE_URL);
+  const cache = await mkdtemp(join(tmpdir(), "lxtag-train-"));
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: scratch.url,
+    LXTAG_CACHE_DIR: cache,
+    LXTAG_DETECTOR_ID: `test-train-${randomUUID().slice(0, 8)}`,
+    LXTAG_TRAIN_EPOCHS: "3",
+    ...env,
+  });
+  const db = createDb(config.DATABASE_URL, 4);
+  const store = new ObjectStore(storeOptions(config));
+  const repos = repositories(db);
+  return {
+    services: { config, repos, store },
+    db,
+    repos,
+    async close() {
+      store.destroy();
+      await db.close();
+      await scratch.drop();
+      await rm(cache, { recursive: true, force: true });
+    },
+  };
+}
+
+const lines: string[] = [];
+const options = (o: TrainingRunOptions = {}): TrainingRunOptions => ({ onLog: (l) => lines.push(l), ...o });
+const done = (r: Awaited<ReturnType<typeof runTraining>>) => {
+  expect(r.state).toBe("done");
+  return r as DoneTrainingRun;
+};
+const row = async (repos: Repositories, id: string) => (await repos.trainingRuns.find(id)) as TrainingRun;
+
+describe("training run", () => {
+  let h: Harness;
+  let posts: SeededPost[];
+  let v1: DoneTrainingRun;
+  let v2: DoneTrainingRun;
+
+  beforeAll(async () => {
+    h = await harness();
+    const detectorId = h.services.config.LXTAG_DETECTOR_ID!;
+    const store = h.services.store;
+    ({ posts } = await seedLabeledPosts(h.repos, store, {
+      detectorId,
+      images: 80,
+      captionOnly: 12,
+      roiMissing: 5,
+      pending: 4,
+    }));
+    // a batch whose owner does not allow training: never read
+    await seedLabeledPosts(h.repos, store, { detectorId, images: 6, allowTraining: false, seed: 2 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("trains a first model on a fresh install and activates it, recording the run as it goes", async () => {
+    // a run whose process died while it ran: the next one to take the lock records it as failed
+    const stale = await h.repos.trainingRuns.create({});
+    v1 = done(await runTraining(h.services, options()));
+    expect(v1).toMatchObject({ activated: true, previousModelId: null, warmStartFrom: null });
+    expect(v1.decision).toMatchObject({ promote: true, reason: "no model is active", active: null });
+    expect((await h.repos.models.active())?.id).toBe(v1.candidateId);
+    expect(await h.services.store.exists(trainingCheckpointKey(v1.candidateId))).toBe(true);
+
+    const r = await row(h.repos, v1.runId);
+    expect(r).toMatchObject({ state: "done", modelVersionId: v1.candidateId, datasetId: v1.dataset.id });
+    expect(r.error).toBeNull();
+    const report = r.filterReport as unknown as FilterReport;
+    const step = (name: string) => report.steps.find((s) => s.filter === name);
+    expect(step("ready")).toMatchObject({ out: 4 });
+    expect(step("allow-training")).toMatchObject({ out: 18 });
+    expect(step("roi")).toMatchObject({ out: 5 });
+    expect(step("caption-only")).toMatchObject({
+      out: 0,
+      note: "12 posts without an image kept, caption only",
+    });
+    expect(report.kept.train + report.kept.val + report.kept.test).toBe(240 + 12);
+    const metrics = r.metrics as { evaluation: Evaluation; engine: object };
+    expect(metrics.evaluation.candidate.id).toBe(v1.candidateId);
+    expect(metrics.evaluation.active).toBeNull();
+    expect(metrics.evaluation.popularity.hashtags[0]).toBe("love"); // on about 40% of posts, the rest on 25%
+    for (const k of ["1", "2", "3", "4", "5"]) {
+      expect(metrics.evaluation.candidate.metrics[k]!.f1).toBeGreaterThanOrEqual(0);
+      expect(metrics.evaluation.popularity.metrics[k]!.f1).toBeGreaterThan(0);
+    }
+    expect(metrics.engine).toHaveProperty("val");
+    // the registry row carries the evaluation too
+    const model = await h.repos.models.find(v1.candidateId);
+    expect((model!.metrics as { evaluation: Evaluation }).evaluation.postsSha256).toBe(
+      metrics.evaluation.postsSha256,
+    );
+    expect(r.log).toContain("== train");
+    expect(r.log).toMatch(/epoch 1\/3 loss/);
+    expect(r.log).toContain("training from scratch: no active model");
+    expect(Object.keys(r.timings as object)).toEqual(
+      expect.arrayContaining(["labels", "dataset", "train", "evaluate", "activate"]),
+    );
+    expect(await row(h.repos, stale.id)).toMatchObject({
+      state: "failed",
+      error: "interrupted: its process ended before the run finished",
+    });
+  });
+
+  it("is skipped while no new labels arrived, unless forced", async () => {
+    const r = await runTraining(h.services, options());
+    expect(r.state).toBe("skipped");
+    if (r.state !== "skipped") return;
+    expect(r.reason).toContain("0 new labeled posts and 0 new labels since the last successful run");
+    expect(await row(h.repos, r.runId)).toMatchObject({
+      state: "skipped",
+      decision: { skipped: true, newPosts: 0, newLabels: 0 },
+    });
+    expect((await h.repos.models.active())?.id).toBe(v1.candidateId);
+  });
+
+  it("after human labels, warm-starts a candidate and compares it with the active model on the same test posts", async () => {
+    // sunset posts gain #golden and lose their caption's #ocean (and #love, which some of them have)
+    const corrected = (p: SeededPost) =>
+      p.scene === 0 ? [...p.hashtags, "golden"].filter((t) => t !== "ocean" && t !== "love") : p.hashtags;
+    for (const p of posts.filter((p) => p.scene === 0))
+      await h.repos.labels.apply(p.id, ["golden"], ["ocean", "love"]);
+    v2 = done(await runTraining(h.services, options()));
+    expect(v2.previousModelId).toBe(v1.candidateId);
+    expect(v2.warmStartFrom).toBe(v1.candidateId);
+    expect(v2.evaluation.active?.id).toBe(v1.candidateId);
+    // the split is stable: the same test posts as the first run's
+    expect(v2.evaluation.postsSha256).toBe(v1.evaluation.postsSha256);
+    // every true label counts: #golden (outside v1's outputs) included, the removed ones not
+    const test = posts.filter(
+      (p) => (p.kind === "image" || p.kind === "caption-only") && splitOf(p) === "test",
+    );
+    expect(v2.evaluation.posts).toBe(test.length);
+    expect(v2.evaluation.labels).toBe(test.reduce((n, p) => n + corrected(p).length, 0));
+    const manifest = (await h.repos.models.find(v2.candidateId))?.manifest as { hashtags: string[] };
+    expect(manifest.hashtags).toContain("golden");
+    expect(manifest.hashtags).not.toContain("ocean");
+
+    const r = await row(h.repos, v2.runId);
+    const decision = r.decision as unknown as GateDecision;
+    expect(decision).toEqual(v2.decision);
+    const [candidate, active] = [v2.evaluation.candidate, v2.evaluation.active!].map(
+      (m) => m.metrics["2"]!.f1,
+    );
+    expect(decision.promote).toBe(candidate! > active!);
+    expect((await h.repos.models.active())?.id).toBe(decision.promote ? v2.candidateId : v1.candidateId);
+    expect(r.log).toContain(`warm start from the active model ${v1.candidateId}`);
+    expect(r.log).toMatch(/warm start from .*init\.pt: \d+ of \d+ hashtags carried over, 1 new/);
+  });
+
+  it("keeps the active model when the candidate misses the margin, and refuses a concurrent run", async () => {
+    const activeBefore = (await h.repos.models.active())!.id;
+    const running = runTraining(h.services, options({ force: true, gateMargin: 2 }));
+    // wait until the run holds the lock and its row exists
+    let first: TrainingRun | undefined;
+    for (let i = 0; i < 200 && !first; i++) {
+      first = (await h.repos.trainingRuns.list(1)).find((x) => x.state === "running");
+      if (!first) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(first).toBeDefined();
+    const before = (await h.repos.trainingRuns.list()).map((x) => [x.id, x.state, x.stage]);
+    await expect(runTraining(h.services, options({ force: true }))).rejects.toBeInstanceOf(
+      TrainingRunInProgressError,
+    );
+    const after = (await h.repos.trainingRuns.list()).map((x) => [x.id, x.state]);
+    expect(after).toEqual(before.map(([id, state]) => [id, state]));
+
+    const v3 = done(await running);
+    expect(v3.runId).toBe(first!.id);
+    expect(v3.activated).toBe(false);
+    expect(v3.decision).toMatchObject({ promote: false, margin: 2, k: 2, active: { id: activeBefore } });
+    expect(v3.decision.reason).toContain("does not beat the active model's");
+    expect((await h.repos.models.active())?.id).toBe(activeBefore);
+    expect((await h.repos.models.find(v3.candidateId))?.state).toBe("candidate");
+    const r = await row(h.repos, v3.runId);
+    expect(r).toMatchObject({ state: "done", decision: { promote: false, margin: 2 } });
+    expect(r.log).toContain("keep the active model: candidate F1@2");
+  });
+
+  it("marks a run whose engine fails as failed, with its error and log, and keeps the active model", async () => {
+    const activeBefore = (await h.repos.models.active())!.id;
+    const failing = { ...h.services, config: { ...h.services.config, LXTAG_PYTHON: "/bin/false" } };
+    // a run a scheduler queued: this run carries it out
+    const queued = await h.repos.trainingRuns.create({}, { state: "queued" });
+    const err = await runTraining(failing, options({ force: true, runId: queued.id })).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name: "TrainingRunFailedError", stage: "train", runId: queued.id });
+    const r = await row(h.repos, queued.id);
+    expect(r.state).toBe("failed");
+    expect(r.stage).toBe("train");
+    expect(r.error).toContain("lxtag_engine train exited with 1");
+    expect(r.log).toContain("failed at train: lxtag_engine train exited with 1");
+    expect(r.modelVersionId).toBeNull();
+    expect((await h.repos.models.active())?.id).toBe(activeBefore);
+  });
+});
+
+describe("training run with too little data", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // every hashtag an output: no post is filtered, whatever split the random images fall in
+    h = await harness({ LXTAG_TRAIN_MIN_TAG_COUNT: "1" });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("fails with a message that says how many posts it had and how many it needs", async () => {
+    await seedLabeledPosts(h.repos, h.services.store, {
+      detectorId: h.services.config.LXTAG_DETECTOR_ID!,
+      images: 10,
+      postsPerImage: 1,
+    });
+    const err = await runTraining(h.services, options()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: "TrainingRunFailedError", stage: "filter" });
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      /too little data to train: 10 posts after the filters \(train \d+, val \d+, test \d+\)/,
+    );
+    expect(message).toContain("a run needs at least 50 posts");
+    const r = await row(h.repos, (err as { runId: string }).runId);
+    expect(r.state).toBe("failed");
+    expect(r.error).toContain("10 posts after the filters");
+    expect(await h.repos.models.active()).toBeNull();
+  });
+});

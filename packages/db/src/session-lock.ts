@@ -1,0 +1,57 @@
+import pg from "pg";
+
+/**
+ * A Postgres session advisory lock held on a connection of its own for as long as the holder needs it (minutes
+ * or hours, unlike a transaction's). Postgres releases it when that connection ends, so a holder that crashes or
+ * is killed releases it with its process: no expiry to tune, no stale lock to clear by hand.
+ */
+export class SessionLock {
+  private released = false;
+  private lostBy: Error | undefined;
+
+  private constructor(
+    private readonly client: pg.Client,
+    readonly key: number,
+  ) {
+    // an `error` event nobody listens to would kill the process; a dropped connection means the lock is gone
+    client.on("error", (err) => {
+      this.lostBy ??= err;
+    });
+    client.on("end", () => {
+      if (!this.released) this.lostBy ??= new Error("the lock's database connection closed");
+    });
+  }
+
+  /** Takes the lock if no session holds it; null when one does. */
+  static async tryAcquire(databaseUrl: string, key: number): Promise<SessionLock | null> {
+    // keepAlive: the connection sits idle while the holder works; without it a NAT or proxy may drop it silently
+    const client = new pg.Client({ connectionString: databaseUrl, keepAlive: true });
+    client.on("error", () => {}); // until the lock's own listener takes over
+    await client.connect();
+    try {
+      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [key]);
+      if (r.rows[0]?.ok) return new SessionLock(client, key);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    await client.end();
+    return null;
+  }
+
+  /** Why the lock was lost (its connection failed, so Postgres released it), or undefined while it is held. */
+  get lost(): Error | undefined {
+    return this.lostBy;
+  }
+
+  /** Releases the lock and closes its connection; safe to call twice. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    try {
+      if (!this.lostBy) await this.client.query("SELECT pg_advisory_unlock($1)", [this.key]);
+    } finally {
+      await this.client.end().catch(() => {});
+    }
+  }
+}
