@@ -65,8 +65,10 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
         "Deployment",
         "Deployment",
         "Deployment",
+        "Deployment",
         "Job",
         "Namespace",
+        "ScaledObject",
         "ScaledObject",
         "ScaledObject",
         "Service",
@@ -83,7 +85,7 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
     const pods = objects.flatMap((o) =>
       o.kind === "CronJob" ? [o.spec.jobTemplate.spec.template] : o.spec?.template ? [o.spec.template] : [],
     );
-    expect(pods.length).toBe(5);
+    expect(pods.length).toBe(6);
     for (const pod of pods)
       for (const c of pod.spec.containers)
         expect(existsSync(`${root}${c.command[1]}`), c.command[1]).toBe(true);
@@ -102,6 +104,7 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
     for (const [worker, queue] of [
       ["lxtag-feature-worker", "features"],
       ["lxtag-predict-worker", "predict"],
+      ["lxtag-trainer", "training"],
     ]) {
       const so = byName("ScaledObject", worker);
       expect(so.spec.scaleTargetRef.name).toBe(worker);

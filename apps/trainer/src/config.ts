@@ -61,6 +61,9 @@ const trainerEnvSchema = serviceEnvSchema.extend({
   /** A run is skipped unless at least this many labeled posts and human labels arrived since the last successful
    * run (`--force` runs anyway). */
   LXTAG_TRAIN_MIN_NEW_LABELS: z.coerce.number().int().min(0).default(1),
+  /** Cron pattern (BullMQ job scheduler, e.g. "0 3 * * *") on which the trainer service starts a run; empty: none.
+   * Single-node installs use this; Kubernetes uses the CronJob in infra/ instead (enable one of the two). */
+  LXTAG_TRAIN_SCHEDULE: z.string().default(""),
   /** The gate compares candidate and active model by F1 at this k on the same test posts (the paper's headline
    * k is 2). */
   LXTAG_TRAIN_GATE_K: z.coerce.number().int().min(1).max(5).default(2),

@@ -1,60 +1,16 @@
 // A training run end to end on real services: a scratch Postgres database (its own model registry and training
 // history), S3 with RoI objects of a detector of the test's own, and the engine training tiny models.
-import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createDb, type Db, type Repositories, repositories, type TrainingRun } from "@lxtag/db";
-import { storeOptions } from "@lxtag/runtime";
-import { ObjectStore } from "@lxtag/storage";
-import { scratchDatabase } from "@lxtag/testkit";
+import type { Repositories, TrainingRun } from "@lxtag/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TrainerServices } from "../cli/services.js";
-import { loadConfig } from "../config.js";
 import { trainingCheckpointKey } from "../publish.js";
 import { type SeededPost, seedLabeledPosts } from "../testing/labeled-posts.js";
+import { type TrainerHarness as Harness, trainerHarness as harness } from "../testing/trainer-harness.js";
 import type { Evaluation } from "./evaluate.js";
 import type { FilterReport } from "./filters.js";
 import type { GateDecision } from "./gate.js";
 import { TrainingRunInProgressError } from "./lock.js";
 import { splitOf } from "./split.js";
 import { type DoneTrainingRun, runTraining, type TrainingRunOptions } from "./training-run.js";
-
-interface Harness {
-  services: TrainerServices;
-  db: Db;
-  repos: Repositories;
-  close(): Promise<void>;
-}
-
-/** The trainer's services on a scratch database, a detector id and cache folder of their own. */
-async function harness(env: Record<string, string> = {}): Promise<Harness> {
-  const base = loadConfig();
-  const scratch = await scratchDatabase(base.DATABASE_URL);
-  const cache = await mkdtemp(join(tmpdir(), "lxtag-train-"));
-  const config = loadConfig({
-    ...process.env,
-    DATABASE_URL: scratch.url,
-    LXTAG_CACHE_DIR: cache,
-    LXTAG_DETECTOR_ID: `test-train-${randomUUID().slice(0, 8)}`,
-    LXTAG_TRAIN_EPOCHS: "3",
-    ...env,
-  });
-  const db = createDb(config.DATABASE_URL, 4);
-  const store = new ObjectStore(storeOptions(config));
-  const repos = repositories(db);
-  return {
-    services: { config, repos, store },
-    db,
-    repos,
-    async close() {
-      store.destroy();
-      await db.close();
-      await scratch.drop();
-      await rm(cache, { recursive: true, force: true });
-    },
-  };
-}
 
 const lines: string[] = [];
 const options = (o: TrainingRunOptions = {}): TrainingRunOptions => ({ onLog: (l) => lines.push(l), ...o });
