@@ -67,6 +67,7 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
         "Deployment",
         "Deployment",
         "Job",
+        "Job",
         "Namespace",
         "ScaledObject",
         "ScaledObject",
@@ -85,7 +86,7 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
     const pods = objects.flatMap((o) =>
       o.kind === "CronJob" ? [o.spec.jobTemplate.spec.template] : o.spec?.template ? [o.spec.template] : [],
     );
-    expect(pods.length).toBe(6);
+    expect(pods.length).toBe(7);
     for (const pod of pods)
       for (const c of pod.spec.containers)
         expect(existsSync(`${root}${c.command[1]}`), c.command[1]).toBe(true);
@@ -97,6 +98,28 @@ describe.skipIf(!kubectl).each(["base", "overlays/gpu"])("k8s %s", (dir) => {
     const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
     expect(c.command).toEqual(["node", "apps/trainer/dist/cli/train.js"]);
     expect(c.image).toMatch(/lxtag-trainer/);
+  });
+
+  it("provisions the serving detector with the trainer image (the feature workers wait for one)", () => {
+    const job = byName("Job", "lxtag-provision-detector");
+    const c = job.spec.template.spec.containers[0];
+    expect(c.command).toEqual(["node", "apps/trainer/dist/cli/ensure-detector.js"]);
+    expect(c.image).toMatch(/lxtag-trainer/);
+    expect(c.envFrom.map((e: Obj) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^lxtag-config/), "lxtag-secrets"]),
+    );
+    const feature = byName("Deployment", "lxtag-feature-worker").spec.template.spec.containers[0];
+    expect(feature.image).not.toMatch(/lxtag-trainer/); // no PyTorch there: it cannot provision one itself
+  });
+
+  it("serves worker metrics where Prometheus scrapes them: the annotated port, on every interface", () => {
+    for (const name of ["lxtag-feature-worker", "lxtag-predict-worker"]) {
+      const pod = byName("Deployment", name).spec.template;
+      const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+      expect(env.LXTAG_METRICS_PORT, name).toBe(pod.metadata.annotations["prometheus.io/port"]);
+      // the code's default is loopback, which a scraper in another pod cannot reach
+      expect(env.LXTAG_METRICS_HOST, name).toBe("0.0.0.0");
+    }
   });
 
   it("scales workers on queues that the API reports, through the API Service", () => {

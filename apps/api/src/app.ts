@@ -22,7 +22,11 @@ export async function buildApp(deps: ApiDeps) {
 
   const services = createServices(deps);
   await app.register(healthRoutes, { deps });
-  await app.register(operationsRoutes, { queues: deps.queues, metrics: services.metrics });
+  await app.register(operationsRoutes, {
+    queues: deps.queues,
+    metrics: services.metrics,
+    apiKeys: deps.repos.apiKeys,
+  });
   await app.register(v1Routes, {
     prefix: "/v1",
     services,

@@ -1,4 +1,4 @@
-import { type FeatureJob, type IngestJob, type PredictJob, QUEUES } from "@lxtag/contracts";
+import { type FeatureJob, type IngestJob, type PredictJob, QUEUES, type TrainingJob } from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
 import { createLogger, createQueue, storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
@@ -14,6 +14,7 @@ export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): 
     ingest: q<IngestJob>(QUEUES.ingest),
     features: q<FeatureJob>(QUEUES.features),
     predict: q<PredictJob>(QUEUES.predict),
+    training: q<TrainingJob>(QUEUES.training),
   };
   return {
     config,

@@ -1,4 +1,4 @@
-import type { FeatureJob, IngestJob, PredictJob } from "@lxtag/contracts";
+import type { FeatureJob, IngestJob, PredictJob, TrainingJob } from "@lxtag/contracts";
 import type { Db, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
@@ -11,6 +11,12 @@ export interface ApiDeps {
   db: Db;
   repos: Repositories;
   store: ObjectStore;
-  queues: { ingest: Queue<IngestJob>; features: Queue<FeatureJob>; predict: Queue<PredictJob> };
+  /** Every queue the API adds to or reports on (/queues, /metrics): the trainer scales on `training`'s backlog. */
+  queues: {
+    ingest: Queue<IngestJob>;
+    features: Queue<FeatureJob>;
+    predict: Queue<PredictJob>;
+    training: Queue<TrainingJob>;
+  };
   log: Logger;
 }

@@ -24,6 +24,22 @@ export class ForbiddenError extends ApiError {
 }
 
 /**
+ * An `s3Keys` entry outside the caller's own uploads (`uploads/<apiKeyId>/`). Refused before S3 is asked, so the
+ * answer says nothing about whether another key's object exists; the message names the caller's own prefix.
+ */
+export class ForeignObjectError extends ApiError {
+  override name = "ForeignObjectError";
+  readonly statusCode = 403;
+  readonly code = "forbidden_object";
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`s3Keys entry ${JSON.stringify(key)} is ${reason}`);
+  }
+}
+
+/**
  * A model whose features come from another detector than the serving one: activating it would feed it features it
  * was never trained on.
  */
@@ -55,6 +71,21 @@ export class NotFoundError extends ApiError {
     readonly id: string,
   ) {
     super(`${resource} ${id} not found`);
+  }
+}
+
+/**
+ * A training run's row holds a JSON value its contract (`packages/contracts`) does not describe: the trainer and
+ * the API disagree, which is ours to fix (a 500, with this in the log).
+ */
+export class InvalidStoredRunError extends Error {
+  override name = "InvalidStoredRunError";
+  constructor(
+    readonly runId: string,
+    readonly field: string,
+    readonly issues: string,
+  ) {
+    super(`training run ${runId}: ${field} does not match its contract: ${issues}`);
   }
 }
 

@@ -3,19 +3,23 @@
 import { createHash, randomUUID } from "node:crypto";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { decodeRoi } from "@lxtag/storage";
+import { waitForJob } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FeatureHarness, tinyDetector } from "./testing/fixtures.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
 import { randomPng } from "./testing/png.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const key = (name: string) => `test/feature-worker/${randomUUID()}/${name}`;
 
 describe("feature worker", () => {
+  let bundle: string;
   let detector: Detector;
   let h: FeatureHarness | undefined;
   beforeAll(async () => {
-    detector = await tinyDetector();
+    bundle = await tinyDetectorBundle();
+    detector = await tinyDetector(bundle);
   });
   afterEach(async () => {
     await h?.close();
@@ -53,6 +57,68 @@ describe("feature worker", () => {
     expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
     expect((await h.row(second)).imageSha256).toBe(sha256(image));
     expect(detector.runs).toBe(runs + 1);
+  });
+
+  it("with no detector published, takes no jobs (they wait, unfailed), says so once, and serves once one is", async () => {
+    // a bucket of the test's own: publishing here leaves the shared detectors/current.json as it is
+    const env = {
+      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
+      LXTAG_DETECTOR_POLL_MS: "100",
+    };
+    h = new FeatureHarness("published", env);
+    const warn = vi.spyOn(h.log, "warn");
+    await h.start();
+    const image = randomPng();
+    const post = await h.post(key("fresh-install.png"), image);
+    await h.enqueue(post);
+    await sleep(1000); // ten looks for a detector
+    expect(h.worker.worker).toBeUndefined();
+    expect(await h.features.getJobState(jobIds.features(post))).toBe("waiting");
+    expect(await h.row(post)).toEqual({ state: "pending", flags: [], imageSha256: null, error: null });
+    const waiting = warn.mock.calls.filter(([, msg]) =>
+      String(msg).startsWith("waiting for a serving detector"),
+    );
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]![0]).toMatchObject({ reason: "detectors/current.json does not exist" });
+
+    const id = await publishDetector(h.direct, bundle);
+    expect((await h.worker.serving).id).toBe(id);
+    expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect(await h.row(post)).toEqual({
+      state: "predicting",
+      flags: [],
+      imageSha256: sha256(image),
+      error: null,
+    });
+    expect(decodeRoi(await h.direct.get(roiCacheKey(id, sha256(image)))).detectorId).toBe(id);
+    expect(await h.predict.getJob(jobIds.predict(post))).toBeDefined();
+  });
+
+  it("hands a post sent back for featurization to prediction under the re-run's job id", async () => {
+    h = await new FeatureHarness(detector).start();
+    const image = randomPng();
+    const post = await h.post(key("refeaturized.png"), image);
+    // as the predict worker leaves it: featurized once (another detector's RoIs), then sent back
+    await h.repos.posts.markFeaturized(post, sha256(image));
+    expect(await h.repos.posts.markRefeaturizing(post)).toBe(true);
+    await h.features.add(
+      "features",
+      { batchId: h.batchId, postId: post },
+      { jobId: jobIds.refeaturize(post, detector.id) },
+    );
+    const job = await waitForJob(h.features, jobIds.refeaturize(post, detector.id));
+    expect(job.returnvalue).toEqual({ outcome: "detected" });
+    expect(await h.row(post)).toEqual({
+      state: "predicting",
+      flags: ["refeaturized"],
+      imageSha256: sha256(image),
+      error: null,
+    });
+    expect((await h.predict.getJob(jobIds.repredict(post, detector.id)))?.data).toEqual({
+      batchId: h.batchId,
+      postId: post,
+    });
+    expect(await h.predict.getJob(jobIds.predict(post))).toBeUndefined();
   });
 
   it("with LXTAG_IMAGE_BATCH=4, concurrent jobs share detector runs", async () => {

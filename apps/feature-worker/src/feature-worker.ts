@@ -6,11 +6,18 @@ import type { Detector, ImageDetector } from "@lxtag/vision";
 import type { Queue, Worker } from "bullmq";
 import type { FeatureConfig } from "./config.js";
 import { featurize } from "./featurize.js";
+import { fetchLimits } from "./image-source.js";
+import type { ServingDetector } from "./serving-detector.js";
 
 export interface FeatureWorkerDeps {
   repos: Repositories;
   store: ObjectStore;
-  detector: Detector;
+  /**
+   * The detector to serve, or why there is none yet (a fresh install); asked again every `LXTAG_DETECTOR_POLL_MS`
+   * until it gives one (main.ts: `loadServingDetector`). The worker never disposes it: its owner does, after
+   * `close()`, through {@link FeatureWorker.detector}.
+   */
+  loadDetector: () => Promise<ServingDetector>;
   /** Where featurized posts go next. */
   predict: Queue<PredictJob>;
   log: Logger;
@@ -19,13 +26,90 @@ export interface FeatureWorkerDeps {
 }
 
 export interface FeatureWorker {
-  readonly worker: Worker;
-  /** Stops taking jobs and waits for those in flight; the deps stay open (their owner closes them). */
+  /** Resolves with the detector once the worker takes jobs. */
+  readonly serving: Promise<Detector>;
+  /** The BullMQ worker; undefined while no detector is there to serve. */
+  readonly worker: Worker | undefined;
+  /** The detector loaded, for its owner to dispose after `close()`; undefined until one is. */
+  readonly detector: Detector | undefined;
+  /** Stops looking for a detector and taking jobs, waits for those in flight; the deps stay open. */
   close(): Promise<void>;
 }
 
-/** Consumes the features queue: one post per job, its image's RoIs cached in S3, the post handed to prediction. */
+/**
+ * Consumes the features queue: one post per job, its image's RoIs cached in S3, the post handed to prediction.
+ * With no detector published yet (a fresh install, before the trainer's `ensure-detector` ran), it takes no jobs
+ * (they wait in the queue, unfailed), says so once, looks again every `LXTAG_DETECTOR_POLL_MS`, and starts once
+ * one is published: no crash loop, no failed posts.
+ */
 export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfig): FeatureWorker {
+  const { log } = deps;
+  let worker: Worker | undefined;
+  let detector: Detector | undefined;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  let waitingSaid = false;
+  let markServing: (detector: Detector) => void = () => {};
+  const serving = new Promise<Detector>((resolve) => {
+    markServing = resolve;
+  });
+
+  const poll = async () => {
+    try {
+      const found = await deps.loadDetector();
+      if ("detector" in found) {
+        detector = found.detector; // kept even when closed meanwhile, so its owner disposes it
+        if (closed) return;
+        log.info(
+          {
+            detector: detector.id,
+            weights: detector.manifest.weights,
+            selection: detector.manifest.selection.mode,
+            provider: detector.provider,
+            imageBatch: config.LXTAG_IMAGE_BATCH,
+          },
+          "detector loaded",
+        );
+        worker = takeJobs(deps, detector, config);
+        log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
+        markServing(detector);
+        return;
+      }
+      if (!waitingSaid) {
+        waitingSaid = true;
+        log.warn(
+          { reason: found.missing, pollMs: config.LXTAG_DETECTOR_POLL_MS },
+          "waiting for a serving detector (the trainer's ensure-detector publishes one); jobs wait until then",
+        );
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "loading the serving detector failed; trying again");
+    }
+    // the next look is scheduled after this one ended: a slow bundle download never overlaps the next
+    if (!closed) timer = setTimeout(() => (polling = poll()), config.LXTAG_DETECTOR_POLL_MS);
+  };
+  polling = poll();
+
+  return {
+    serving,
+    get worker() {
+      return worker;
+    },
+    get detector() {
+      return detector;
+    },
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await polling;
+      await worker?.close();
+    },
+  };
+}
+
+/** The BullMQ worker on the features queue, serving `served`. */
+function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConfig): Worker {
   const { repos, log, metrics } = deps;
   const imagesPerRun = metrics?.histogram(
     "lxtag_feature_image_batch_size",
@@ -34,24 +118,20 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
   );
   const detector: ImageDetector =
     config.LXTAG_IMAGE_BATCH > 1
-      ? deps.detector.batching({
+      ? served.batching({
           maxBatchSize: config.LXTAG_IMAGE_BATCH,
           maxWaitMs: config.LXTAG_IMAGE_BATCH_WAIT_MS,
           onBatch: (size) => imagesPerRun?.observe(size),
         })
       : {
-          id: deps.detector.id,
+          id: served.id,
           detect: (image) => {
             imagesPerRun?.observe(1);
-            return deps.detector.detect(image);
+            return served.detect(image);
           },
         };
-  const limits = {
-    maxBytes: config.LXTAG_MAX_IMAGE_BYTES,
-    timeoutMs: config.LXTAG_IMAGE_FETCH_TIMEOUT_MS,
-    maxPixels: config.LXTAG_MAX_IMAGE_PIXELS,
-  };
-  const worker = runWorker<FeatureJob, { outcome: string }>({
+  const limits = { ...fetchLimits(config), maxPixels: config.LXTAG_MAX_IMAGE_PIXELS };
+  return runWorker<FeatureJob, { outcome: string }>({
     queue: QUEUES.features,
     schema: featureJobSchema,
     config,
@@ -66,5 +146,4 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
     },
     onFinalFailure: (job, err) => failPost(repos, job, `features-failed: ${err.message}`),
   });
-  return { worker, close: () => worker.close() };
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { jobIds, type PredictJob, roiCacheKey } from "@lxtag/contracts";
+import { jobIds, type PredictJob, REFEATURIZED_FLAG, roiCacheKey } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
@@ -36,8 +36,12 @@ function unusableReason(err: unknown): string | undefined {
 export async function featurize(postId: string, deps: FeaturizeDeps): Promise<FeaturizeOutcome> {
   const post = await deps.repos.posts.forFeatures(postId);
   if (!post) throw new UnrecoverableError(`post ${postId} not found`);
-  const enqueue = () =>
-    deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId: jobIds.predict(postId) });
+  // a post sent back by the predict worker (no RoI object for its model's detector) is predicted again: under an
+  // id of its own, as its first predict job is kept a while after it completed and BullMQ never re-adds an id
+  const jobId = post.flags.includes(REFEATURIZED_FLAG)
+    ? jobIds.repredict(postId, deps.detector.id)
+    : jobIds.predict(postId);
+  const enqueue = () => deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId });
   if (post.state !== "pending" && post.state !== "featurizing") {
     if (post.state === "predicting") await enqueue(); // a crash between the update and the enqueue
     return "skipped";

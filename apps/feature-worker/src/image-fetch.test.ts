@@ -1,6 +1,7 @@
-// URL images through the real worker, from a local HTTP server: what is flagged for good and what is retried.
+// URL images through the real worker, from local HTTP servers: what is flagged for good, what is retried, and
+// what is never fetched (http, non-public addresses, redirects to them) unless the configuration allows it.
 import { createHash } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -15,13 +16,19 @@ describe("feature worker fetching URL images", () => {
   let detector: Detector;
   let server: Server;
   let base: string;
+  let port: number;
+  /** On 127.0.0.2: the one address the redirect tests allow, so that 127.0.0.1 stays refused. */
+  let front: Server;
+  let frontBase: string;
   const hits = new Map<string, number>();
+  /** TCP connections each server accepted: a refused URL must not even connect. */
+  const connections = { server: 0, front: 0 };
   const images = new Map<string, Buffer>();
   let h: FeatureHarness | undefined;
 
   beforeAll(async () => {
     detector = await tinyDetector();
-    server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const path = req.url ?? "/";
       const n = (hits.get(path) ?? 0) + 1;
       hits.set(path, n);
@@ -43,27 +50,62 @@ describe("feature worker fetching URL images", () => {
         // the first answer comes long after the worker stopped waiting
         if (n === 1) setTimeout(() => res.writeHead(200).end(image), 5 * TIMEOUT_MS);
         else res.writeHead(200).end(image);
+      } else if (kind === "redirect") {
+        // /redirect/<url, encoded>
+        res.writeHead(302, { location: decodeURIComponent(path.split("/")[2]!) }).end();
+      } else if (kind === "hops") {
+        // /hops/<n>/<name>: n more redirects on this server, then /ok/<name>
+        const [, , n, name] = path.split("/");
+        res.writeHead(302, { location: Number(n) ? `/hops/${Number(n) - 1}/${name}` : `/ok/${name}` }).end();
       } else res.writeHead(500).end();
-    });
+    };
+    server = createServer(handler).on("connection", () => connections.server++);
+    front = createServer(handler).on("connection", () => connections.front++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => front.listen(0, "127.0.0.2", resolve));
+    port = (server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}`;
+    frontBase = `http://127.0.0.2:${(front.address() as AddressInfo).port}`;
   });
   afterEach(async () => {
     await h?.close();
     h = undefined;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    for (const s of [server, front]) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
     await detector?.dispose();
   });
 
-  const start = () =>
+  /** A worker allowed to fetch http:// from `networks` (by default the test server's 127.0.0.1). */
+  const start = (networks: string | null = "127.0.0.1/32") =>
     new FeatureHarness(detector, {
       LXTAG_MAX_IMAGE_BYTES: String(MAX_BYTES),
       LXTAG_IMAGE_FETCH_TIMEOUT_MS: String(TIMEOUT_MS),
       LXTAG_FEATURE_CONCURRENCY: "4",
+      ...(networks === null
+        ? {}
+        : { LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true", LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: networks }),
     }).start();
+
+  /** Enqueues a post per URL and expects each predicted from its caption with its flag, none retried. */
+  async function expectFlagged(harness: FeatureHarness, cases: Record<string, string>) {
+    const failures = harness.failures();
+    const posts = new Map<string, string>();
+    for (const url of Object.keys(cases)) posts.set(url, await harness.post(url));
+    await harness.enqueue(...posts.values());
+    for (const [url, flag] of Object.entries(cases)) {
+      const post = posts.get(url)!;
+      expect((await harness.settled(post)).returnvalue, url).toEqual({ outcome: "caption-only" });
+      expect(await harness.row(post), url).toMatchObject({
+        state: "predicting",
+        flags: ["caption-only", flag],
+      });
+    }
+    expect(failures.size).toBe(0);
+  }
 
   it("detects a URL image", async () => {
     h = await start();
@@ -124,5 +166,45 @@ describe("feature worker fetching URL images", () => {
     ]);
     expect(hits.get("/flaky/flaky.png")).toBe(2);
     expect(hits.get("/slow/slow.png")).toBe(2);
+  });
+
+  it("fetches only https from public addresses by default: http, loopback, private and metadata are refused unopened", async () => {
+    h = await start(null);
+    connections.server = 0;
+    const https = `https://127.0.0.1:${port}`;
+    await expectFlagged(h, {
+      [`${base}/ok/http.png`]: "image-error:not-https",
+      [`${https}/ok/loopback.png`]: "image-error:unreachable",
+      [`https://localhost:${port}/ok/by-name.png`]: "image-error:unreachable",
+      [`https://[::1]:${port}/ok/v6.png`]: "image-error:unreachable",
+      [`https://[::ffff:127.0.0.1]:${port}/ok/mapped.png`]: "image-error:unreachable",
+      [`https://0x7f000001:${port}/ok/hex.png`]: "image-error:unreachable",
+      "https://169.254.169.254/latest/meta-data/": "image-error:unreachable",
+      "https://10.0.0.1/a.png": "image-error:unreachable",
+      "https://192.168.0.1:6379/": "image-error:unreachable",
+      "https://[fd00:ec2::254]/latest/meta-data/": "image-error:unreachable",
+    });
+    expect(connections.server).toBe(0);
+  });
+
+  it("re-checks every redirect: one to a refused address or more than 3 are refused; 3 are followed", async () => {
+    // the front server's address is allowed; the test server's 127.0.0.1 is not
+    h = await start("127.0.0.2/32");
+    connections.server = 0;
+    const to = (url: string) => `${frontBase}/redirect/${encodeURIComponent(url)}`;
+    const image = randomPng();
+    images.set("after-hops.png", image);
+    await expectFlagged(h, {
+      [to(`${base}/ok/loopback.png`)]: "image-error:unreachable",
+      [to(`http://localhost:${port}/ok/by-name.png`)]: "image-error:unreachable",
+      [to("http://169.254.169.254/latest/meta-data/")]: "image-error:unreachable",
+      [to("ftp://example.com/a.png")]: "image-error:not-https",
+      [`${frontBase}/hops/3/too-far.png`]: "image-error:too-many-redirects",
+    });
+    expect(connections.server).toBe(0);
+    const post = await h.post(`${frontBase}/hops/2/after-hops.png`);
+    await h.enqueue(post);
+    expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.row(post)).imageSha256).toBe(sha256(image));
   });
 });

@@ -17,30 +17,31 @@ const store = new ObjectStore(storeOptions(config));
 const predict = createQueue<PredictJob>(QUEUES.predict, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
 // while Redis is away adds fail (and their jobs are retried); say so once per error instead of on the console
 predict.on("error", (err) => log.warn({ err: err.message }, "predict queue connection error"));
-const detector = await loadServingDetector(store, config);
-log.info(
-  {
-    detector: detector.id,
-    weights: detector.manifest.weights,
-    selection: detector.manifest.selection.mode,
-    provider: detector.provider,
-    imageBatch: config.LXTAG_IMAGE_BATCH,
-  },
-  "detector loaded",
-);
 const metrics = new WorkerMetrics("feature-worker");
+// on a fresh install no detector is published yet: the worker waits for one (the trainer's ensure-detector Job
+// provisions it) instead of exiting, which would only crash-loop
 const features = startFeatureWorker(
-  { repos: repositories(db), store, detector, predict, log, metrics },
+  {
+    repos: repositories(db),
+    store,
+    loadDetector: () => loadServingDetector(store, config),
+    predict,
+    log,
+    metrics,
+  },
   config,
 );
-const metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log);
-log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
+// served once the worker takes jobs: callers (the local stack, the bench) read a worker that answers as ready
+let metricsServer: ReturnType<typeof metrics.serve>;
+void features.serving.then(() => {
+  metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log, config.LXTAG_METRICS_HOST);
+});
 
 onShutdown(log, async () => {
   await features.close();
   metricsServer?.close();
   await predict.close();
-  await detector.dispose();
+  await features.detector?.dispose();
   store.destroy();
   await db.close();
 });

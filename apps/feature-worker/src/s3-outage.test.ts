@@ -30,7 +30,7 @@ describe("feature worker during an S3 outage", () => {
     const post = await h.post(`test/feature-worker/${randomUUID()}/outage.png`, image);
     const failures = h.failures();
     let outage: Promise<void> | undefined;
-    h.worker.worker.on("active", () => {
+    h.bullWorker.on("active", () => {
       outage ??= proxy.outage(2500); // cut as the job starts, before its first S3 request
     });
     await h.enqueue(post);

@@ -1,24 +1,41 @@
 import { join } from "node:path";
 import { CURRENT_DETECTOR_KEY, currentDetectorSchema, detectorBundlePrefix } from "@lxtag/contracts";
-import { fetchBundle, type ObjectStore } from "@lxtag/storage";
+import { fetchBundle, ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import { Detector } from "@lxtag/vision";
 import type { FeatureConfig } from "./config.js";
 
+/** The serving detector, or why there is none to serve yet (a fresh install: nothing published). */
+export type ServingDetector = { detector: Detector } | { missing: string };
+
 /**
  * The detector this worker serves: `LXTAG_DETECTOR_ID`, else the one `detectors/current.json` names; its bundle is
- * fetched (and verified) into the cache folder once and loaded once per process, never per job.
+ * fetched (and verified) into the cache folder once and loaded once per process, never per job. Resolves with
+ * `missing` while nothing is published: `current.json` absent, or the named bundle's manifest not there yet (the
+ * manifest is uploaded last). Provisioning is the trainer's (`ensure-detector`): this image has no PyTorch.
+ * Throws when S3 cannot be read now or a published bundle is broken.
  */
-export async function loadServingDetector(store: ObjectStore, config: FeatureConfig): Promise<Detector> {
-  const detectorId =
-    config.LXTAG_DETECTOR_ID ??
-    currentDetectorSchema.parse(JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString())).id;
-  const dir = await fetchBundle(
-    store,
-    detectorBundlePrefix(detectorId),
-    join(config.LXTAG_CACHE_DIR, "detectors", detectorId),
-  );
-  return Detector.load(dir, {
+export async function loadServingDetector(
+  store: ObjectStore,
+  config: FeatureConfig,
+): Promise<ServingDetector> {
+  let detectorId = config.LXTAG_DETECTOR_ID;
+  if (!detectorId) {
+    let current: Buffer;
+    try {
+      current = await store.get(CURRENT_DETECTOR_KEY);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return { missing: `${CURRENT_DETECTOR_KEY} does not exist` };
+      throw err;
+    }
+    detectorId = currentDetectorSchema.parse(JSON.parse(current.toString())).id;
+  }
+  const prefix = detectorBundlePrefix(detectorId);
+  if (!(await store.exists(`${prefix}manifest.json`)))
+    return { missing: `detector ${detectorId} is not published (no ${prefix}manifest.json)` };
+  const dir = await fetchBundle(store, prefix, join(config.LXTAG_CACHE_DIR, "detectors", detectorId));
+  const detector = await Detector.load(dir, {
     executionProviders: config.LXTAG_EXECUTION_PROVIDERS,
     intraOpThreads: config.LXTAG_ORT_THREADS,
   });
+  return { detector };
 }

@@ -53,6 +53,10 @@ describe("predict worker", () => {
     expect(h.handle.worker).toBeUndefined();
     expect(await h.predict.getJobState(`predict-${post.id}`)).toBe("waiting");
     expect(await h.row(post.id)).toEqual({ state: "predicting", flags: [], error: null });
+    const summary = async () => h!.repos.batches.summary((await h!.repos.batches.find(h!.batchId))!);
+    expect((await summary()).warnings).toEqual([
+      "waiting for a first model: 1 post waits for prediction until one is activated",
+    ]);
 
     await registerModel(h.repos, a);
     await h.repos.models.activate(a.id);
@@ -63,6 +67,7 @@ describe("predict worker", () => {
     const rows = await h.predictions(post.id);
     expect(rows.map((r) => [r.model, r.rank])).toEqual([1, 2, 3, 4, 5].map((rank) => [a.id, rank]));
     expect(a.hashtags).toEqual(expect.arrayContaining(rows.map((r) => r.hashtag)));
+    expect((await summary()).warnings).toEqual([]);
   });
 
   it("swaps in a newly activated model for the next micro-batch while the batch in flight finishes on the old", async () => {

@@ -1,8 +1,8 @@
-import { type PredictJob, predictJobSchema, QUEUES } from "@lxtag/contracts";
+import { type FeatureJob, type PredictJob, predictJobSchema, QUEUES } from "@lxtag/contracts";
 import { failPost, type Repositories } from "@lxtag/db";
 import { type Logger, runWorker, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
-import type { Worker } from "bullmq";
+import type { Queue, Worker } from "bullmq";
 import type { PredictConfig } from "./config.js";
 import { ModelLoader } from "./model-loader.js";
 import { type PredictOutcome, Predictor } from "./predictor.js";
@@ -10,6 +10,8 @@ import { type PredictOutcome, Predictor } from "./predictor.js";
 export interface PredictWorkerDeps {
   repos: Repositories;
   store: ObjectStore;
+  /** Where a post goes back when its image has no RoI object for the serving model's detector. */
+  features: Queue<FeatureJob>;
   log: Logger;
   /** Job durations, micro-batch sizes and times. */
   metrics?: WorkerMetrics;
@@ -57,6 +59,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
     {
       repos: deps.repos,
       store: deps.store,
+      features: deps.features,
       log,
       topK: config.LXTAG_TOP_K,
       withModel: (fn) => loader.use(fn),

@@ -4,13 +4,18 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jobIds, type ModelManifest } from "@lxtag/contracts";
+import { jobIds, type ModelManifest, roiCacheKey } from "@lxtag/contracts";
 import { HashtagModel, type ModelInput } from "@lxtag/inference";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { encodeRoi } from "@lxtag/storage";
-import { S3Proxy, scratchDatabase } from "@lxtag/testkit";
+import { S3Proxy, scratchDatabase, waitForJob } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type PredictHarness as Harness, PredictHarness, type PredictionRow } from "./testing/fixtures.js";
+import {
+  type PredictHarness as Harness,
+  PredictHarness,
+  type PredictionRow,
+  randomRoi,
+} from "./testing/fixtures.js";
 import { publishRandomModel, registerModel } from "./testing/models.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
@@ -82,19 +87,72 @@ describe("predictor", () => {
     expect((await h.repos.batches.find(h.batchId))?.state).toBe("done");
   });
 
-  it("predicts a post whose RoI object is gone from its caption, flagged caption-only and roi-missing", async () => {
+  it("sends a post featurized by another detector back to featurization once, then predicts it from the model's detector's RoIs", async () => {
     h = await new PredictHarness(scratch.url).start();
-    const post = await h.post("my dog at the beach", { detector, gone: true });
+    const text = "a red sunset over the ocean";
+    const post = await h.post(text, { detector: `older-detector-${run}` });
     await h.enqueue(post.id);
     const job = await h.settled(post.id);
-    expect(job.returnvalue).toBe("done");
-    expect(job.attemptsMade).toBeLessThanOrEqual(1); // no retry: the object is not coming back
+    expect(job.returnvalue).toBe("refeaturized");
+    expect(await h.row(post.id)).toEqual({ state: "featurizing", flags: ["refeaturized"], error: null });
+    expect(await h.predictions(post.id)).toEqual([]); // never fed the other detector's features, nor caption-only
+    const again = await h.features.getJob(jobIds.refeaturize(post.id, detector));
+    expect(again?.data).toEqual({ batchId: h.batchId, postId: post.id });
+
+    // what a feature worker serving the model's detector does with that job: the RoIs, then the re-run's predict job
+    const roi = randomRoi(detector);
+    await h.direct.put(roiCacheKey(detector, post.sha!), encodeRoi(roi));
+    await h.repos.posts.markFeaturized(post.id, post.sha!);
+    await h.predict.add(
+      "predict",
+      { batchId: h.batchId, postId: post.id },
+      { jobId: jobIds.repredict(post.id, detector) },
+    );
+    const second = await waitForJob(h.predict, jobIds.repredict(post.id, detector));
+    expect(second.returnvalue).toBe("done");
+    expect(await h.row(post.id)).toEqual({ state: "done", flags: ["refeaturized"], error: null });
+    expectRanking(
+      await h.predictions(post.id),
+      await expected({ text, features: roi.features, boxes: roi.boxes }),
+    );
+    expect((await h.features.getJobCounts("waiting")).waiting).toBe(1); // the one job (no feature worker here)
+  });
+
+  it("predicts from the caption, flagged roi-missing, a post still without the model's detector's RoIs after featurizing again", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const text = "my dog at the beach";
+    const older = `older-detector-${run}`;
+    const post = await h.post(text, { detector: older });
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toBe("refeaturized");
+
+    // the feature workers still serve the older detector: its RoIs are cached, and the post comes back as it was
+    await h.repos.posts.markFeaturized(post.id, post.sha!);
+    await h.predict.add(
+      "predict",
+      { batchId: h.batchId, postId: post.id },
+      { jobId: jobIds.repredict(post.id, older) },
+    );
+    const second = await waitForJob(h.predict, jobIds.repredict(post.id, older));
+    expect(second.returnvalue).toBe("done");
+    expect(second.attemptsMade).toBeLessThanOrEqual(1); // no retry: the object is not coming
     expect(await h.row(post.id)).toEqual({
       state: "done",
-      flags: ["caption-only", "roi-missing"],
+      flags: ["caption-only", "refeaturized", "roi-missing"],
       error: null,
     });
-    expectRanking(await h.predictions(post.id), await expected({ text: "my dog at the beach" }));
+    expectRanking(await h.predictions(post.id), await expected({ text }));
+    expect((await h.features.getJobCounts("waiting")).waiting).toBe(1); // sent back once only
+  });
+
+  it("adds the features job again for a post sent back by an attempt that failed before adding it", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("coffee and croissants in paris", { detector, gone: true });
+    expect(await h.repos.posts.markRefeaturizing(post.id)).toBe(true); // ... and then the attempt failed
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toBe("refeaturized");
+    expect(await h.features.getJob(jobIds.refeaturize(post.id, detector))).toBeDefined();
+    expect(await h.row(post.id)).toEqual({ state: "featurizing", flags: ["refeaturized"], error: null });
   });
 
   it("reads a half-written RoI object again on retry, and predicts from the whole one", async () => {

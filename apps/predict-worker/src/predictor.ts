@@ -1,4 +1,4 @@
-import { roiCacheKey } from "@lxtag/contracts";
+import { type FeatureJob, jobIds, REFEATURIZED_FLAG, roiCacheKey } from "@lxtag/contracts";
 import type { PostForPredict, Repositories } from "@lxtag/db";
 import {
   DynamicBatcher,
@@ -8,15 +8,22 @@ import {
 } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
+import type { Queue } from "bullmq";
 
-export type PredictOutcome = "done" | "skipped";
+/** `refeaturized`: the post went back to featurization for its model's detector; a later job predicts it. */
+export type PredictOutcome = "done" | "skipped" | "refeaturized";
 
-/** Flags of a post whose RoI object is gone: predicted from its caption alone. */
+/**
+ * Flags of a post with no RoI object for its model's detector even after it went back to featurization once (the
+ * feature workers serve another detector, or the object is gone): predicted from its caption alone.
+ */
 export const ROI_MISSING_FLAGS = ["caption-only", "roi-missing"];
 
 export interface PredictorDeps {
   repos: Repositories;
   store: ObjectStore;
+  /** Where a post goes back when its image has no RoI object for the model's detector. */
+  features: Queue<FeatureJob>;
   log: Logger;
   topK: number;
   /** Runs a micro-batch on the serving model, which stays loaded until the batch is written. */
@@ -28,13 +35,15 @@ export interface PredictorDeps {
 /** One post's part of a micro-batch: its outcome, or the error its job fails with. */
 type ItemResult = { outcome: PredictOutcome } | { error: Error };
 
-/** A post's model input, or why it has none now. */
-type Features = { input: ModelInput; flags: string[] } | { error: Error };
+/** A post's model input, or why it has none now, or that it needs features from the model's detector first. */
+type Features = { input: ModelInput; flags: string[] } | { error: Error } | { refeaturize: true };
 
 /**
  * Micro-batches concurrent predict jobs into one ONNX run, then writes the posts' ranked hashtags in one
- * transaction. A post whose RoI object is gone is predicted from its caption and flagged; a post whose RoI cannot
- * be read now (an S3 outage) fails alone, so its job is retried while the rest of its batch is written.
+ * transaction. A model is never fed another detector's features: a post whose image has no RoI object for the
+ * model's detector goes back to featurization once (flagged `refeaturized`), and is predicted from its caption
+ * (flagged `roi-missing`) only when the object is still missing after that. A post whose RoI cannot be read now
+ * (an S3 outage) fails alone, so its job is retried while the rest of its batch is written.
  */
 export class Predictor {
   readonly batcher: DynamicBatcher<string, ItemResult>;
@@ -63,11 +72,19 @@ export class Predictor {
     const features = await Promise.all(todo.map((post) => this.features(model, post)));
     const failed = new Map<string, Error>();
     const ready: { post: PostForPredict; input: ModelInput; flags: string[] }[] = [];
+    // sent back now, or before by an attempt that failed between the state change and adding its features job
+    const back = [...posts.values()].filter(
+      (p) => p.state === "featurizing" && p.flags.includes(REFEATURIZED_FLAG),
+    );
     todo.forEach((post, i) => {
       const f = features[i]!;
       if ("error" in f) failed.set(post.id, f.error);
+      else if ("refeaturize" in f) back.push(post);
       else ready.push({ post, ...f });
     });
+    const sentBack = new Map(
+      await Promise.all(back.map(async (post) => [post.id, await this.sendBack(model, post)] as const)),
+    );
     const ranked = ready.length
       ? await model.rank(
           ready.map((r) => r.input),
@@ -84,12 +101,38 @@ export class Predictor {
     return ids.map((id) => {
       const error = failed.get(id);
       if (error) return { error };
-      return { outcome: done.has(id) ? "done" : "skipped" };
+      return sentBack.get(id) ?? { outcome: done.has(id) ? "done" : "skipped" };
     });
   }
 
   /**
-   * The post's RoI tensors for this model's detector. Gone for good (NoSuchKey): caption only, flagged. Anything
+   * Sends a post back to featurization (state `featurizing`, flagged `refeaturized`, once) with a features job of
+   * its own id (the first one may still be kept, and BullMQ never re-adds an id). A post already sent back gets
+   * its job added again, a no-op unless the attempt that sent it back failed before adding it.
+   */
+  private async sendBack(model: HashtagModel, post: PostForPredict): Promise<ItemResult> {
+    const detector = model.manifest.detector;
+    try {
+      if (post.state === "predicting" && !(await this.deps.repos.posts.markRefeaturizing(post.id)))
+        return { outcome: "skipped" }; // another run of its job sent it back, or it moved on meanwhile
+      await this.deps.features.add(
+        "features",
+        { batchId: post.batchId, postId: post.id },
+        { jobId: jobIds.refeaturize(post.id, detector) },
+      );
+      this.deps.log.info(
+        { postId: post.id, model: model.id, detector },
+        "no RoI object for the model's detector; the post goes back to featurization",
+      );
+      return { outcome: "refeaturized" };
+    } catch (err) {
+      return { error: err as Error };
+    }
+  }
+
+  /**
+   * The post's RoI tensors for this model's detector. None there (NoSuchKey): back to featurization if it was not
+   * sent back before (features of another detector, or the object was removed), else caption only, flagged. Anything
    * else (S3 unreachable, or an unreadable object) fails this post's attempt and its job is retried: S3-compatible
    * stores that write objects in place (s3rver does) can serve a half-written object while another feature job
    * stores the same image's RoIs, and the retry reads it whole. An object still unreadable after every attempt
@@ -103,7 +146,12 @@ export class Predictor {
       return { input: { text: post.modelText, features: roi.features, boxes: roi.boxes }, flags: [] };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
-        this.deps.log.warn({ postId: post.id, key }, "RoI features gone; predicting from the caption");
+        if (post.state === "predicting" && !post.flags.includes(REFEATURIZED_FLAG))
+          return { refeaturize: true };
+        this.deps.log.warn(
+          { postId: post.id, key },
+          "no RoI object for the model's detector after featurizing again; predicting from the caption",
+        );
         return { input: { text: post.modelText }, flags: ROI_MISSING_FLAGS };
       }
       if (err instanceof SafetensorsError)

@@ -64,7 +64,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Postgres, Redis and S3 answer */
+        /** Postgres, Redis and S3 answer; whether a model serves */
         get: {
             parameters: {
                 query?: never;
@@ -74,13 +74,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Every dependency answers */
+                /** @description Every dependency answers (with or without a model) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
+                            /** @description Postgres, Redis and S3 answer (the model does not count: the API works without one) */
                             ok: boolean;
                             checks: {
                                 /** @enum {string} */
@@ -90,6 +91,11 @@ export interface paths {
                                 /** @enum {string} */
                                 s3: "ok" | "unavailable";
                             };
+                            /**
+                             * @description "ok": a model version serves. "waiting for a first model": none is active yet (a fresh install): uploads are taken and featurized, their posts wait for prediction, unfailed, until the trainer or an admin activates one. "unavailable": the registry could not be read.
+                             * @enum {string}
+                             */
+                            model: "ok" | "waiting for a first model" | "unavailable";
                         };
                     };
                 };
@@ -113,6 +119,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description Postgres, Redis and S3 answer (the model does not count: the API works without one) */
                             ok: boolean;
                             checks: {
                                 /** @enum {string} */
@@ -122,6 +129,11 @@ export interface paths {
                                 /** @enum {string} */
                                 s3: "ok" | "unavailable";
                             };
+                            /**
+                             * @description "ok": a model version serves. "waiting for a first model": none is active yet (a fresh install): uploads are taken and featurized, their posts wait for prediction, unfailed, until the trainer or an admin activates one. "unavailable": the registry could not be read.
+                             * @enum {string}
+                             */
+                            model: "ok" | "waiting for a first model" | "unavailable";
                         };
                     };
                 };
@@ -201,7 +213,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics (admin key)
+         * @description Process, queue and post gauges over every key's batches, so only an admin key may read them: scrape with `authorization: {credentials: <admin key>}` (a bearer token).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -218,6 +233,32 @@ export interface paths {
                     };
                     content: {
                         "text/plain": string;
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
                     };
                 };
                 /** @description Internal error (details are in the server log) */
@@ -254,7 +295,7 @@ export interface paths {
         put?: never;
         /**
          * Create a batch
-         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch id; an ingest job does the parsing.
+         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch id; an ingest job does the parsing. Uploads are stored under the key's own prefix `uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; a refused image fails its post alone (`invalid-image`).
          */
         post: {
             parameters: {
@@ -286,7 +327,7 @@ export interface paths {
                             allowTraining?: boolean;
                         };
                     } | {
-                        /** @description zip parts in the lxtag bucket, in order */
+                        /** @description zip parts in the lxtag bucket under uploads/<apiKeyId>/ (the key's own), in order */
                         s3Keys: string[];
                         options?: {
                             /** @default true */
@@ -335,6 +376,19 @@ export interface paths {
                 };
                 /** @description Missing or invalid API key */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description An `s3Keys` entry outside the key's own uploads, `uploads/<apiKeyId>/` (`forbidden_object`) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1289,6 +1343,438 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/training-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Training runs, newest first (admin keys only)
+         * @description Each with its state, stage, timestamps, candidate model and decision in a line; no log.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of training runs, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            runs: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "done" | "failed" | "skipped";
+                                stage: string | null;
+                                modelVersionId: string | null;
+                                decision: {
+                                    promote: boolean;
+                                    reason: string;
+                                } | null;
+                                error: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                startedAt: string | null;
+                                /** Format: date-time */
+                                finishedAt: string | null;
+                            }[];
+                            /** Format: uuid */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Ask for a training run (admin keys only)
+         * @description Records a queued run and a job on the training queue; answers 202 with its id. Runs already queued or running do not refuse it: the trainer carries them out one at a time, in order. Without `force`, a run with too little new labeled data since the last successful one ends `skipped`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description train even when too little new labeled data arrived since the last successful run
+                         * @default false
+                         */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description The run is recorded and queued for the trainer */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            runId: string;
+                            /** @enum {string} */
+                            state: "queued";
+                            links: {
+                                self: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/training-runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One training run: filter report, metrics, decision, timings, log tail (admin keys only) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A training run: filter report, metrics, decision, timings and log tail */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            state: "queued" | "running" | "done" | "failed" | "skipped";
+                            stage: string | null;
+                            modelVersionId: string | null;
+                            error: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            datasetId: string | null;
+                            filterReport: {
+                                steps: {
+                                    filter: string;
+                                    in: number;
+                                    out: number;
+                                    hashtagsIn?: number;
+                                    hashtagsOut?: number;
+                                    note?: string;
+                                }[];
+                                split: {
+                                    train: number;
+                                    val: number;
+                                    test: number;
+                                };
+                                kept: {
+                                    train: number;
+                                    val: number;
+                                    test: number;
+                                };
+                                hashtags: number;
+                            } | null;
+                            metrics: {
+                                evaluation?: {
+                                    /** @enum {string} */
+                                    split: "test";
+                                    posts: number;
+                                    labels: number;
+                                    postsSha256: string;
+                                    candidate: {
+                                        id: string;
+                                        /** @description scores by k, "1" to "5" */
+                                        metrics: {
+                                            [key: string]: {
+                                                precision: number;
+                                                recall: number;
+                                                f1: number;
+                                                accuracy: number;
+                                                macro_precision: number;
+                                                macro_recall: number;
+                                                macro_f1: number;
+                                            };
+                                        };
+                                    };
+                                    active: {
+                                        id: string;
+                                        /** @description scores by k, "1" to "5" */
+                                        metrics: {
+                                            [key: string]: {
+                                                precision: number;
+                                                recall: number;
+                                                f1: number;
+                                                accuracy: number;
+                                                macro_precision: number;
+                                                macro_recall: number;
+                                                macro_f1: number;
+                                            };
+                                        };
+                                    } | null;
+                                    popularity: {
+                                        hashtags: string[];
+                                        /** @description scores by k, "1" to "5" */
+                                        metrics: {
+                                            [key: string]: {
+                                                precision: number;
+                                                recall: number;
+                                                f1: number;
+                                                accuracy: number;
+                                                macro_precision: number;
+                                                macro_recall: number;
+                                                macro_f1: number;
+                                            };
+                                        };
+                                    };
+                                };
+                                engine?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            decision: ({
+                                promote: boolean;
+                                reason: string;
+                                k: number;
+                                margin: number;
+                                candidate: {
+                                    id: string;
+                                    f1: number;
+                                };
+                                active: {
+                                    id: string;
+                                    f1: number;
+                                } | null;
+                            } | {
+                                /** @enum {boolean} */
+                                skipped: true;
+                                reason: string;
+                                newPosts: number;
+                                newLabels: number;
+                            }) | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            log: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

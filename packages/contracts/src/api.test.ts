@@ -5,12 +5,17 @@ import {
   batchSourceSchema,
   batchSummarySchema,
   createBatchBodySchema,
+  createTrainingRunBodySchema,
   isoDateSchema,
   labelsBodySchema,
   listPostsQuerySchema,
+  listTrainingRunsQuerySchema,
   modelDetailSchema,
   modelVersionSchema,
   postDetailSchema,
+  trainingDecisionSchema,
+  trainingRunDetailSchema,
+  trainingRunSummarySchema,
 } from "./api.js";
 
 describe("createBatchBodySchema", () => {
@@ -203,5 +208,77 @@ describe("response schemas", () => {
     };
     expect(postDetailSchema.safeParse(post).success).toBe(true);
     expect(postDetailSchema.safeParse({ ...post, state: "lost" }).success).toBe(false);
+  });
+});
+
+describe("training-run requests", () => {
+  it("default to a run that is not forced, and refuse unknown options", () => {
+    expect(createTrainingRunBodySchema.parse({})).toEqual({ force: false });
+    expect(createTrainingRunBodySchema.parse({ force: true })).toEqual({ force: true });
+    for (const body of [{ forced: true }, { force: "yes" }, null, []])
+      expect(createTrainingRunBodySchema.safeParse(body).success, JSON.stringify(body)).toBe(false);
+  });
+
+  it("page by a run id, 1 to 100 at a time", () => {
+    const cursor = "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f60";
+    expect(listTrainingRunsQuerySchema.parse({})).toEqual({ limit: 20 });
+    expect(listTrainingRunsQuerySchema.parse({ cursor, limit: "100" })).toEqual({ cursor, limit: 100 });
+    for (const query of [{ limit: "0" }, { limit: "101" }, { limit: "2.5" }, { cursor: "41" }])
+      expect(listTrainingRunsQuerySchema.safeParse(query).success, JSON.stringify(query)).toBe(false);
+  });
+});
+
+describe("training-run responses", () => {
+  const created = new Date("2026-11-28T10:00:00.000Z");
+  const run = {
+    id: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f60",
+    state: "skipped" as const,
+    stage: "skip-check",
+    modelVersionId: null,
+    error: null,
+    createdAt: created,
+    startedAt: created,
+    finishedAt: created,
+  };
+
+  it("take the gate's verdict or a skip as the decision, nothing else", () => {
+    const gate = {
+      promote: false,
+      reason: "r",
+      k: 2,
+      margin: 0.01,
+      candidate: { id: "c", f1: 0.4 },
+      active: { id: "a", f1: 0.5 },
+    };
+    expect(trainingDecisionSchema.parse(gate)).toEqual(gate);
+    expect(trainingDecisionSchema.parse({ ...gate, active: null }).active).toBeNull();
+    const skip = { skipped: true, reason: "r", newPosts: 1, newLabels: 0 };
+    expect(trainingDecisionSchema.parse(skip)).toEqual(skip);
+    expect(trainingDecisionSchema.safeParse({ reason: "r" }).success).toBe(false);
+    expect(trainingDecisionSchema.safeParse({ ...skip, skipped: false }).success).toBe(false);
+  });
+
+  it("encode a summary's timestamps, and a detail's with everything the run recorded", () => {
+    const summary = { ...run, decision: { promote: false, reason: "too little new data" } };
+    expect(z.encode(trainingRunSummarySchema, summary)).toEqual({
+      ...summary,
+      createdAt: created.toISOString(),
+      startedAt: created.toISOString(),
+      finishedAt: created.toISOString(),
+    });
+    const detail = {
+      ...run,
+      params: { force: false },
+      datasetId: null,
+      filterReport: null,
+      metrics: {},
+      decision: { skipped: true as const, reason: "too little new data", newPosts: 0, newLabels: 1 },
+      timings: { start: 0.01, "skip-check": 0.02 },
+      log: "training run\n== skip-check",
+    };
+    const wire = z.encode(trainingRunDetailSchema, detail);
+    expect(trainingRunDetailSchema.parse(JSON.parse(JSON.stringify(wire)))).toEqual(detail);
+    expect(trainingRunDetailSchema.safeParse({ ...wire, log: undefined }).success).toBe(false);
+    expect(trainingRunDetailSchema.safeParse({ ...wire, state: "paused" }).success).toBe(false);
   });
 });

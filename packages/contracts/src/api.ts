@@ -19,7 +19,10 @@ export const isoDateSchema = z.codec(z.iso.datetime({ offset: true }), z.date(),
 
 // ---- requests -------------------------------------------------------------------------------------------------
 
-/** One post of a programmatic (JSON) batch. `image` is an S3 key in the lxtag bucket or an https URL. */
+/**
+ * One post of a programmatic (JSON) batch. `image` is an https URL or an S3 key under the API key's own uploads
+ * (`uploads/<apiKeyId>/`); any other key fails the post (`invalid-image`).
+ */
 export const jsonPostSchema = z.object({
   externalId: z.string().min(1).max(200).optional(),
   // length is checked when the post is built, so an over-long caption fails that post alone with its own reason
@@ -51,7 +54,11 @@ export const createBatchBodySchema = z.union(
       options: batchOptionsSchema.optional(),
     }),
     z.object({
-      s3Keys: z.array(z.string().min(1)).min(1).max(64).describe("zip parts in the lxtag bucket, in order"),
+      s3Keys: z
+        .array(z.string().min(1))
+        .min(1)
+        .max(64)
+        .describe("zip parts in the lxtag bucket under uploads/<apiKeyId>/ (the key's own), in order"),
       options: batchOptionsSchema.optional(),
     }),
   ],
@@ -202,3 +209,165 @@ export const modelDetailSchema = modelVersionSchema
   })
   .describe("A model version: state, detector, metrics, hashtags and dataset");
 export type ModelDetail = z.infer<typeof modelDetailSchema>;
+
+// ---- training runs --------------------------------------------------------------------------------------------
+
+export const TRAINING_RUN_STATES = ["queued", "running", "done", "failed", "skipped"] as const;
+export type TrainingRunStateName = (typeof TRAINING_RUN_STATES)[number];
+
+/** Body of POST /v1/training-runs; strict, so a misspelt option is refused rather than ignored. */
+export const createTrainingRunBodySchema = z.strictObject({
+  force: z
+    .boolean()
+    .default(false)
+    .describe("train even when too little new labeled data arrived since the last successful run"),
+});
+export type CreateTrainingRunBody = z.infer<typeof createTrainingRunBodySchema>;
+
+export const listTrainingRunsQuerySchema = z.object({
+  /** The id of the last run of the previous page: a page's `nextCursor`. */
+  cursor: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export type ListTrainingRunsQuery = z.infer<typeof listTrainingRunsQuerySchema>;
+
+/** 202 of POST /v1/training-runs: the run is recorded as queued and a training job names it. */
+export const acceptedTrainingRunSchema = z
+  .object({
+    runId: z.uuid(),
+    state: z.literal("queued"),
+    links: z.object({ self: z.string() }),
+  })
+  .describe("The run is recorded and queued for the trainer");
+export type AcceptedTrainingRun = z.infer<typeof acceptedTrainingRunSchema>;
+
+/** One k's scores on the test posts (CONTRACTS.md section 6); the keys are the engine's. */
+export const rankingScoresSchema = z.object({
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  accuracy: z.number(),
+  macro_precision: z.number(),
+  macro_recall: z.number(),
+  macro_f1: z.number(),
+});
+
+/** Scores by k, "1" to "5". */
+export const rankingMetricsSchema = z
+  .record(z.string(), rankingScoresSchema)
+  .describe('scores by k, "1" to "5"');
+
+const modelScoresSchema = z.object({ id: z.string(), metrics: rankingMetricsSchema });
+
+/** Candidate, active model and popularity baseline scored on the same test posts, as the trainer stores them. */
+export const trainingEvaluationSchema = z.object({
+  split: z.literal("test"),
+  posts: z.number().int(),
+  /** Every true label of the test posts, in or out of any model's vocabulary. */
+  labels: z.number().int(),
+  /** sha256 of the test posts' ids in order: two runs compared the same posts when these agree. */
+  postsSha256: z.string(),
+  candidate: modelScoresSchema,
+  /** Null when no model was active. */
+  active: modelScoresSchema.nullable(),
+  /** The most frequent training hashtags, the same ranking for every post. */
+  popularity: z.object({ hashtags: z.array(z.string()), metrics: rankingMetricsSchema }),
+});
+export type TrainingEvaluation = z.infer<typeof trainingEvaluationSchema>;
+
+/** A run's metrics: empty until its evaluate stage. */
+export const trainingMetricsSchema = z.object({
+  evaluation: trainingEvaluationSchema.optional(),
+  /** The engine's own metrics of the candidate (its manifest's `metrics`). */
+  engine: z.record(z.string(), z.unknown()).optional(),
+});
+
+const splitSizesSchema = z.object({ train: z.number().int(), val: z.number().int(), test: z.number().int() });
+
+/** What the data stages did: each filter's posts (and outputs) in and out, in order, and the split sizes. */
+export const trainingFilterReportSchema = z.object({
+  steps: z.array(
+    z.object({
+      filter: z.string(),
+      in: z.number().int(),
+      out: z.number().int(),
+      hashtagsIn: z.number().int().optional(),
+      hashtagsOut: z.number().int().optional(),
+      note: z.string().optional(),
+    }),
+  ),
+  /** Before the filters. */
+  split: splitSizesSchema,
+  /** After them. */
+  kept: splitSizesSchema,
+  /** Hashtags the candidate ranks. */
+  hashtags: z.number().int(),
+});
+
+/** The gate's verdict on a trained candidate. */
+export const gateDecisionSchema = z.object({
+  promote: z.boolean(),
+  reason: z.string(),
+  k: z.number().int(),
+  margin: z.number(),
+  candidate: z.object({ id: z.string(), f1: z.number() }),
+  /** Null when no model was active. */
+  active: z.object({ id: z.string(), f1: z.number() }).nullable(),
+});
+
+/** A run that did not train: too little new data since the last successful run. */
+export const skipDecisionSchema = z.object({
+  skipped: z.literal(true),
+  reason: z.string(),
+  newPosts: z.number().int(),
+  newLabels: z.number().int(),
+});
+
+export const trainingDecisionSchema = z.union([gateDecisionSchema, skipDecisionSchema]);
+export type TrainingDecision = z.infer<typeof trainingDecisionSchema>;
+
+/** A run in the list: its decision in a line (a skipped run's is not to promote, with the skip reason). */
+export const trainingRunSummarySchema = z
+  .object({
+    id: z.uuid(),
+    state: z.enum(TRAINING_RUN_STATES),
+    /** The stage in progress, or the last one reached. */
+    stage: z.string().nullable(),
+    /** The candidate the run registered. */
+    modelVersionId: z.string().nullable(),
+    decision: z.object({ promote: z.boolean(), reason: z.string() }).nullable(),
+    error: z.string().nullable(),
+    createdAt: isoDateSchema,
+    startedAt: isoDateSchema.nullable(),
+    finishedAt: isoDateSchema.nullable(),
+  })
+  .describe("A training run: state, stage, timings, decision");
+export type TrainingRunSummary = z.infer<typeof trainingRunSummarySchema>;
+
+export const trainingRunsPageSchema = z
+  .object({
+    runs: z.array(trainingRunSummarySchema),
+    /** Pass as `cursor` for the next page; null on the last one. */
+    nextCursor: z.uuid().nullable(),
+  })
+  .describe("A page of training runs, newest first");
+export type TrainingRunsPage = z.infer<typeof trainingRunsPageSchema>;
+
+/** GET /v1/training-runs/:id: everything the run recorded, its log tail included. */
+export const trainingRunDetailSchema = trainingRunSummarySchema
+  .omit({ decision: true })
+  .extend({
+    /** The settings the run used; a queued run's are who asked for it and whether it is forced. */
+    params: z.record(z.string(), z.unknown()),
+    datasetId: z.string().nullable(),
+    filterReport: trainingFilterReportSchema.nullable(),
+    metrics: trainingMetricsSchema,
+    /** As stored: the gate's verdict, or why the run was skipped. */
+    decision: trainingDecisionSchema.nullable(),
+    /** Seconds per finished stage. */
+    timings: z.record(z.string(), z.number()),
+    /** The last 200 lines of the run's log. */
+    log: z.string().nullable(),
+  })
+  .describe("A training run: filter report, metrics, decision, timings and log tail");
+export type TrainingRunDetail = z.infer<typeof trainingRunDetailSchema>;

@@ -37,10 +37,22 @@ describe("jobIds", () => {
     expect(ids).toEqual([`ingest-${BATCH}`, `features-${POST}`, `predict-${POST}`]);
     expect(new Set(ids).size).toBe(3);
   });
+
+  it("give a re-featurized post's jobs ids of their own, per detector, without ':'", () => {
+    const again = [jobIds.refeaturize(POST, "frcnn-tiny-demo-1a2b3c4d"), jobIds.repredict(POST, "bua:r101")];
+    expect(again).toEqual([`features-${POST}-frcnn-tiny-demo-1a2b3c4d`, `predict-${POST}-bua_r101`]);
+    expect(jobIds.refeaturize(POST, "d2")).not.toBe(jobIds.refeaturize(POST, "d1"));
+    for (const id of again) expect(ids).not.toContain(id);
+  });
 });
 
 describe("QUEUES", () => {
-  it("names the three stages", () => {
-    expect(QUEUES).toEqual({ ingest: "ingest", features: "features", predict: "predict" });
+  it("names the three stages and the training queue", () => {
+    expect(QUEUES).toEqual({
+      ingest: "ingest",
+      features: "features",
+      predict: "predict",
+      training: "training",
+    });
   });
 });

@@ -23,10 +23,26 @@ export type PredictJob = z.infer<typeof predictJobSchema>;
 export const trainingJobSchema = z.object({ runId: z.uuid().optional(), force: z.boolean().default(false) });
 export type TrainingJob = z.infer<typeof trainingJobSchema>;
 
+/**
+ * The flag of a post sent back to featurization (once) because its image had no RoI object for the serving model's
+ * detector; its second round of jobs has the ids `jobIds.refeaturize` and `jobIds.repredict`.
+ */
+export const REFEATURIZED_FLAG = "refeaturized";
+
+/** A detector id as a job id part: BullMQ refuses ':' (an operator's LXTAG_DETECTOR_ID may hold one). */
+const idPart = (detectorId: string) => detectorId.replaceAll(":", "_");
+
 // BullMQ rejects custom ids containing ':'; ids derive from the post (or batch) so re-adding is a no-op.
 export const jobIds = {
   ingest: (batchId: string) => `ingest-${batchId}`,
   features: (postId: string) => `features-${postId}`,
   predict: (postId: string) => `predict-${postId}`,
   training: (runId: string) => `training-${runId}`,
+  /**
+   * A post sent back to featurization because no RoI object exists for the model's detector `detectorId`: its
+   * first features job is kept for a while after it completed, and BullMQ never re-adds an existing id.
+   */
+  refeaturize: (postId: string, detectorId: string) => `features-${postId}-${idPart(detectorId)}`,
+  /** The prediction of a re-featurized post, featurized by the detector `detectorId` (as for `refeaturize`). */
+  repredict: (postId: string, detectorId: string) => `predict-${postId}-${idPart(detectorId)}`,
 };

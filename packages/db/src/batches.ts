@@ -18,6 +18,12 @@ export interface BatchSummary {
 
 const TERMINAL = ["done", "failed"];
 
+/**
+ * What readiness and a batch's warnings say while no model version is active (a fresh install): posts are
+ * featurized and wait, unfailed, until the trainer or an admin activates one.
+ */
+export const WAITING_FOR_FIRST_MODEL = "waiting for a first model";
+
 export class Batches {
   constructor(private readonly db: Db) {}
 
@@ -81,6 +87,12 @@ export class Batches {
       [batch.id],
     );
     const finished = TERMINAL.reduce((s, k) => s + (counts[k] ?? 0), 0);
+    const warnings = [...((batch.warnings ?? []) as string[])]; // what markIngested writes
+    const predicting = counts.predicting ?? 0;
+    if (predicting > 0 && !(await this.anyModelActive()))
+      warnings.push(
+        `${WAITING_FOR_FIRST_MODEL}: ${predicting} ${predicting === 1 ? "post waits" : "posts wait"} for prediction until one is activated`,
+      );
     return {
       id: batch.id,
       state: batch.state,
@@ -91,8 +103,14 @@ export class Batches {
       ingestedAt: batch.ingestedAt,
       finishedAt: batch.finishedAt,
       error: batch.error,
-      warnings: (batch.warnings ?? []) as string[], // what markIngested writes
+      warnings,
       errors: errors.rows.map((r) => ({ reason: r.reason, count: Number(r.n) })),
     };
+  }
+
+  /** Whether a model version serves (predict workers without one take no jobs). */
+  private async anyModelActive(): Promise<boolean> {
+    const r = await this.db.pool.query("SELECT 1 FROM model_versions WHERE state = 'active' LIMIT 1");
+    return (r.rowCount ?? 0) > 0;
   }
 }

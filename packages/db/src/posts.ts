@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { REFEATURIZED_FLAG } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 
 export interface NewMedia {
@@ -173,6 +174,19 @@ export class Posts {
        WHERE id = $1 AND state IN ('pending', 'featurizing')`,
       [id, imageSha256, addFlags],
     );
+  }
+
+  /**
+   * Sends a post waiting for prediction back to featurization, flagged `refeaturized`: its image has no RoI object
+   * for the serving model's detector. Once per post: false when it was not predicting or was sent back before.
+   */
+  async markRefeaturizing(id: string): Promise<boolean> {
+    const r = await this.db.pool.query(
+      `UPDATE posts SET state = 'featurizing', flags = flags || ARRAY[$2::text]
+       WHERE id = $1 AND state = 'predicting' AND NOT $2::text = ANY(flags)`,
+      [id, REFEATURIZED_FLAG],
+    );
+    return r.rowCount === 1;
   }
 
   /** A post that cannot be processed fails alone, with its reason; the batch goes on. */

@@ -39,13 +39,17 @@ export class TrainingRuns {
     });
   }
 
-  /** A queued run starts; null when it is not queued (unknown, or already taken). */
+  /**
+   * A queued run starts, `params` merged over those it was queued with (who asked for it stays recorded); null when
+   * it is not queued (unknown, or already taken).
+   */
   async start(id: string, params: object): Promise<TrainingRun | null> {
-    const r = await this.db.prisma.trainingRun.updateMany({
-      where: { id, state: "queued" },
-      data: { state: "running", startedAt: new Date(), params },
-    });
-    return r.count ? this.find(id) : null;
+    const r = await this.db.pool.query(
+      `UPDATE training_runs SET state = 'running', started_at = now(), params = params || $2::jsonb
+       WHERE id = $1 AND state = 'queued'`,
+      [id, JSON.stringify(params)],
+    );
+    return r.rowCount ? this.find(id) : null;
   }
 
   /** The stage now in progress, with the seconds each finished stage took. */
@@ -107,8 +111,12 @@ export class TrainingRuns {
     return this.db.prisma.trainingRun.findUnique({ where: { id } });
   }
 
-  /** Newest first. */
-  list(limit = 50): Promise<TrainingRun[]> {
-    return this.db.prisma.trainingRun.findMany({ orderBy: { createdAt: "desc" }, take: limit });
+  /** Newest first (ties by id); `after`: the runs listed after that one. */
+  list(limit = 50, after?: string): Promise<TrainingRun[]> {
+    return this.db.prisma.trainingRun.findMany({
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: limit,
+      ...(after ? { cursor: { id: after }, skip: 1 } : {}),
+    });
   }
 }

@@ -13,6 +13,11 @@ export const serviceEnvSchema = z.object({
   LXTAG_CACHE_DIR: z.string().default(".lxtag/cache"),
   /** Port of a worker's Prometheus `/metrics`; 0 serves none. */
   LXTAG_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /**
+   * Interface of a worker's `/metrics`: loopback unless the scraper must reach it from elsewhere (the Kubernetes
+   * manifests set 0.0.0.0, for Prometheus in the cluster).
+   */
+  LXTAG_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** How long a worker's job lock lives without renewal; a crashed worker's jobs are retried after about this. */
   LXTAG_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LXTAG_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

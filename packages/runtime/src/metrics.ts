@@ -52,8 +52,8 @@ export class WorkerMetrics {
     return new client.Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** Serves `/metrics` on `port` (0: not served). */
-  serve(port: number, log: Logger): Server | undefined {
+  /** Serves `/metrics` on `host`:`port` (port 0: not served); `LXTAG_METRICS_HOST` and `LXTAG_METRICS_PORT`. */
+  serve(port: number, log: Logger, host: string): Server | undefined {
     if (!port) return undefined;
     const server = createServer(async (req, res) => {
       if (req.url !== "/metrics") {
@@ -62,7 +62,7 @@ export class WorkerMetrics {
       }
       res.writeHead(200, { "content-type": this.registry.contentType }).end(await this.registry.metrics());
     });
-    server.listen(port, "0.0.0.0", () => log.info({ port }, "metrics on /metrics"));
+    server.listen(port, host, () => log.info({ host, port }, "metrics on /metrics"));
     return server;
   }
 }

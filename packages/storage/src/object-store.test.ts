@@ -51,6 +51,14 @@ describe("ObjectStore", () => {
     expect((err as ObjectNotFoundError).key).toBe(`${key}-missing`);
   });
 
+  it("deletes objects; deleting a key that names nothing is no error", async () => {
+    const keys = [`test/${randomUUID()}`, `test/${randomUUID()}`];
+    for (const key of keys) await store.put(key, "bytes");
+    await store.delete([...keys, `test/${randomUUID()}-never-written`]);
+    for (const key of keys) expect(await store.exists(key), key).toBe(false);
+    await store.delete([]);
+  });
+
   it("creates a bucket S3 reports missing (404), and only checks it the second time", async () => {
     const bucket = `lxtag-test-${randomUUID().slice(0, 8)}`;
     created.push(bucket);

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -131,6 +132,17 @@ export class ObjectStore {
 
   async download(key: string, path: string): Promise<void> {
     await pipeline(await this.getStream(key), createWriteStream(path));
+  }
+
+  /**
+   * Deletes the objects, in parallel; a key that names nothing is no error (S3 answers 204 either way). One request
+   * per key rather than DeleteObjects: callers delete a handful (an upload's parts), and S3-compatible servers
+   * differ in the checksums DeleteObjects needs.
+   */
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map((key) => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))),
+    );
   }
 
   destroy(): void {

@@ -25,8 +25,17 @@ const OPERATIONS = [
   "GET /v1/models",
   "GET /v1/models/{id}",
   "POST /v1/models/{id}/activate",
+  "GET /v1/training-runs",
+  "POST /v1/training-runs",
+  "GET /v1/training-runs/{id}",
 ];
-const ADMIN_OPERATIONS = ["POST /v1/models/{id}/activate"];
+const ADMIN_OPERATIONS = [
+  "POST /v1/models/{id}/activate",
+  "GET /v1/training-runs",
+  "POST /v1/training-runs",
+  "GET /v1/training-runs/{id}",
+  "GET /metrics",
+];
 
 describe("GET /docs/json", () => {
   const api = useTestApi();
@@ -58,17 +67,19 @@ describe("GET /docs/json", () => {
     }
   });
 
-  it("marks /v1 routes as needing a key, with their 401, and no others", () => {
+  it("marks /v1 routes and /metrics as needing a key, with their 401, and no others", () => {
     for (const { name, path, op } of operations()) {
-      const v1 = path.startsWith("/v1/");
-      expect(op.security, name).toEqual(v1 ? [{ apiKey: [] }, { bearer: [] }] : undefined);
-      expect(Object.keys(op.responses).includes("401"), name).toBe(v1);
+      const keyed = path.startsWith("/v1/") || name === "GET /metrics";
+      expect(op.security, name).toEqual(keyed ? [{ apiKey: [] }, { bearer: [] }] : undefined);
+      expect(Object.keys(op.responses).includes("401"), name).toBe(keyed);
     }
   });
 
-  it("declares 403 on the admin routes, and on no others", () => {
+  it("declares 403 on the admin routes and on POST /v1/batches (another key's s3Keys), and on no others", () => {
     for (const { name, op } of operations())
-      expect(Object.keys(op.responses).includes("403"), name).toBe(ADMIN_OPERATIONS.includes(name));
+      expect(Object.keys(op.responses).includes("403"), name).toBe(
+        ADMIN_OPERATIONS.includes(name) || name === "POST /v1/batches",
+      );
   });
 
   it("declares the model routes' responses", () => {
@@ -87,6 +98,36 @@ describe("GET /docs/json", () => {
     expect(activate.responses["200"]).toEqual(detail.responses["200"]);
   });
 
+  it("declares the training-run routes' responses", () => {
+    const runs = doc.paths["/v1/training-runs"]!;
+    expect(Object.keys(runs.get!.responses).sort()).toEqual(["200", "400", "401", "403", "500"]);
+    expect(runs.get!.responses["200"]!.content!["application/json"]!.schema).toMatchObject({
+      required: ["runs", "nextCursor"],
+      properties: { runs: { items: { properties: { decision: { nullable: true, type: "object" } } } } },
+    });
+    expect(Object.keys(runs.post!.responses).sort()).toEqual(["202", "400", "401", "403", "500"]);
+    expect(runs.post!.responses["202"]!.content!["application/json"]!.schema).toMatchObject({
+      required: ["runId", "state", "links"],
+    });
+    expect(runs.post!.requestBody!.content["application/json"]!.schema).toMatchObject({
+      properties: { force: { type: "boolean", default: false } },
+      additionalProperties: false,
+    });
+    const one = doc.paths["/v1/training-runs/{id}"]!.get!;
+    expect(Object.keys(one.responses).sort()).toEqual(["200", "400", "401", "403", "404", "500"]);
+    const detail = one.responses["200"]!.content!["application/json"]!.schema;
+    expect(detail).toMatchObject({
+      properties: {
+        filterReport: { nullable: true, type: "object" },
+        metrics: { properties: { evaluation: { properties: { candidate: { type: "object" } } } } },
+        decision: { nullable: true, anyOf: [{ required: expect.arrayContaining(["promote"]) }, {}] },
+        timings: { type: "object" },
+        log: { type: "string", nullable: true },
+        finishedAt: { type: "string", format: "date-time", nullable: true },
+      },
+    });
+  });
+
   it("documents the labels' optional reviewer", () => {
     const body = doc.paths["/v1/posts/{id}/labels"]!.post!.requestBody!.content["application/json"]!.schema;
     expect(body).toMatchObject({
@@ -97,7 +138,7 @@ describe("GET /docs/json", () => {
 
   it("says POST /v1/batches answers 202, and takes a multipart upload or JSON", () => {
     const op = doc.paths["/v1/batches"]!.post!;
-    expect(Object.keys(op.responses).sort()).toEqual(["202", "400", "401", "413", "415", "500"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["202", "400", "401", "403", "413", "415", "500"]);
     expect(op.responses["202"]!.content!["application/json"]!.schema).toMatchObject({
       required: ["batchId", "state", "links"],
     });

@@ -14,8 +14,23 @@ import { addBulkChunked, type Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { formatIssues } from "../errors.js";
+import { foreignKeyReason } from "../services/upload-keys.js";
 import { readPostMedia } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
+
+/** An image given as a URL: the feature worker decides which URLs it fetches (https, public addresses). */
+const URL_IMAGE = /^https?:\/\//i;
+
+/**
+ * Why a JSON post may not use its image, or undefined. A reference that is not a URL is an S3 key, and only the
+ * batch's own key's uploads may be read: never another key's upload, a content-addressed image or lxtag's own
+ * objects (`detectors/current.json`).
+ */
+function imageRefusal(apiKeyId: string, ref: string): string | undefined {
+  if (URL_IMAGE.test(ref)) return undefined;
+  const reason = foreignKeyReason(apiKeyId, ref);
+  return reason && `invalid-image: S3 key ${JSON.stringify(ref)} is ${reason}`;
+}
 
 /** Post flags worth a batch-level warning. */
 const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-large"]);
@@ -70,11 +85,13 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
           if (!parsed.success)
             return malformedPost(seq, `invalid-post: ${formatIssues(parsed.error.issues, "post")}`);
           const p = parsed.data;
+          const refused = p.image ? imageRefusal(batch.apiKeyId, p.image) : undefined;
           return buildPost({
             seq,
             externalId: p.externalId,
             caption: p.caption,
-            image: p.image ? { key: p.image, sha256: null } : null,
+            image: p.image && !refused ? { key: p.image, sha256: null } : null,
+            failReason: refused,
           });
         });
         await flush(chunk);

@@ -14,6 +14,8 @@ export interface PostInput {
   media?: NewMedia[];
   flags?: string[];
   image: { key: string; sha256: string | null } | null;
+  /** Why the post fails although it could be read (e.g. an image it may not use); it stays in the dedup key. */
+  failReason?: string;
 }
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -22,16 +24,18 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 export function buildPost(input: PostInput): NewPost {
   const caption = input.caption.normalize("NFC").replace(/\r\n?/g, "\n");
   const flags = new Set(input.flags ?? []);
-  let failReason: string | null = null;
+  let failReason = input.failReason ?? null;
   const text = caption.length > MAX_CAPTION_CHARS ? "" : modelText(caption);
-  if (caption.length > MAX_CAPTION_CHARS)
+  if (!failReason && caption.length > MAX_CAPTION_CHARS)
     failReason = `caption-too-long: ${caption.length} characters (limit ${MAX_CAPTION_CHARS})`;
   if (!caption.trim()) flags.add("empty-caption");
   if (!input.image) flags.add("caption-only");
   if (!failReason && !text && !input.image) failReason = "empty-post: no caption text and no usable image";
   // identical posts (same caption, same image bytes) are one post; an external id is identity when given
   const imageRef = input.image?.sha256 ?? input.image?.key ?? (input.media ?? []).map((m) => m.uri).join("|");
-  const dedupKey = input.externalId ? `ext:${input.externalId}` : sha(`${caption}\0${imageRef}`);
+  // a refused image is not used, but a post that names it is not the same post as one without an image
+  const refused = input.failReason ? `\0${input.failReason}` : "";
+  const dedupKey = input.externalId ? `ext:${input.externalId}` : sha(`${caption}\0${imageRef}${refused}`);
   return {
     seq: input.seq,
     externalId: input.externalId ?? null,

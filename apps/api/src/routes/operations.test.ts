@@ -20,15 +20,34 @@ describe("operations routes", () => {
       ingest: idle,
       features: { ...idle, waiting: 1, prioritized: 1, backlog: 2 },
       predict: idle,
+      training: idle,
     });
   });
 
-  it("GET /metrics answers Prometheus text with the queue and post gauges", async () => {
-    const res = await api.app.inject({ method: "GET", url: "/metrics" });
+  it("GET /metrics answers an admin key Prometheus text with the queue and post gauges", async () => {
+    const admin = await api.newKey({ admin: true });
+    const res = await api.app.inject({
+      method: "GET",
+      url: "/metrics",
+      headers: { authorization: `Bearer ${admin.key}` },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     expect(res.body).toMatch(/^lxtag_queue_jobs\{queue="ingest",state="waiting"\} \d+$/m);
     expect(res.body).toContain("# TYPE lxtag_posts gauge");
     expect(res.body).toContain("process_cpu_user_seconds_total");
+  });
+
+  it("GET /metrics counts every key's posts: 401 without a key, 403 for a plain key", async () => {
+    const none = await api.app.inject({ method: "GET", url: "/metrics" });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toMatchObject({ error: "unauthorized" });
+    expect(none.body).not.toContain("lxtag_posts");
+    const plain = await api.app.inject({ method: "GET", url: "/metrics", headers: { "x-api-key": api.key } });
+    expect(plain.statusCode).toBe(403);
+    expect(plain.json()).toEqual({ error: "forbidden", message: "this route needs an admin API key" });
+    // any spelling of the path reaches the same route, and its hooks
+    const encoded = await api.app.inject({ method: "GET", url: "/%6detrics" });
+    expect(encoded.statusCode).toBe(401);
   });
 });

@@ -1,7 +1,9 @@
+import type { ApiKeyIdentity } from "@lxtag/db";
 import type { Registry } from "prom-client";
 import { z } from "zod";
 import type { ApiDeps } from "../deps.js";
-import { errorResponses } from "../http/responses.js";
+import { type ApiKeyVerifier, adminOnly, authenticate, SECURITY } from "../http/auth.js";
+import { errorResponses, forbiddenResponse, unauthorizedResponse } from "../http/responses.js";
 import type { ApiPlugin } from "../http/types.js";
 import { queueBacklog } from "../services/queue-backlog.js";
 
@@ -14,11 +16,19 @@ const queueCountsSchema = z.object({
   backlog: z.number().int().describe("waiting + prioritized + active: what an autoscaler scales on"),
 });
 
-/** What operators and their tools read: Prometheus metrics and queue backlogs. */
-export const operationsRoutes: ApiPlugin<{ queues: ApiDeps["queues"]; metrics: Registry }> = async (
-  app,
-  { queues, metrics },
-) => {
+export interface OperationsOptions {
+  queues: ApiDeps["queues"];
+  metrics: Registry;
+  apiKeys: ApiKeyVerifier;
+}
+
+/**
+ * What operators and their tools read: queue backlogs (open: the autoscaler reads them) and Prometheus metrics,
+ * which count every key's posts and so need an admin key (Prometheus sends it as a bearer token).
+ */
+export const operationsRoutes: ApiPlugin<OperationsOptions> = async (app, { queues, metrics, apiKeys }) => {
+  // the shape `authenticate` fills in, as in the /v1 scope
+  app.decorateRequest("apiKey", null as unknown as ApiKeyIdentity);
   app.get(
     "/queues",
     {
@@ -37,11 +47,19 @@ export const operationsRoutes: ApiPlugin<{ queues: ApiDeps["queues"]; metrics: R
   app.get(
     "/metrics",
     {
+      // the /v1 scope's key check, on this one route: the hooks run before anything is counted
+      onRequest: [authenticate(apiKeys), adminOnly],
       schema: {
         tags: ["operations"],
-        summary: "Prometheus metrics",
+        summary: "Prometheus metrics (admin key)",
+        description:
+          "Process, queue and post gauges over every key's batches, so only an admin key may read them: " +
+          "scrape with `authorization: {credentials: <admin key>}` (a bearer token).",
+        security: SECURITY,
         response: {
           200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } },
+          401: unauthorizedResponse,
+          403: forbiddenResponse,
           ...errorResponses(),
         },
       },

@@ -13,10 +13,12 @@ import {
   type PostsPage,
 } from "@lxtag/contracts";
 import type { PostResult, Repositories } from "@lxtag/db";
+import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
-import { NotFoundError } from "../errors.js";
-import { receiveUpload, uploadKey } from "./uploads.js";
+import { ForeignObjectError, NotFoundError } from "../errors.js";
+import { foreignKeyReason, uploadKey } from "./upload-keys.js";
+import { receiveUpload } from "./uploads.js";
 
 type Batch = NonNullable<Awaited<ReturnType<Repositories["batches"]["findForKey"]>>>;
 
@@ -26,27 +28,35 @@ export interface BatchServiceDeps {
   ingest: Queue<IngestJob>;
   /** Largest zip part of a multipart upload, bytes (the multipart plugin's `fileSize` limit). */
   maxPartBytes: number;
+  log: Logger;
 }
 
 /** Creating batches (row + ingest job) from their three sources, and reading them back for their key. */
 export class BatchService {
   constructor(private readonly deps: BatchServiceDeps) {}
 
-  /** A multipart upload: zip parts stream to S3 first, then the batch is created. */
+  /** A multipart upload: zip parts stream to S3 under the key's prefix first, then the batch is created. */
   async fromUpload(apiKeyId: string, parts: AsyncIterable<Multipart>): Promise<AcceptedBatch> {
     const batchId = randomUUID();
-    const { keys, options } = await receiveUpload(this.deps.store, batchId, parts, this.deps.maxPartBytes);
+    const { keys, options } = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
     return this.accept(batchId, apiKeyId, { type: "zip", keys }, options);
   }
 
-  /** A JSON body: inline posts (stored as one S3 object for the ingest job) or zip parts already in S3. */
+  /**
+   * A JSON body: inline posts (stored as one S3 object for the ingest job) or zip parts already in S3, which must
+   * be the key's own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
+   */
   async fromJson(apiKeyId: string, body: CreateBatchBody): Promise<AcceptedBatch> {
     const batchId = randomUUID();
     const options = body.options ?? batchOptionsSchema.parse({});
     if ("posts" in body) {
-      const key = uploadKey(batchId, "posts.json");
+      const key = uploadKey(apiKeyId, batchId, "posts.json");
       await this.deps.store.put(key, JSON.stringify(body.posts), "application/json");
       return this.accept(batchId, apiKeyId, { type: "json", key }, options);
+    }
+    for (const key of body.s3Keys) {
+      const reason = foreignKeyReason(apiKeyId, key);
+      if (reason) throw new ForeignObjectError(key, reason);
     }
     for (const key of body.s3Keys)
       if (!(await this.deps.store.exists(key))) throw new ObjectNotFoundError(key);

@@ -100,3 +100,61 @@ export async function publishTestDetector(store: ObjectStore): Promise<void> {
   await store.ensureBucket();
   await store.put(CURRENT_DETECTOR_KEY, JSON.stringify({ id: TEST_DETECTOR }), "application/json");
 }
+
+/** Scores at k = 1..5, all `f1` (the shape the trainer stores; the values do not matter to the API). */
+export function rankingScores(f1: number) {
+  const at = {
+    precision: f1,
+    recall: f1,
+    f1,
+    accuracy: f1,
+    macro_precision: f1,
+    macro_recall: f1,
+    macro_f1: f1,
+  };
+  return Object.fromEntries(["1", "2", "3", "4", "5"].map((k) => [k, at]));
+}
+
+/** What a finished run records, as the trainer's `runTraining` writes it: its candidate is `modelId`. */
+export function doneRunFields(modelId: string) {
+  return {
+    datasetId: "test-dataset",
+    modelVersionId: modelId,
+    filterReport: {
+      steps: [
+        { filter: "labeled", in: 12, out: 10, note: "2 posts without labels" },
+        { filter: "min-tag-count", in: 10, out: 9, hashtagsIn: 5, hashtagsOut: 2 },
+      ],
+      split: { train: 8, val: 2, test: 2 },
+      kept: { train: 7, val: 1, test: 1 },
+      hashtags: 2,
+    },
+    metrics: {
+      evaluation: {
+        split: "test",
+        posts: 1,
+        labels: 2,
+        postsSha256: "ab".repeat(32),
+        candidate: { id: modelId, metrics: rankingScores(0.6) },
+        active: { id: "older-model", metrics: rankingScores(0.4) },
+        popularity: { hashtags: ["travel", "food"], metrics: rankingScores(0.2) },
+      },
+      engine: { "f1@2": 0.55, epochs: 3 },
+    },
+    decision: {
+      promote: true,
+      reason:
+        "candidate F1@2 0.6000 beats the active model's 0.4000 by more than 0.01 on the same 1 test posts",
+      k: 2,
+      margin: 0.01,
+      candidate: { id: modelId, f1: 0.6 },
+      active: { id: "older-model", f1: 0.4 },
+    },
+    timings: { start: 0.01, "skip-check": 0.02, labels: 0.5, train: 12.5, publish: 0.25 },
+  } as const;
+}
+
+/** Sets a run's `created_at`, for lists whose order the test decides. */
+export async function setRunCreatedAt(deps: ApiDeps, id: string, at: Date): Promise<void> {
+  await deps.db.pool.query("UPDATE training_runs SET created_at = $2 WHERE id = $1", [id, at]);
+}

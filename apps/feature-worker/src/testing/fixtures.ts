@@ -1,22 +1,43 @@
 // What the feature worker's tests share: a real tiny detector from the engine, a batch of posts in Postgres, and
 // the worker itself started on a fresh queue prefix with the test's own dependencies.
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FeatureJob, type PredictJob, QUEUES } from "@lxtag/contracts";
+import {
+  CURRENT_DETECTOR_KEY,
+  detectorBundlePrefix,
+  detectorManifestSchema,
+  type FeatureJob,
+  type PredictJob,
+  QUEUES,
+} from "@lxtag/contracts";
 import { createLogger, storeOptions, WorkerMetrics } from "@lxtag/runtime";
-import { ObjectStore } from "@lxtag/storage";
+import { ObjectStore, publishBundle } from "@lxtag/storage";
 import { engineCommand, testEnv, WorkerHarness } from "@lxtag/testkit";
 import { Detector } from "@lxtag/vision";
-import type { Queue } from "bullmq";
+import type { Queue, Worker } from "bullmq";
 import { type FeatureConfig, loadConfig } from "../config.js";
 import { type FeatureWorker, startFeatureWorker } from "../feature-worker.js";
+import { loadServingDetector } from "../serving-detector.js";
 
-/** The tiny Faster R-CNN with random weights, exported by the engine into a fresh folder and loaded. */
-export async function tinyDetector(): Promise<Detector> {
+/** The tiny Faster R-CNN with random weights, exported by the engine into a fresh folder; returns the folder. */
+export async function tinyDetectorBundle(): Promise<string> {
   const dir = join(await mkdtemp(join(tmpdir(), "lxtag-fw-")), "detector");
   await engineCommand(["export-detector", "--preset", "tiny", "--out", dir]);
-  return Detector.load(dir);
+  return dir;
+}
+
+/** The tiny detector, loaded from `dir` (a fresh export without it). */
+export async function tinyDetector(dir?: string): Promise<Detector> {
+  return Detector.load(dir ?? (await tinyDetectorBundle()));
+}
+
+/** Publishes a detector bundle folder as the trainer's ensure-detector does: the bundle, then `current.json`. */
+export async function publishDetector(store: ObjectStore, dir: string): Promise<string> {
+  const { id } = detectorManifestSchema.parse(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+  await publishBundle(store, dir, detectorBundlePrefix(id));
+  await store.put(CURRENT_DETECTOR_KEY, JSON.stringify({ id }), "application/json");
+  return id;
 }
 
 export interface PostRow {
@@ -27,7 +48,9 @@ export interface PostRow {
 }
 
 /**
- * A feature worker on its own queue prefix, over a batch of its own in the shared database. `env` overrides the
+ * A feature worker on its own queue prefix, over a batch of its own in the shared database. `detector`: the one it
+ * serves, or `"published"`: the one published in its S3 bucket, looked for as main.ts does (give it a bucket of
+ * its own, `LXTAG_S3_BUCKET`, so the shared `detectors/current.json` stays as it is). `env` overrides the
  * configuration as the environment would; `s3Endpoint` puts something (a proxy) between the worker and S3.
  */
 export class FeatureHarness extends WorkerHarness<FeatureConfig> {
@@ -38,10 +61,12 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
   readonly features: Queue<FeatureJob> = this.jobs;
   readonly predict: Queue<PredictJob> = this.queue<PredictJob>(QUEUES.predict);
   readonly metrics = new WorkerMetrics("feature-worker-test");
+  /** The worker's logger (silent): spy on it to see what the worker says. */
+  readonly log = createLogger("feature-worker-test", "silent");
   worker!: FeatureWorker;
 
   constructor(
-    readonly detector: Detector,
+    readonly detector: Detector | "published",
     env: Record<string, string> = {},
     s3Endpoint?: string,
   ) {
@@ -53,21 +78,35 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
     });
   }
 
+  /** Starts the worker; with a detector of the test's, returns once it takes jobs. */
   async start(): Promise<this> {
     await this.direct.ensureBucket();
     await this.createBatch();
+    const given = this.detector;
+    const config = { ...this.config, LXTAG_CACHE_DIR: await mkdtemp(join(tmpdir(), "lxtag-fw-cache-")) };
     this.worker = startFeatureWorker(
       {
         repos: this.repos,
         store: this.store,
-        detector: this.detector,
+        loadDetector:
+          given === "published"
+            ? () => loadServingDetector(this.store, config)
+            : () => Promise.resolve({ detector: given }),
         predict: this.predict,
-        log: createLogger("feature-worker-test", "silent"),
+        log: this.log,
         metrics: this.metrics,
       },
-      this.config,
+      config,
     );
+    if (given !== "published") await this.worker.serving;
     return this;
+  }
+
+  /** The BullMQ worker, once it takes jobs. */
+  get bullWorker(): Worker {
+    const worker = this.worker.worker;
+    if (!worker) throw new Error("the feature worker takes no jobs yet");
+    return worker;
   }
 
   /** A pending post whose image is `imageKey` (an S3 key or a URL); with `image`, that key is uploaded first. */
@@ -79,7 +118,7 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
   /** Failed attempts per job id, as the worker reports them (a retried job fails first). */
   failures(): Map<string, string[]> {
     const seen = new Map<string, string[]>();
-    this.worker.worker.on("failed", (job, err) => {
+    this.bullWorker.on("failed", (job, err) => {
       if (job?.id) seen.set(job.id, [...(seen.get(job.id) ?? []), err.message]);
     });
     return seen;
@@ -99,6 +138,8 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
 
   override async close(): Promise<void> {
     await this.worker?.close();
+    // a detector the worker loaded itself is the harness's to release; the test's own is the test's
+    if (this.detector === "published") await this.worker?.detector?.dispose();
     this.store.destroy();
     this.direct.destroy();
     await super.close();

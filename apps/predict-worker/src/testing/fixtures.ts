@@ -4,7 +4,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FEATURE_DIM, NUM_BOXES, type PredictJob, QUEUES, roiCacheKey } from "@lxtag/contracts";
+import {
+  FEATURE_DIM,
+  type FeatureJob,
+  NUM_BOXES,
+  type PredictJob,
+  QUEUES,
+  roiCacheKey,
+} from "@lxtag/contracts";
 import { createLogger, storeOptions, WorkerMetrics } from "@lxtag/runtime";
 import { encodeRoi, ObjectStore, type RoiFeatures } from "@lxtag/storage";
 import { testEnv, WorkerHarness } from "@lxtag/testkit";
@@ -50,6 +57,8 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
   /** Straight to S3, for the test's own writes. */
   readonly direct: ObjectStore;
   readonly predict: Queue<PredictJob> = this.jobs;
+  /** Where the worker sends posts back for featurization. */
+  readonly features: Queue<FeatureJob> = this.queue<FeatureJob>(QUEUES.features);
   handle!: PredictWorker;
   private ready: Promise<void> | undefined;
 
@@ -84,6 +93,7 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
       {
         repos: this.repos,
         store: this.store,
+        features: this.features,
         log: createLogger("predict-worker-test", "silent"),
         metrics: new WorkerMetrics("predict-worker-test"),
       },
@@ -93,13 +103,15 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
   }
 
   /**
-   * A post ready for prediction. `roi`: an image whose RoI object for `detector` is uploaded (returned), or
-   * `"gone"`: an image whose RoI object does not exist; without it, a caption-only post.
+   * A post ready for prediction, with `flags` set while featurizing. `roi`: an image (`sha`) whose RoI object for
+   * `detector` is uploaded (returned), or `gone`: an image whose RoI object does not exist; without it, a
+   * caption-only post.
    */
   async post(
     caption: string,
     roi?: { detector: string } | { detector: string; gone: true },
-  ): Promise<{ id: string; roi?: RoiFeatures; key?: string }> {
+    flags: string[] = [],
+  ): Promise<{ id: string; roi?: RoiFeatures; key?: string; sha?: string }> {
     await this.prepare();
     const id = await this.insertPost({ caption });
     const sha = roi ? randomBytes(32).toString("hex") : null;
@@ -112,8 +124,8 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
         await this.direct.put(key, encodeRoi(features));
       }
     }
-    await this.repos.posts.markFeaturized(id, sha);
-    return { id, roi: features, key };
+    await this.repos.posts.markFeaturized(id, sha, flags);
+    return { id, roi: features, key, sha: sha ?? undefined };
   }
 
   row(postId: string): Promise<PostRow> {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { jobIds } from "@lxtag/contracts";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { firstPostView, seedBatch, seedModel } from "../../testing/fixtures.js";
 import { uploadForm, useTestApi } from "../../testing/harness.js";
 
@@ -20,6 +20,25 @@ describe("/v1/batches", () => {
   const get = (url: string, headers: Record<string, string> = auth) =>
     api.app.inject({ method: "GET", url, headers });
 
+  /** The keys of the upload parts the app writes from now on. */
+  function recordWrites(): string[] {
+    const keys: string[] = [];
+    const putStream = api.deps.store.putStream.bind(api.deps.store);
+    vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+      keys.push(key);
+      return putStream(key, ...rest);
+    });
+    return keys;
+  }
+
+  async function expectDeleted(keys: string[], n: number) {
+    expect(keys).toHaveLength(n);
+    for (const key of keys) {
+      expect(key.startsWith(`uploads/${api.keyId}/`), key).toBe(true);
+      expect(await api.deps.store.exists(key), key).toBe(false);
+    }
+  }
+
   /** The batch row and its ingest job: what a 202 promises. */
   async function expectAccepted(res: Awaited<ReturnType<typeof post>>) {
     expect(res.statusCode).toBe(202);
@@ -38,7 +57,10 @@ describe("/v1/batches", () => {
   }
 
   describe("POST (create)", () => {
-    it("accepts a multipart upload: each part lands in S3 under uploads/<batchId>/", async () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+    it("accepts a multipart upload: each part lands in S3 under uploads/<apiKeyId>/<batchId>/", async () => {
       const form = uploadForm(
         [
           { name: "export-1.zip", bytes: "first part" },
@@ -47,7 +69,7 @@ describe("/v1/batches", () => {
         JSON.stringify({ includeReels: false }),
       );
       const { batchId, row } = await expectAccepted(await post(form));
-      const keys = [`uploads/${batchId}/part-1.zip`, `uploads/${batchId}/part-2.zip`];
+      const keys = [1, 2].map((n) => `uploads/${api.keyId}/${batchId}/part-${n}.zip`);
       expect(row.source).toEqual({ type: "zip", keys });
       expect(row.options).toEqual({ includeReels: false, includeArchived: false, allowTraining: true });
       expect((await api.deps.store.get(keys[0]!)).toString()).toBe("first part");
@@ -59,15 +81,15 @@ describe("/v1/batches", () => {
       const { batchId, row } = await expectAccepted(
         await post({ posts, options: { includeArchived: true } }),
       );
-      const key = `uploads/${batchId}/posts.json`;
+      const key = `uploads/${api.keyId}/${batchId}/posts.json`;
       expect(row.source).toEqual({ type: "json", key });
       expect(row.options).toEqual({ includeReels: true, includeArchived: true, allowTraining: true });
       expect(JSON.parse((await api.deps.store.get(key)).toString())).toEqual(posts);
       expect(await api.deps.queues.ingest.getJobCountByTypes("waiting")).toBeGreaterThanOrEqual(1);
     });
 
-    it("accepts zip parts already in S3 (s3Keys)", async () => {
-      const key = `test-uploads/${randomUUID()}.zip`;
+    it("accepts zip parts already in S3 under the key's own prefix (s3Keys)", async () => {
+      const key = `uploads/${api.keyId}/${randomUUID()}/part-1.zip`;
       await api.deps.store.put(key, "zip", "application/zip");
       const { row } = await expectAccepted(await post({ s3Keys: [key] }));
       expect(row.source).toEqual({ type: "zip", keys: [key] });
@@ -75,12 +97,51 @@ describe("/v1/batches", () => {
     });
 
     it("refuses an s3Key that names no object (400), creating nothing", async () => {
-      const key = `test-uploads/${randomUUID()}.zip`;
+      const key = `uploads/${api.keyId}/${randomUUID()}.zip`;
       const before = await api.deps.queues.ingest.count();
       const res = await post({ s3Keys: [key] });
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({ error: "unknown_object", message: `object not found: ${key}` });
       expect(await api.deps.queues.ingest.count()).toBe(before);
+    });
+
+    it("refuses s3Keys outside the key's own prefix (403), existing or not, creating nothing", async () => {
+      // the other tenant's real upload, written by the API itself
+      const other = await api.newKey();
+      const theirs = await post(uploadForm([{ name: "theirs.zip", bytes: "their export" }]), {
+        "x-api-key": other.key,
+      });
+      expect(theirs.statusCode).toBe(202);
+      const theirPart = `uploads/${other.keyId}/${theirs.json().batchId}/part-1.zip`;
+      expect(await api.deps.store.exists(theirPart)).toBe(true);
+      const mine = `uploads/${api.keyId}/`;
+      await api.deps.store.put("detectors/test-not-yours.json", "{}");
+      const cases: [string, string][] = [
+        [theirPart, `not under this API key's prefix ${mine}`],
+        [
+          `uploads/${other.keyId}/${randomUUID()}/never-written.zip`,
+          `not under this API key's prefix ${mine}`,
+        ],
+        ["detectors/test-not-yours.json", `not under this API key's prefix ${mine}`],
+        [`uploads/${api.keyId}`, `not under this API key's prefix ${mine}`],
+        [`${mine}../${other.keyId}/x/part-1.zip`, "a key with an empty, '.' or '..' path segment"],
+        [`${mine}a//part-1.zip`, "a key with an empty, '.' or '..' path segment"],
+        [`${mine}a/part-1.zip\n`, "a key with control characters"],
+      ];
+      const before = await api.deps.queues.ingest.count();
+      for (const [key, reason] of cases) {
+        // an own key first: the refusal is about the foreign one, wherever it is in the list
+        const res = await post({ s3Keys: [`${mine}${randomUUID()}.zip`, key] });
+        expect(res.statusCode, key).toBe(403);
+        expect(res.json(), key).toEqual({
+          error: "forbidden_object",
+          message: `s3Keys entry ${JSON.stringify(key)} is ${reason}`,
+        });
+      }
+      expect(await api.deps.queues.ingest.count()).toBe(before);
+      // the owner may name its own upload again
+      const again = await post({ s3Keys: [theirPart] }, { "x-api-key": other.key });
+      expect(again.statusCode).toBe(202);
     });
 
     it("refuses a multipart upload without a file part (400)", async () => {
@@ -92,21 +153,31 @@ describe("/v1/batches", () => {
       });
     });
 
-    it("refuses malformed JSON in the multipart options field (400, not 500)", async () => {
+    it("refuses malformed JSON in the multipart options field (400, not 500), deleting the part it wrote", async () => {
+      const written = recordWrites();
       const res = await post(uploadForm([{ name: "a.zip", bytes: "zip" }], "{includeReels: nope"));
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({ error: "invalid_json", message: "options is not valid JSON" });
+      await expectDeleted(written, 1);
     });
 
-    it("refuses options of the wrong types in a multipart upload (400)", async () => {
+    it("refuses options of the wrong types in a multipart upload (400), deleting every part it wrote", async () => {
+      const written = recordWrites();
       const res = await post(
-        uploadForm([{ name: "a.zip", bytes: "zip" }], JSON.stringify({ includeReels: "yes" })),
+        uploadForm(
+          [
+            { name: "a.zip", bytes: "zip" },
+            { name: "b.zip", bytes: "zip" },
+          ],
+          JSON.stringify({ includeReels: "yes" }),
+        ),
       );
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({
         error: "bad_request",
         message: "includeReels: Invalid input: expected boolean, received string",
       });
+      await expectDeleted(written, 2);
     });
 
     it("refuses a JSON body that is neither posts nor s3Keys (400)", async () => {
@@ -298,5 +369,35 @@ describe("/v1/batches", () => {
       expect(theirs.statusCode).toBe(404);
       expect(theirs.json()).toEqual({ error: "not_found", message: `batch ${batchId} not found` });
     });
+  });
+});
+
+describe("/v1/batches with a small part limit", () => {
+  const api = useTestApi({ env: { LXTAG_UPLOAD_MAX_BYTES: "16" } });
+
+  it("refuses a part over the limit (413) and deletes what it wrote of it and of the parts before", async () => {
+    const keys: string[] = [];
+    const putStream = api.deps.store.putStream.bind(api.deps.store);
+    const spy = vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+      keys.push(key);
+      return putStream(key, ...rest);
+    });
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers: { "x-api-key": api.key },
+      payload: uploadForm([
+        { name: "small.zip", bytes: "fits" },
+        { name: "big.zip", bytes: "x".repeat(64) },
+      ]) as unknown as string,
+    });
+    spy.mockRestore();
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({
+      error: "payload_too_large",
+      message: "upload part big.zip exceeds 16 bytes",
+    });
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(await api.deps.store.exists(key), key).toBe(false);
   });
 });

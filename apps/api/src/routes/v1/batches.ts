@@ -4,6 +4,7 @@ import {
   batchSummarySchema,
   createBatchBodySchema,
   createBatchUploadSchema,
+  errorBodySchema,
   listPostsQuerySchema,
   postResultSchema,
   postsPageSchema,
@@ -24,6 +25,12 @@ export interface BatchRoutesOptions {
 
 const params = z.object({ id: z.uuid() });
 
+/** Not the admin routes' 403 (`errorResponses`): here a plain key is refused an object, not the route. */
+const forbiddenObject = {
+  description: "An `s3Keys` entry outside the key's own uploads, `uploads/<apiKeyId>/` (`forbidden_object`)",
+  content: { "application/json": { schema: errorBodySchema } },
+};
+
 /** /v1/batches: create a batch, then follow it and read its results. */
 export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches, maxPartBytes }) => {
   // multipart parsing exists in this scope only: uploads are accepted here and nowhere else
@@ -41,14 +48,17 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
         description:
           "An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional " +
           "`options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch " +
-          "id; an ingest job does the parsing.",
+          "id; an ingest job does the parsing. Uploads are stored under the key's own prefix " +
+          "`uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may " +
+          "also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; " +
+          "a refused image fails its post alone (`invalid-image`).",
         body: {
           content: {
             "multipart/form-data": { schema: createBatchUploadSchema },
             "application/json": { schema: createBatchBodySchema },
           },
         },
-        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415) },
+        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415), 403: forbiddenObject },
       },
     },
     async (req, reply) => {

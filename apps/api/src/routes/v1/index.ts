@@ -6,6 +6,7 @@ import type { ApiServices } from "../../services/index.js";
 import { batchRoutes } from "./batches.js";
 import { modelRoutes } from "./models.js";
 import { postRoutes } from "./posts.js";
+import { trainingRunRoutes } from "./training-runs.js";
 
 export interface V1Options {
   services: ApiServices;
@@ -38,4 +39,5 @@ export const v1Routes: ApiPlugin<V1Options> = async (app, { services, apiKeys, m
   await app.register(batchRoutes, { prefix: "/batches", batches: services.batches, maxPartBytes });
   await app.register(postRoutes, { prefix: "/posts", posts: services.posts });
   await app.register(modelRoutes, { prefix: "/models", models: services.models });
+  await app.register(trainingRunRoutes, { prefix: "/training-runs", trainingRuns: services.trainingRuns });
 };

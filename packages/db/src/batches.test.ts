@@ -1,0 +1,113 @@
+// A batch's summary while no model serves, and a post sent back to featurization, on a database of the test's own
+// (activating a model version in the shared one would change what every other process serves).
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WAITING_FOR_FIRST_MODEL } from "./batches.js";
+import { createDb, type Db } from "./client.js";
+import { type Repositories, repositories } from "./index.js";
+import { migrate } from "./migrator.js";
+import type { NewPost } from "./posts.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
+const name = `lxtag_batches_${randomUUID().slice(0, 8)}`;
+const url = serverUrl.replace(/\/[^/]*$/, `/${name}`);
+
+async function admin(sql: string) {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+const newPost = (seq: number, imageKey: string | null = null): NewPost => ({
+  seq,
+  externalId: null,
+  dedupKey: `post-${seq}`,
+  kind: "post",
+  sourceFile: null,
+  caption: `post ${seq}`,
+  modelText: `post ${seq}`,
+  takenAt: null,
+  takenAtRaw: null,
+  flags: [],
+  imageKey,
+  imageSha256: null,
+  media: [],
+  hashtags: [],
+  failReason: null,
+});
+
+describe("batches and posts without a serving model", () => {
+  let db: Db;
+  let repos: Repositories;
+  let apiKeyId: string;
+  beforeAll(async () => {
+    await admin(`CREATE DATABASE ${name}`);
+    await migrate(url, `${root}prisma/migrations`);
+    db = createDb(url, 2);
+    repos = repositories(db);
+    apiKeyId = (await repos.apiKeys.create("batches-test")).id;
+  });
+  afterAll(async () => {
+    await db?.close();
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+
+  async function batchWith(posts: number): Promise<{ id: string; postIds: string[] }> {
+    const id = randomUUID();
+    await repos.batches.create(id, apiKeyId, { type: "json", key: "test" }, {});
+    const postIds = await repos.posts.insertMany(
+      id,
+      Array.from({ length: posts }, (_, i) => newPost(i, `img/${i}.png`)),
+    );
+    await repos.batches.markIngested(id, ["1 post: media-missing"]);
+    return { id, postIds };
+  }
+  const warnings = async (id: string) =>
+    (await repos.batches.summary((await repos.batches.find(id))!)).warnings;
+
+  it("warns that posts wait for a first model while they are predicting and no version is active", async () => {
+    const { id, postIds } = await batchWith(3);
+    expect(await warnings(id)).toEqual(["1 post: media-missing"]); // pending: nothing waits for a model yet
+    await repos.posts.markFeaturized(postIds[0]!, "a".repeat(64));
+    expect(await warnings(id)).toEqual([
+      "1 post: media-missing",
+      `${WAITING_FOR_FIRST_MODEL}: 1 post waits for prediction until one is activated`,
+    ]);
+    await repos.posts.markFeaturized(postIds[1]!, "b".repeat(64));
+    expect((await warnings(id))[1]).toBe(
+      "waiting for a first model: 2 posts wait for prediction until one is activated",
+    );
+
+    await db.pool.query(
+      `INSERT INTO model_versions (id, architecture, bundle_prefix, detector_id, hashtags, metrics, manifest, state)
+       VALUES ('m1', 'lxmert4hashtag', 'models/m1/', 'd1', 2, '{}', '{}', 'active')`,
+    );
+    expect(await warnings(id)).toEqual(["1 post: media-missing"]);
+  });
+
+  it("sends a predicting post back to featurization once, flagged refeaturized", async () => {
+    const { postIds } = await batchWith(2);
+    const [post, pending] = postIds as [string, string];
+    await repos.posts.markFeaturized(post, "c".repeat(64), ["caption-only"]);
+    expect(await repos.posts.markRefeaturizing(pending)).toBe(false); // not featurized yet
+    expect(await repos.posts.markRefeaturizing(post)).toBe(true);
+    expect(await repos.posts.forFeatures(post)).toMatchObject({
+      state: "featurizing",
+      imageSha256: "c".repeat(64),
+      flags: ["caption-only", "refeaturized"],
+    });
+    expect(await repos.posts.markRefeaturizing(post)).toBe(false); // it is featurizing
+    await repos.posts.markFeaturized(post, "c".repeat(64));
+    expect((await repos.posts.forFeatures(post))?.state).toBe("predicting");
+    expect(await repos.posts.markRefeaturizing(post)).toBe(false); // only once
+    expect((await repos.posts.forFeatures(post))?.flags.sort()).toEqual(["caption-only", "refeaturized"]);
+  });
+});
