@@ -26,7 +26,7 @@ const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split("\n").
 
 /** Runs one of the trainer's commands (`apps/trainer/src/cli/<name>.ts`) and returns its JSON result. */
 export async function trainerCommand<T = Record<string, unknown>>(
-  name: "ensure-detector" | "publish-model" | "train-first-model" | "import-model",
+  name: "ensure-detector" | "publish-model" | "train" | "import-model",
   args: string[] = [],
   options: CommandOptions = {},
 ): Promise<T> {

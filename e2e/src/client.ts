@@ -75,7 +75,8 @@ export class LxtagClient {
     return this.waitFor(id, (s) => s.state !== "queued" && s.state !== "ingesting", options);
   }
 
-  private async waitFor(
+  /** Polls the batch until `reached` says so. */
+  async waitFor(
     id: string,
     reached: (s: BatchSummary) => boolean,
     { timeoutMs = 120_000, intervalMs = 300, onProgress = () => {} }: WaitOptions,

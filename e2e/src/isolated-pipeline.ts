@@ -2,54 +2,86 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, repositories } from "@lxtag/db";
+import { createDb, type Db, type Repositories, repositories } from "@lxtag/db";
 import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
+import { scratchDatabase } from "@lxtag/testkit";
 import { writeWordPieceTokenizer } from "@lxtag/text";
 import yazl from "yazl";
-import { engineCommand, type ServiceName, trainerCommand } from "./apps.js";
+import { type CommandOptions, engineCommand, type ServiceName, trainerCommand } from "./apps.js";
 import { LxtagClient } from "./client.js";
-import { loadConfig } from "./config.js";
+import { type E2eConfig, loadConfig } from "./config.js";
 import { LocalStack } from "./stack.js";
 
 /**
  * The lxtag services on fresh queues with their own API keys, the serving detector and a random-weight model of
- * their own, plus direct access to Postgres and S3 for assertions: for tests and benchmarks.
+ * their own, plus direct access to Postgres and S3 for assertions: for tests and benchmarks. `ownRegistry()` gives
+ * one a database and bucket of its own too (its own detector, model registry and training history), for tests that
+ * activate models.
  */
 export class IsolatedPipeline {
-  readonly env = loadConfig();
+  readonly env: E2eConfig;
   readonly prefix = `lxtag-iso-${randomUUID().slice(0, 8)}`;
   readonly key = `key-a-${randomUUID()}`;
   readonly otherKey = `key-b-${randomUUID()}`;
-  readonly db = createDb(this.env.DATABASE_URL);
-  readonly repos = repositories(this.db);
-  readonly store = new ObjectStore(storeOptions(this.env));
+  readonly db: Db;
+  readonly repos: Repositories;
+  readonly store: ObjectStore;
   readonly stack: LocalStack;
   readonly client: LxtagClient;
   work = "";
   detectorId = "";
   modelId = "";
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
-  constructor(env: Record<string, string> = {}) {
+  /** `env`: settings for every process this pipeline starts (services and trainer commands) and for itself. */
+  constructor(private readonly overrides: Record<string, string> = {}) {
+    this.env = loadConfig({ ...process.env, ...overrides });
+    this.db = createDb(this.env.DATABASE_URL);
+    this.repos = repositories(this.db);
+    this.store = new ObjectStore(storeOptions(this.env));
     this.stack = new LocalStack(18_000 + Math.floor(Math.random() * 2000), {
       LXTAG_QUEUE_PREFIX: this.prefix,
       LXTAG_API_KEYS: `a:${this.key},b:${this.otherKey}`,
-      ...env,
+      ...overrides,
     });
     this.client = new LxtagClient(this.stack.baseUrl, this.key);
   }
 
-  /** Provisions the detector and a model, then starts `services` (all three by default). */
-  async start(services?: ServiceName[]): Promise<this> {
+  /** A pipeline on a scratch database and bucket: a fresh install, dropped again by `stop()` (the bucket stays). */
+  static async ownRegistry(env: Record<string, string> = {}): Promise<IsolatedPipeline> {
+    const scratch = await scratchDatabase(loadConfig().DATABASE_URL);
+    const pipeline = new IsolatedPipeline({
+      DATABASE_URL: scratch.url,
+      LXTAG_S3_BUCKET: `lxtag-e2e-${randomUUID().slice(0, 8)}`,
+      ...env,
+    });
+    pipeline.cleanups.push(() => scratch.drop());
+    return pipeline;
+  }
+
+  /** Provisions the detector and (unless `model` is false: a fresh install) a model, then starts `services`. */
+  async start(services?: ServiceName[], { model = true } = {}): Promise<this> {
     this.work = await mkdtemp(join(tmpdir(), "lxtag-e2e-"));
     await this.store.ensureBucket();
-    this.detectorId = (await trainerCommand<{ id: string }>("ensure-detector")).id;
-    // a random-weight model proves the pipeline (learning is the engine's tests' business); it is registered
-    // but not activated, and only this stack's predict worker serves it, so the registry's choice stays as it was
-    this.modelId = await this.publishRandomModel("model", { hashtags: 12 });
-    this.stack.setEnv({ LXTAG_MODEL_ID: this.modelId });
+    this.detectorId = (await this.trainer<{ id: string }>("ensure-detector")).id;
+    if (model) {
+      // a random-weight model proves the pipeline (learning is the engine's tests' business); it is registered
+      // but not activated, and only this stack's predict worker serves it, so the registry's choice stays as it was
+      this.modelId = await this.publishRandomModel("model", { hashtags: 12 });
+      this.stack.setEnv({ LXTAG_MODEL_ID: this.modelId });
+    }
     await this.stack.startAll(services);
     return this;
+  }
+
+  /** One of the trainer's commands, with this pipeline's settings. */
+  trainer<T = Record<string, unknown>>(
+    name: Parameters<typeof trainerCommand>[0],
+    args: string[] = [],
+    options: CommandOptions = {},
+  ): Promise<T> {
+    return trainerCommand<T>(name, args, { ...options, env: { ...this.overrides, ...options.env } });
   }
 
   /** A random-weight model for the serving detector, registered (not activated); returns its id. */
@@ -67,7 +99,7 @@ export class IsolatedPipeline {
         ...["random-model", "--out", dir, "--preset", preset, "--hashtags", String(options.hashtags)],
         ...["--detector", this.detectorId, "--config", config],
       ],
-      { devtools: true },
+      { devtools: true, env: this.overrides },
     );
     return (
       await trainerCommand<{ id: string }>("publish-model", ["--bundle", dir, "--tokenizer", tokenizer])
@@ -90,5 +122,6 @@ export class IsolatedPipeline {
     await this.stack.stop();
     this.store.destroy();
     await this.db.close();
+    for (const cleanup of this.cleanups) await cleanup();
   }
 }

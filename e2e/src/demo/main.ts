@@ -1,7 +1,7 @@
 // `npm run demo`: a synthetic Instagram export in the real layout, a first model if none is active, the whole
 // pipeline on this machine, progress while it runs, a table of results, one JSON line at the end.
 
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, repositories } from "@lxtag/db";
 import { storeOptions } from "@lxtag/runtime";
@@ -39,37 +39,45 @@ say(
       : `weights from ${detector.weights}`),
 );
 
-let model = await repos.models.active();
-// a model serves only if it was made for this detector and its bundle is still in the store
-if (
-  !model ||
-  model.detectorId !== detector.id ||
-  !(await store.exists(`${model.bundlePrefix}manifest.json`))
-) {
-  say("== training a first model (engine, tiny LXMERT4Hashtag) on 600 labeled synthetic posts");
-  const firstModelWork = await mkdtemp(join(work, "first-model-"));
-  const trainingExport = join(firstModelWork, "labeled-export.zip");
-  await writeExportZips(await syntheticPosts(600, 7), [trainingExport]);
-  const trained = await trainerCommand<{ id: string }>(
-    "train-first-model",
-    ["--export", trainingExport, "--work", firstModelWork],
-    { onLine: (l) => say(`   ${l}`) },
-  );
-  model = await repos.models.active();
-  say(`   published and activated ${trained.id}`);
-} else say(`== model ${model.id} is active`);
-
-say(`== writing a ${POSTS}-post export in three zip parts`);
-const posts = await syntheticPosts(POSTS, 99);
-const parts = [1, 2, 3].map((i) => join(work, `instagram-demo-part${i}.zip`));
-await writeExportZips(posts, parts);
-
 say("== starting api, feature-worker, predict-worker");
-const stack = new LocalStack(config.LXTAG_DEMO_PORT);
+// the predict worker checks the registry every second: a first model is served as soon as it is active
+const stack = new LocalStack(config.LXTAG_DEMO_PORT, { LXTAG_MODEL_POLL_MS: "1000" });
 await stack.startAll();
+const api = new LxtagClient(stack.baseUrl, config.LXTAG_DEMO_API_KEY);
 try {
+  let model = await repos.models.active();
+  // a model serves only if it was made for this detector and its bundle is still in the store
+  if (
+    !model ||
+    model.detectorId !== detector.id ||
+    !(await store.exists(`${model.bundlePrefix}manifest.json`))
+  ) {
+    // a fresh install: labeled posts come in like any others and wait, featurized, for a model; the first training
+    // run (npm run train) learns from them, and they are then labeled by the model it activates
+    say("== no model yet: a labeled 600-post export goes in, then the first training run learns from it");
+    const labeled = join(work, "instagram-labeled.zip");
+    await writeExportZips(await syntheticPosts(600, 7), [labeled]);
+    const labeledBatch = await LxtagClient.batchId(await api.uploadZips([labeled]));
+    const waiting = await api.waitFor(
+      labeledBatch,
+      (s) => s.state === "processing" && (s.counts.predicting ?? 0) + (s.counts.failed ?? 0) === s.totalPosts,
+      { timeoutMs: 30 * 60_000, intervalMs: 1000 },
+    );
+    say(`   ${waiting.counts.predicting ?? 0} posts featurized, waiting for a first model; npm run train:`);
+    const run = await trainerCommand<{ state: string; candidate?: string }>("train", ["--force"], {
+      onLine: (l) => say(`   ${l}`),
+    });
+    if (run.state !== "done" || !run.candidate)
+      throw new Error(`the first training run did not finish: ${JSON.stringify(run)}`);
+    const labeledDone = await api.waitForBatch(labeledBatch, { timeoutMs: 10 * 60_000 });
+    say(`   the ${labeledDone.counts.done ?? 0} waiting posts were labeled by ${run.candidate}`);
+    model = await repos.models.active();
+  } else say(`== model ${model.id} is active`);
+
+  say(`== writing a ${POSTS}-post export in three zip parts`);
+  const parts = [1, 2, 3].map((i) => join(work, `instagram-demo-part${i}.zip`));
+  await writeExportZips(await syntheticPosts(POSTS, 99), parts);
   const started = performance.now();
-  const api = new LxtagClient(stack.baseUrl, config.LXTAG_DEMO_API_KEY);
   const batchId = await LxtagClient.batchId(await api.uploadZips(parts));
   say(`== uploaded: batch ${batchId}`);
   const showBar = !jsonOnly && process.stdout.isTTY;
