@@ -424,6 +424,43 @@ try {
     "ratio",
     `feature-worker jobs: miss ${(miss.mean * 1000).toFixed(0)} ms (${miss.count}) vs hit ${(hit.mean * 1000).toFixed(0)} ms (${hit.count}), tiny detector`,
   );
+
+  // 8. retraining: a fresh install of its own (database, bucket, detector) takes the demo's 600 labeled posts,
+  //    featurizes them, and one `npm run train` makes the first model; its F1@2 against the popularity baseline's
+  //    on the same test posts
+  say("== retraining: the demo's 600 labeled posts on a fresh install, one training run");
+  const fresh = await IsolatedPipeline.ownRegistry({ LXTAG_LOG_LEVEL: "error" });
+  try {
+    await fresh.start(undefined, { model: false });
+    const labeled = join(work, "retrain-labeled.zip");
+    await writeExportZips(await syntheticPosts(600, 7), [labeled]);
+    const labeledBatch = await LxtagClient.batchId(await fresh.client.uploadZips([labeled]));
+    await fresh.client.waitFor(
+      labeledBatch,
+      (s) => s.state === "processing" && (s.counts.predicting ?? 0) + (s.counts.failed ?? 0) === s.totalPosts,
+      { timeoutMs: 30 * 60_000, intervalMs: 500 },
+    );
+    const run = await fresh.trainer<{
+      state: string;
+      seconds: number;
+      "f1@2": { candidate: number; popularity: number };
+    }>("train", ["--force"]);
+    if (run.state !== "done") throw new Error(`training run ended ${run.state}`);
+    report(
+      "retrain_seconds_demo",
+      run.seconds,
+      "s",
+      "labels to activated model: 600 posts, tiny, 30 epochs at most",
+    );
+    report(
+      "train_vs_popularity_f1_at2",
+      run["f1@2"].candidate / run["f1@2"].popularity,
+      "ratio",
+      `F1@2 ${run["f1@2"].candidate.toFixed(3)} vs popularity ${run["f1@2"].popularity.toFixed(3)}, same test posts`,
+    );
+  } finally {
+    await fresh.stop();
+  }
 } finally {
   await pipeline.stop();
 }
