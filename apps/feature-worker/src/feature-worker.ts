@@ -1,6 +1,6 @@
 import { type FeatureJob, featureJobSchema, type PredictJob, QUEUES } from "@lxtag/contracts";
 import { failPost, type Repositories } from "@lxtag/db";
-import { type Logger, runWorker, type WorkerMetrics } from "@lxtag/runtime";
+import { type Logger, runWorker, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Detector, ImageDetector } from "@lxtag/vision";
 import type { Queue, Worker } from "bullmq";
@@ -47,20 +47,19 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
   let worker: Worker | undefined;
   let detector: Detector | undefined;
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
   let waitingSaid = false;
   let markServing: (detector: Detector) => void = () => {};
   const serving = new Promise<Detector>((resolve) => {
     markServing = resolve;
   });
 
-  const poll = async () => {
-    try {
+  const poller = startPolling(
+    config.LXTAG_DETECTOR_POLL_MS,
+    async () => {
       const found = await deps.loadDetector();
       if ("detector" in found) {
         detector = found.detector; // kept even when closed meanwhile, so its owner disposes it
-        if (closed) return;
+        if (closed) return "stop";
         log.info(
           {
             detector: detector.id,
@@ -74,7 +73,7 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
         worker = takeJobs(deps, detector, config);
         log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
         markServing(detector);
-        return;
+        return "stop";
       }
       if (!waitingSaid) {
         waitingSaid = true;
@@ -83,13 +82,10 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
           "waiting for a serving detector (the trainer's ensure-detector publishes one); jobs wait until then",
         );
       }
-    } catch (err) {
-      log.error({ err: (err as Error).message }, "loading the serving detector failed; trying again");
-    }
-    // the next look is scheduled after this one ended: a slow bundle download never overlaps the next
-    if (!closed) timer = setTimeout(() => (polling = poll()), config.LXTAG_DETECTOR_POLL_MS);
-  };
-  polling = poll();
+      return undefined;
+    },
+    (err) => log.error({ err: err.message }, "loading the serving detector failed; trying again"),
+  );
 
   return {
     serving,
@@ -101,8 +97,7 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
     },
     async close() {
       closed = true;
-      clearTimeout(timer);
-      await polling;
+      await poller.stop();
       await worker?.close();
     },
   };

@@ -1,6 +1,6 @@
 import { type FeatureJob, type PredictJob, predictJobSchema, QUEUES } from "@lxtag/contracts";
 import { failPost, type Repositories } from "@lxtag/db";
-import { type Logger, runWorker, type WorkerMetrics } from "@lxtag/runtime";
+import { type Logger, runWorker, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue, Worker } from "bullmq";
 import type { PredictConfig } from "./config.js";
@@ -73,8 +73,6 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
 
   let worker: Worker | undefined;
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
   let waitingSaid = false;
   let markServing: (id: string) => void = () => {};
   const serving = new Promise<string>((resolve) => {
@@ -97,10 +95,13 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
     markServing(modelId);
   };
 
-  const poll = async () => {
-    try {
+  // the registry is read again every LXTAG_MODEL_POLL_MS for the whole life of the worker: a newly activated model
+  // is swapped in between micro-batches
+  const poller = startPolling(
+    config.LXTAG_MODEL_POLL_MS,
+    async () => {
       const model = await loader.refresh();
-      if (closed) return;
+      if (closed) return "stop";
       if (model && !worker) startTakingJobs(model.id);
       if (!model && !waitingSaid) {
         waitingSaid = true;
@@ -111,13 +112,10 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
             : "no active model in the registry; jobs wait until one is activated",
         );
       }
-    } catch (err) {
-      log.error({ err: (err as Error).message }, "model refresh failed; keeping the model loaded before");
-    }
-    // the next check is scheduled after this one ended: a slow bundle download never overlaps the next
-    if (!closed) timer = setTimeout(() => (polling = poll()), config.LXTAG_MODEL_POLL_MS);
-  };
-  polling = poll();
+      return undefined;
+    },
+    (err) => log.error({ err: err.message }, "model refresh failed; keeping the model loaded before"),
+  );
 
   return {
     loader,
@@ -128,8 +126,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
     },
     async close() {
       closed = true;
-      clearTimeout(timer);
-      await polling;
+      await poller.stop();
       await worker?.close();
       await loader.close();
     },

@@ -8,6 +8,7 @@ export {
 } from "./config.js";
 export { createLogger, type Logger } from "./logger.js";
 export { WorkerMetrics } from "./metrics.js";
+export { type Poller, startPolling } from "./poller.js";
 export {
   addBulkChunked,
   createQueue,
