@@ -252,12 +252,17 @@ export const rankingScoresSchema = z.object({
   macro_f1: z.number(),
 });
 
+export type RankingScores = z.infer<typeof rankingScoresSchema>;
+
 /** Scores by k, "1" to "5". */
 export const rankingMetricsSchema = z
   .record(z.string(), rankingScoresSchema)
   .describe('scores by k, "1" to "5"');
 
+export type RankingMetrics = z.infer<typeof rankingMetricsSchema>;
+
 const modelScoresSchema = z.object({ id: z.string(), metrics: rankingMetricsSchema });
+export type ModelScores = z.infer<typeof modelScoresSchema>;
 
 /** Candidate, active model and popularity baseline scored on the same test posts, as the trainer stores them. */
 export const trainingEvaluationSchema = z.object({
@@ -303,6 +308,8 @@ export const trainingFilterReportSchema = z.object({
   /** Hashtags the candidate ranks. */
   hashtags: z.number().int(),
 });
+export type TrainingFilterReport = z.infer<typeof trainingFilterReportSchema>;
+export type TrainingFilterStep = TrainingFilterReport["steps"][number];
 
 /** The gate's verdict on a trained candidate. */
 export const gateDecisionSchema = z.object({
@@ -314,6 +321,7 @@ export const gateDecisionSchema = z.object({
   /** Null when no model was active. */
   active: z.object({ id: z.string(), f1: z.number() }).nullable(),
 });
+export type GateDecision = z.infer<typeof gateDecisionSchema>;
 
 /** A run that did not train: too little new data since the last successful run. */
 export const skipDecisionSchema = z.object({

@@ -1,30 +1,13 @@
 import { createHash } from "node:crypto";
+import type { TrainingEvaluation } from "@lxtag/contracts";
 import { HashtagModel } from "@lxtag/inference";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Example } from "./labels.js";
-import { KS, type RankingMetrics, rankingMetrics } from "./metrics.js";
+import { KS, rankingMetrics } from "./metrics.js";
 import { readRois } from "./roi.js";
 
-/** One model's scores on the test posts. */
-export interface ModelScores {
-  id: string;
-  metrics: RankingMetrics;
-}
-
-/** Candidate, active model and popularity baseline on the same test posts. */
-export interface Evaluation {
-  split: "test";
-  posts: number;
-  /** Σ |G|: every true label of the test posts, in or out of any model's vocabulary. */
-  labels: number;
-  /** sha256 of the test posts' ids in order: two runs compared the same posts when these agree. */
-  postsSha256: string;
-  candidate: ModelScores;
-  /** Null when no model was active. */
-  active: ModelScores | null;
-  /** The most frequent training hashtags, the same ranking for every post. */
-  popularity: { hashtags: string[]; metrics: RankingMetrics };
-}
+/** Candidate, active model and popularity baseline on the same test posts: the contracts' type, as stored. */
+export type Evaluation = TrainingEvaluation;
 
 /** Posts ranked per inference call: bounds the RoI tensors in memory (36 x 2048 floats per post). */
 const BATCH = 64;

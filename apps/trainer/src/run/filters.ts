@@ -1,3 +1,4 @@
+import type { TrainingFilterReport, TrainingFilterStep } from "@lxtag/contracts";
 import { SPLIT_NAMES, type Splits, splitSizes } from "./split.js";
 
 /** A post as the filters see it: its labels (caption hashtags and human corrections applied). */
@@ -6,24 +7,11 @@ export interface Labeled {
   labels: readonly string[];
 }
 
-/** One filter's effect: posts in and out (over all splits) and, past the split, the outputs in and out. */
-export interface FilterStep {
-  filter: string;
-  in: number;
-  out: number;
-  hashtagsIn?: number;
-  hashtagsOut?: number;
-  note?: string;
-}
-
-/** What the data stages did, stored on the run: each filter's step in order, the split sizes before and after
- * the filters, and the number of outputs. */
-export interface FilterReport {
-  steps: FilterStep[];
-  split: { train: number; val: number; test: number };
-  kept: { train: number; val: number; test: number };
-  hashtags: number;
-}
+// One filter's effect (posts in and out over all splits; past the split, the outputs in and out) and the report
+// stored on the run (each step in order, the split sizes before and after the filters, the outputs): the
+// contracts' types, as the API serves them.
+export type FilterStep = TrainingFilterStep;
+export type FilterReport = TrainingFilterReport;
 
 /** What the filters work on: the split posts and the model's outputs (most frequent training hashtag first). */
 export interface FilterState<T extends Labeled> {

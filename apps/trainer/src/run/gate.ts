@@ -1,14 +1,7 @@
+import type { GateDecision } from "@lxtag/contracts";
 import type { Evaluation } from "./evaluate.js";
 
-/** The gate's verdict, stored on the run. */
-export interface GateDecision {
-  promote: boolean;
-  reason: string;
-  k: number;
-  margin: number;
-  candidate: { id: string; f1: number };
-  active: { id: string; f1: number } | null;
-}
+export type { GateDecision };
 
 const f1At = (metrics: Evaluation["candidate"]["metrics"], k: number) => metrics[String(k)]?.f1 ?? 0;
 const fmt = (x: number) => x.toFixed(4);

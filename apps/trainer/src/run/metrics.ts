@@ -1,16 +1,8 @@
-/** One k's scores (CONTRACTS.md 6); the keys are the engine's, so its metrics.json and ours read alike. */
-export interface MetricsAtK {
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
-  macro_precision: number;
-  macro_recall: number;
-  macro_f1: number;
-}
+import type { RankingScores as MetricsAtK, RankingMetrics } from "@lxtag/contracts";
 
-/** Scores by k ("1" to "5"). */
-export type RankingMetrics = Record<string, MetricsAtK>;
+// One k's scores (CONTRACTS.md 6) and scores by k are the contracts' types, as the API serves them; the keys are the
+// engine's, so its metrics.json and ours read alike.
+export type { MetricsAtK, RankingMetrics };
 
 export const KS = [1, 2, 3, 4, 5] as const;
 
