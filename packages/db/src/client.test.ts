@@ -1,9 +1,10 @@
 // The pool survives Postgres dropping its idle connections (what a Postgres restart does to every worker).
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createDb } from "./client.js";
 
-const url = process.env.DATABASE_URL ?? "postgresql://lxtag:lxtag@127.0.0.1:5432/lxtag";
+const url = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
 /** Ends the server side of every connection `pids` names, as a restart would, from another connection. */
 async function terminate(pids: number[]): Promise<void> {

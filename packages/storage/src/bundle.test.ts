@@ -5,16 +5,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { modelBundlePrefix } from "@lxtag/contracts";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleIntegrityError, fetchBundle, ObjectStore, publishModelBundle } from "./index.js";
 
-const store = new ObjectStore({
-  endpoint: process.env.LXTAG_S3_ENDPOINT ?? "http://127.0.0.1:4569",
-  region: "us-east-1",
-  bucket: "lxtag",
-  accessKeyId: "S3RVER",
-  secretAccessKey: "S3RVER",
-});
+const store = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, process.env)));
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** A folder as the engine writes a model bundle: the graph listed in the manifest, no tokenizer yet. */

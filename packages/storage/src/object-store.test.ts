@@ -4,18 +4,13 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DeleteBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ObjectNotFoundError, ObjectStore, type ObjectStoreOptions } from "./index.js";
 
-const S3_ENDPOINT = process.env.LXTAG_S3_ENDPOINT ?? "http://127.0.0.1:4569";
-const base: ObjectStoreOptions = {
-  endpoint: S3_ENDPOINT,
-  region: "us-east-1",
-  bucket: "lxtag",
-  accessKeyId: "S3RVER",
-  secretAccessKey: "S3RVER",
-};
+const base: ObjectStoreOptions = storeOptions(parseEnv(serviceEnvSchema, process.env));
+const S3_ENDPOINT = base.endpoint!;
 
 describe("ObjectStore", () => {
   const store = new ObjectStore(base);
