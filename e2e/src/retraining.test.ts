@@ -20,8 +20,8 @@ interface RunResult {
 
 let t: IsolatedPipeline;
 const train = (args: string[] = []) =>
-  t.trainer<RunResult>("train", ["--epochs", "25", "--min-posts", "40", ...args], {
-    env: { LXTAG_TRAIN_PATIENCE: "10" },
+  t.trainer<RunResult>("train", ["--epochs", "60", "--min-posts", "40", ...args], {
+    env: { LXTAG_TRAIN_PATIENCE: "20" },
   });
 
 beforeAll(async () => {
