@@ -3,28 +3,15 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WAITING_FOR_FIRST_MODEL } from "./batches.js";
 import { createDb, type Db } from "./client.js";
 import { type Repositories, repositories } from "./index.js";
-import { migrate } from "./migrator.js";
 import type { NewPost } from "./posts.js";
+import { scratchDatabase } from "./scratch-database.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
-const name = `lxtag_batches_${randomUUID().slice(0, 8)}`;
-const url = serverUrl.replace(/\/[^/]*$/, `/${name}`);
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 const newPost = (seq: number, imageKey: string | null = null): NewPost => ({
   seq,
@@ -46,18 +33,18 @@ const newPost = (seq: number, imageKey: string | null = null): NewPost => ({
 
 describe("batches and posts without a serving model", () => {
   let db: Db;
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let repos: Repositories;
   let apiKeyId: string;
   beforeAll(async () => {
-    await admin(`CREATE DATABASE ${name}`);
-    await migrate(url, `${root}prisma/migrations`);
-    db = createDb(url, 2);
+    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    db = createDb(scratch.url, 2);
     repos = repositories(db);
     apiKeyId = (await repos.apiKeys.create("batches-test")).id;
   });
   afterAll(async () => {
     await db?.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await scratch?.drop();
   });
 
   async function batchWith(posts: number): Promise<{ id: string; postIds: string[] }> {

@@ -15,6 +15,7 @@ export {
   type RankedHashtag,
 } from "./posts.js";
 export { type PostResult, Results } from "./results.js";
+export { scratchDatabase } from "./scratch-database.js";
 export { SessionLock } from "./session-lock.js";
 export { TrainingExamples, type TrainingPost, type TrainingPostCounts } from "./training-examples.js";
 export {

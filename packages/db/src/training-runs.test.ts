@@ -1,43 +1,29 @@
 // The training-run history and the session lock that keeps runs one at a time, on a database of the test's own.
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "./client.js";
-import { migrate } from "./migrator.js";
+import { scratchDatabase } from "./scratch-database.js";
 import { SessionLock } from "./session-lock.js";
 import { TRAINING_LOG_TAIL_LINES, TrainingRuns } from "./training-runs.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
-const name = `lxtag_runs_${randomUUID().slice(0, 8)}`;
-const url = serverUrl.replace(/\/[^/]*$/, `/${name}`);
 const KEY = 4242;
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 describe("training runs", () => {
   let db: Db;
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let runs: TrainingRuns;
   beforeAll(async () => {
-    await admin(`CREATE DATABASE ${name}`);
-    await migrate(url, `${root}prisma/migrations`);
-    db = createDb(url, 2);
+    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    db = createDb(scratch.url, 2);
     runs = new TrainingRuns(db);
   });
   afterAll(async () => {
     await db?.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await scratch?.drop();
   });
 
   it("records a run from start to finish, its log bounded to the last lines", async () => {
