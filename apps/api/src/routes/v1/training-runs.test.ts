@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { jobIds } from "@lxtag/contracts";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { InvalidStoredRunError } from "../../errors.js";
-import { doneRunFields, rankingScores, seedModel, setRunCreatedAt } from "../../testing/fixtures.js";
+import { doneRunFields, seedModel, setRunCreatedAt } from "../../testing/fixtures.js";
 import { useTestApi } from "../../testing/harness.js";
 
 const FORBIDDEN = { error: "forbidden", message: "this route needs an admin API key" };
@@ -141,18 +141,7 @@ describe("reading /v1/training-runs", () => {
         datasetId: "test-dataset",
         modelVersionId: modelId,
         filterReport: fields.filterReport,
-        metrics: {
-          evaluation: {
-            split: "test",
-            posts: 1,
-            labels: 2,
-            postsSha256: "ab".repeat(32),
-            candidate: { id: modelId, metrics: rankingScores(0.6) },
-            active: { id: "older-model", metrics: rankingScores(0.4) },
-            popularity: { hashtags: ["travel", "food"], metrics: rankingScores(0.2) },
-          },
-          engine: { "f1@2": 0.55, epochs: 3 },
-        },
+        metrics: fields.metrics, // stored as the trainer wrote it, served as is
         decision: fields.decision,
         error: null,
         timings: fields.timings,
