@@ -25,6 +25,16 @@ export class LocalStack {
     return `http://127.0.0.1:${this.port + (name === "predict-worker" ? 1 : 2)}/metrics`;
   }
 
+  /**
+   * What says a service is up: the API's /readyz; the feature worker's /readyz (it takes jobs once its detector
+   * is loaded); the predict worker's /healthz, since it waits for a first model (the fresh-install demo starts it
+   * before the trainer made one).
+   */
+  private probeUrl(name: ServiceName): string {
+    if (name === "api") return `${this.baseUrl}/readyz`;
+    return this.metricsUrl(name).replace("/metrics", name === "feature-worker" ? "/readyz" : "/healthz");
+  }
+
   start(name: ServiceName): ChildProcess {
     const child = spawn(process.execPath, [SERVICES[name]], {
       cwd: ROOT,
@@ -47,8 +57,7 @@ export class LocalStack {
     return child;
   }
 
-  /** Starts the services (all three by default) and returns when the API is ready and the workers serve
-   * metrics, which they do once their models are loaded (so nothing is still loading when a caller measures). */
+  /** Starts the services (all three by default) and returns when each answers its probe (see `probeUrl`). */
   async startAll(names = Object.keys(SERVICES) as ServiceName[]): Promise<void> {
     for (const name of names) this.start(name);
     const deadline = Date.now() + 60_000;
@@ -59,7 +68,7 @@ export class LocalStack {
       );
     while (Date.now() < deadline) {
       const ready = await Promise.all(
-        names.map((name) => up(name === "api" ? `${this.baseUrl}/readyz` : this.metricsUrl(name))),
+        names.map((name) => up(this.probeUrl(name))),
       );
       if (ready.every(Boolean)) return;
       for (const [name, p] of this.procs)

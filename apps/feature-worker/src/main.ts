@@ -1,7 +1,14 @@
 // The feature worker process: configuration, connections, the worker, shutdown. The work is in feature-worker.ts.
 import { type PredictJob, QUEUES } from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
-import { createLogger, createQueue, onShutdown, storeOptions, WorkerMetrics } from "@lxtag/runtime";
+import {
+  createLogger,
+  createQueue,
+  onShutdown,
+  storeOptions,
+  WorkerMetrics,
+  workerReadiness,
+} from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { loadConfig } from "./config.js";
 import { startFeatureWorker } from "./feature-worker.js";
@@ -31,11 +38,13 @@ const features = startFeatureWorker(
   },
   config,
 );
-// served once the worker takes jobs: callers (the local stack, the bench) read a worker that answers as ready
-let metricsServer: ReturnType<typeof metrics.serve>;
-void features.serving.then(() => {
-  metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log, config.LXTAG_METRICS_HOST);
-});
+// served at once, so liveness holds while no detector is published yet; /readyz says so until the worker takes jobs
+const metricsServer = metrics.serve(
+  config.LXTAG_METRICS_PORT,
+  log,
+  config.LXTAG_METRICS_HOST,
+  workerReadiness(() => features.worker, "waiting for a serving detector"),
+);
 
 onShutdown(log, async () => {
   await features.close();

@@ -1,7 +1,14 @@
 // The predict worker process: configuration, connections, the worker, shutdown. The work is in predict-worker.ts.
 import { type FeatureJob, QUEUES } from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
-import { createLogger, createQueue, onShutdown, storeOptions, WorkerMetrics } from "@lxtag/runtime";
+import {
+  createLogger,
+  createQueue,
+  onShutdown,
+  storeOptions,
+  WorkerMetrics,
+  workerReadiness,
+} from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { loadConfig } from "./config.js";
 import { startPredictWorker } from "./predict-worker.js";
@@ -18,7 +25,12 @@ const features = createQueue<FeatureJob>(QUEUES.features, config.LXTAG_REDIS_URL
 features.on("error", (err) => log.warn({ err: err.message }, "features queue connection error"));
 const metrics = new WorkerMetrics("predict-worker");
 const predict = startPredictWorker({ repos: repositories(db), store, features, log, metrics }, config);
-const metricsServer = metrics.serve(config.LXTAG_METRICS_PORT, log, config.LXTAG_METRICS_HOST);
+const metricsServer = metrics.serve(
+  config.LXTAG_METRICS_PORT,
+  log,
+  config.LXTAG_METRICS_HOST,
+  workerReadiness(() => predict.worker, "waiting for a model"),
+);
 
 onShutdown(log, async () => {
   await predict.close();

@@ -6,6 +6,7 @@ export {
   serviceEnvSchema,
   storeOptions,
 } from "./config.js";
+export { READINESS_TIMEOUT_MS, type ReadinessCheck, workerReadiness } from "./health.js";
 export { createLogger, type Logger } from "./logger.js";
 export { WorkerMetrics } from "./metrics.js";
 export { type Poller, startPolling } from "./poller.js";

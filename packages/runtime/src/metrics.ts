@@ -1,6 +1,7 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Job, Worker } from "bullmq";
 import client from "prom-client";
+import { READINESS_TIMEOUT_MS, type ReadinessCheck, within } from "./health.js";
 import type { Logger } from "./logger.js";
 import { isFinalFailure } from "./run-worker.js";
 
@@ -52,17 +53,58 @@ export class WorkerMetrics {
     return new client.Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** Serves `/metrics` on `host`:`port` (port 0: not served); `LXTAG_METRICS_HOST` and `LXTAG_METRICS_PORT`. */
-  serve(port: number, log: Logger, host: string): Server | undefined {
+  /**
+   * Serves `/metrics`, `/healthz` (liveness: the event loop answers) and `/readyz` (readiness: `ready`, 503 with its
+   * reason otherwise) on `host`:`port`; port 0 serves none. `LXTAG_METRICS_HOST` and `LXTAG_METRICS_PORT`.
+   * @param ready the process's own check; defaultValue: always ready
+   */
+  serve(
+    port: number,
+    log: Logger,
+    host: string,
+    ready: ReadinessCheck = () => undefined,
+  ): Server | undefined {
     if (!port) return undefined;
     const server = createServer(async (req, res) => {
-      if (req.url !== "/metrics") {
-        res.writeHead(404).end();
-        return;
+      const path = (req.url ?? "/").split("?", 1)[0];
+      if (path === "/healthz") return json(res, 200, { ok: true });
+      if (path === "/readyz") {
+        const reason = await readiness(ready, log);
+        return json(res, reason ? 503 : 200, reason ? { ok: false, reason } : { ok: true });
       }
-      res.writeHead(200, { "content-type": this.registry.contentType }).end(await this.registry.metrics());
+      if (path !== "/metrics") return res.writeHead(404).end();
+      try {
+        const body = await this.registry.metrics();
+        res.writeHead(200, { "content-type": this.registry.contentType }).end(body);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "collecting metrics failed");
+        res.writeHead(500).end();
+      }
     });
-    server.listen(port, host, () => log.info({ host, port }, "metrics on /metrics"));
+    server.listen(port, host, () =>
+      log.info({ host, port }, "metrics on /metrics, health on /healthz and /readyz"),
+    );
     return server;
   }
+}
+
+function json(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}
+
+/** Why the process is not ready (undefined: it is); a check that throws or hangs counts as not ready. */
+async function readiness(ready: ReadinessCheck, log: Logger): Promise<string | undefined> {
+  const answer = await within(
+    Promise.resolve()
+      .then(ready)
+      .then(
+        (reason) => ({ reason }),
+        (err: Error) => {
+          log.warn({ err: err.message }, "readiness check failed");
+          return { reason: "readiness check failed" };
+        },
+      ),
+    READINESS_TIMEOUT_MS,
+  );
+  return answer ? answer.reason : "readiness check timed out";
 }
