@@ -67,9 +67,7 @@ export class LocalStack {
         () => false,
       );
     while (Date.now() < deadline) {
-      const ready = await Promise.all(
-        names.map((name) => up(this.probeUrl(name))),
-      );
+      const ready = await Promise.all(names.map((name) => up(this.probeUrl(name))));
       if (ready.every(Boolean)) return;
       for (const [name, p] of this.procs)
         if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
