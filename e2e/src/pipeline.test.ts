@@ -126,7 +126,9 @@ describe("a multi-part zip export", () => {
     expect(((await res.json()) as { labels: string[] }).labels).toEqual(["sunset"]);
     const csv = await (await api.get(`/v1/batches/${firstBatch}/results?format=csv`)).text();
     const lines = csv.trim().split("\n");
-    expect(lines[0]).toBe("post_id,external_id,state,error,rank,hashtag,score,model_version");
+    expect(lines[0]).toBe(
+      "post_id,external_id,seq,taken_at,media_uris,state,error,rank,hashtag,score,in_caption,model_version",
+    );
     expect(lines).toHaveLength(1 + 28 * 10);
   });
 });

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { ApiDeps } from "./deps.js";
 import { registerErrorHandling } from "./http/error-handler.js";
+import { CachedKeyVerifier } from "./http/key-cache.js";
 import { registerOpenApi } from "./http/openapi.js";
 import { type ApiTypeProvider, validatorCompiler } from "./http/zod-schemas.js";
 import { healthRoutes } from "./routes/health.js";
@@ -21,17 +22,25 @@ export async function buildApp(deps: ApiDeps) {
   await registerOpenApi(app);
 
   const services = createServices(deps);
+  const apiKeys = new CachedKeyVerifier(deps.repos.apiKeys, deps.config.LXTAG_API_KEY_CACHE_MS);
   await app.register(healthRoutes, { deps });
   await app.register(operationsRoutes, {
     queues: deps.queues,
     metrics: services.metrics,
-    apiKeys: deps.repos.apiKeys,
+    apiKeys,
   });
   await app.register(v1Routes, {
     prefix: "/v1",
     services,
-    apiKeys: deps.repos.apiKeys,
+    apiKeys,
     maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
+    rateLimit: {
+      redis: deps.redis,
+      prefix: deps.config.LXTAG_QUEUE_PREFIX,
+      keyMax: deps.config.LXTAG_RATE_LIMIT_MAX,
+      anonymousMax: deps.config.LXTAG_RATE_LIMIT_ANONYMOUS_MAX,
+      windowMs: deps.config.LXTAG_RATE_LIMIT_WINDOW_MS,
+    },
   });
   return app;
 }

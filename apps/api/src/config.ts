@@ -26,6 +26,25 @@ const apiEnvSchema = serviceEnvSchema
       .positive()
       .default(8 * 2 ** 30),
     LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
+    /**
+     * How long a key lookup is cached, ms: a revoked key is refused within this time on every replica, and a
+     * flood of requests with one key costs one Postgres lookup per period. 0 asks Postgres every time.
+     * @defaultValue 5000
+     */
+    LXTAG_API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /**
+     * Requests one API key may make per window. A client polling a batch every 300 ms makes 200 a minute and a
+     * results page or upload a few more, so 1200 (20/s) leaves headroom for several clients sharing a key while
+     * a runaway loop is stopped. @defaultValue 1200
+     */
+    LXTAG_RATE_LIMIT_MAX: z.coerce.number().int().positive().default(1_200),
+    /**
+     * Requests per window from one IP address without a valid key (missing, unknown or revoked): low, as no
+     * legitimate client needs many, so guessing keys is refused with 429. @defaultValue 60
+     */
+    LXTAG_RATE_LIMIT_ANONYMOUS_MAX: z.coerce.number().int().positive().default(60),
+    /** The rate limits' window, ms (counted in Redis, so shared by every replica). @defaultValue 60000 */
+    LXTAG_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
   })
   // The development keys come as a pair, for the embedded setup: an operator who configures any key of their own
   // gets no well-known admin key (nor plain key) beside it.

@@ -3,6 +3,7 @@ import type { Db, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import type { ApiConfig } from "./config.js";
 
 /** What the API's routes need; built once in main.ts (or by a test) and passed in. */
@@ -18,5 +19,7 @@ export interface ApiDeps {
     predict: Queue<PredictJob>;
     training: Queue<TrainingJob>;
   };
+  /** The rate limit's counters (a connection of its own that fails fast while Redis is down). */
+  redis: Redis;
   log: Logger;
 }

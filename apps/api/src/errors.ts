@@ -2,6 +2,8 @@
 export abstract class ApiError extends Error {
   abstract readonly statusCode: number;
   abstract readonly code: string;
+  /** Sent as `Retry-After` (seconds): when the same request may succeed. */
+  readonly retryAfterSeconds: number | undefined = undefined;
 }
 
 export class UnauthorizedError extends ApiError {
@@ -10,6 +12,35 @@ export class UnauthorizedError extends ApiError {
   readonly code = "unauthorized";
   constructor() {
     super("missing or invalid API key (send x-api-key or Authorization: Bearer)");
+  }
+}
+
+/** Too many requests in the rate limit's window from one API key (or, without a valid key, one address). */
+export class RateLimitedError extends ApiError {
+  override name = "RateLimitedError";
+  readonly statusCode = 429;
+  readonly code = "rate_limited";
+  constructor(
+    readonly limit: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`rate limit of ${limit} requests exceeded; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/**
+ * The job queue (Redis) cannot take the batch's ingest job: nothing is kept (no batch row, no uploaded object), and
+ * the client retries the same request later.
+ */
+export class QueueUnavailableError extends ApiError {
+  override name = "QueueUnavailableError";
+  readonly statusCode = 503;
+  readonly code = "queue_unavailable";
+  constructor(
+    override readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(`the job queue is unavailable; nothing was stored, retry in ${retryAfterSeconds} s`, options);
   }
 }
 

@@ -426,8 +426,34 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
                 /** @description Internal error (details are in the server log) */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description A dependency is unavailable; nothing was stored, retry after Retry-After seconds */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -478,6 +504,8 @@ export interface paths {
                             /** @enum {string} */
                             state: "queued" | "ingesting" | "processing" | "done" | "failed";
                             totalPosts: number;
+                            /** @description records merged into an identical earlier post of the batch (not counted in totalPosts) */
+                            duplicatePosts: number;
                             counts: {
                                 [key: string]: number;
                             };
@@ -525,6 +553,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -592,8 +633,16 @@ export interface paths {
                             posts: {
                                 /** Format: uuid */
                                 id: string;
+                                /** @description position in the upload: the record's index in the export's posts files (in order) or in `posts` */
                                 seq: number;
                                 externalId: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description the export's creation timestamp of the post
+                                 */
+                                takenAt: string | null;
+                                /** @description the export's media URIs of the post, in order (empty for JSON posts) */
+                                mediaUris: string[];
                                 kind: string;
                                 /** @enum {string} */
                                 state: "pending" | "featurizing" | "predicting" | "done" | "failed";
@@ -606,6 +655,8 @@ export interface paths {
                                     hashtag: string;
                                     score: number;
                                     rank: number;
+                                    /** @description whether the post's caption already has this hashtag */
+                                    inCaption: boolean;
                                 }[];
                             }[];
                             nextCursor: number | null;
@@ -640,6 +691,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -707,8 +771,16 @@ export interface paths {
                         "application/x-ndjson": {
                             /** Format: uuid */
                             id: string;
+                            /** @description position in the upload: the record's index in the export's posts files (in order) or in `posts` */
                             seq: number;
                             externalId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description the export's creation timestamp of the post
+                             */
+                            takenAt: string | null;
+                            /** @description the export's media URIs of the post, in order (empty for JSON posts) */
+                            mediaUris: string[];
                             kind: string;
                             /** @enum {string} */
                             state: "pending" | "featurizing" | "predicting" | "done" | "failed";
@@ -721,6 +793,8 @@ export interface paths {
                                 hashtag: string;
                                 score: number;
                                 rank: number;
+                                /** @description whether the post's caption already has this hashtag */
+                                inCaption: boolean;
                             }[];
                         };
                         "text/csv": string;
@@ -754,6 +828,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -816,8 +903,16 @@ export interface paths {
                         "application/json": {
                             /** Format: uuid */
                             id: string;
+                            /** @description position in the upload: the record's index in the export's posts files (in order) or in `posts` */
                             seq: number;
                             externalId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description the export's creation timestamp of the post
+                             */
+                            takenAt: string | null;
+                            /** @description the export's media URIs of the post, in order (empty for JSON posts) */
+                            mediaUris: string[];
                             kind: string;
                             /** @enum {string} */
                             state: "pending" | "featurizing" | "predicting" | "done" | "failed";
@@ -830,6 +925,8 @@ export interface paths {
                                 hashtag: string;
                                 score: number;
                                 rank: number;
+                                /** @description whether the post's caption already has this hashtag */
+                                inCaption: boolean;
                             }[];
                             /** Format: uuid */
                             batchId: string;
@@ -864,6 +961,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -939,8 +1049,16 @@ export interface paths {
                         "application/json": {
                             /** Format: uuid */
                             id: string;
+                            /** @description position in the upload: the record's index in the export's posts files (in order) or in `posts` */
                             seq: number;
                             externalId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description the export's creation timestamp of the post
+                             */
+                            takenAt: string | null;
+                            /** @description the export's media URIs of the post, in order (empty for JSON posts) */
+                            mediaUris: string[];
                             kind: string;
                             /** @enum {string} */
                             state: "pending" | "featurizing" | "predicting" | "done" | "failed";
@@ -953,6 +1071,8 @@ export interface paths {
                                 hashtag: string;
                                 score: number;
                                 rank: number;
+                                /** @description whether the post's caption already has this hashtag */
+                                inCaption: boolean;
                             }[];
                             /** Format: uuid */
                             batchId: string;
@@ -987,6 +1107,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1065,6 +1198,19 @@ export interface paths {
                 };
                 /** @description Missing or invalid API key */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1177,6 +1323,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1328,6 +1487,19 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
                 /** @description Internal error (details are in the server log) */
                 500: {
                     headers: {
@@ -1442,6 +1614,19 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
                 /** @description Internal error (details are in the server log) */
                 500: {
                     headers: {
@@ -1537,6 +1722,19 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
                 /** @description Internal error (details are in the server log) */
                 500: {
                     headers: {
@@ -1609,7 +1807,14 @@ export interface paths {
                                     hashtagsIn?: number;
                                     hashtagsOut?: number;
                                     note?: string;
+                                    kept?: {
+                                        train: number;
+                                        val: number;
+                                        test: number;
+                                    };
+                                    remedy?: string;
                                 }[];
+                                preset?: string;
                                 split: {
                                     train: number;
                                     val: number;
@@ -1671,6 +1876,53 @@ export interface paths {
                                                 macro_precision: number;
                                                 macro_recall: number;
                                                 macro_f1: number;
+                                            };
+                                        };
+                                    };
+                                    hashtagFree?: {
+                                        candidate: {
+                                            id: string;
+                                            /** @description scores by k, "1" to "5" */
+                                            metrics: {
+                                                [key: string]: {
+                                                    precision: number;
+                                                    recall: number;
+                                                    f1: number;
+                                                    accuracy: number;
+                                                    macro_precision: number;
+                                                    macro_recall: number;
+                                                    macro_f1: number;
+                                                };
+                                            };
+                                        };
+                                        active: {
+                                            id: string;
+                                            /** @description scores by k, "1" to "5" */
+                                            metrics: {
+                                                [key: string]: {
+                                                    precision: number;
+                                                    recall: number;
+                                                    f1: number;
+                                                    accuracy: number;
+                                                    macro_precision: number;
+                                                    macro_recall: number;
+                                                    macro_f1: number;
+                                                };
+                                            };
+                                        } | null;
+                                        popularity: {
+                                            hashtags: string[];
+                                            /** @description scores by k, "1" to "5" */
+                                            metrics: {
+                                                [key: string]: {
+                                                    precision: number;
+                                                    recall: number;
+                                                    f1: number;
+                                                    accuracy: number;
+                                                    macro_precision: number;
+                                                    macro_recall: number;
+                                                    macro_f1: number;
+                                                };
                                             };
                                         };
                                     };
@@ -1747,6 +1999,19 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };

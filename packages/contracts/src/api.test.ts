@@ -142,6 +142,7 @@ describe("response schemas", () => {
       id: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f60",
       state: "processing" as const,
       totalPosts: 2,
+      duplicatePosts: 1,
       counts: { pending: 1, featurizing: 0, predicting: 0, done: 1, failed: 0 },
       progress: 0.5,
       createdAt: created,
@@ -197,16 +198,21 @@ describe("response schemas", () => {
       batchId: "2f1c8a52-3c1d-4c5e-9f3a-1b2c3d4e5f61",
       seq: 0,
       externalId: null,
+      takenAt: "2023-11-14T22:13:20.000Z",
+      mediaUris: ["media/posts/202311/1.jpg"],
       kind: "post",
       state: "done",
       error: null,
-      caption: "",
+      caption: "#travel",
       flags: [],
-      labels: [],
-      modelVersion: null,
-      hashtags: [],
+      labels: ["travel"],
+      modelVersion: "m1",
+      hashtags: [{ hashtag: "travel", score: 0.5, rank: 1, inCaption: true }],
     };
     expect(postDetailSchema.safeParse(post).success).toBe(true);
+    expect(
+      postDetailSchema.safeParse({ ...post, hashtags: [{ hashtag: "x", score: 1, rank: 1 }] }).success,
+    ).toBe(false);
     expect(postDetailSchema.safeParse({ ...post, state: "lost" }).success).toBe(false);
   });
 });

@@ -132,6 +132,14 @@ export const batchSummarySchema = z
     id: z.uuid(),
     state: z.enum(BATCH_STATES),
     totalPosts: z.number().int(),
+    /**
+     * Records of the upload merged into an identical earlier post (same external id, or same caption, image,
+     * timestamp and media URIs); not in totalPosts.
+     */
+    duplicatePosts: z
+      .number()
+      .int()
+      .describe("records merged into an identical earlier post of the batch (not counted in totalPosts)"),
     /** Posts per state (every state, zeros included). */
     counts: z.record(z.string(), z.number().int()),
     /** Share of posts in a final state, 0..1. */
@@ -151,13 +159,28 @@ export const rankedHashtagSchema = z.object({
   hashtag: z.string(),
   score: z.number(),
   rank: z.number().int(),
+  /** Whether the post's caption already has this hashtag (a suggestion to add is one where this is false). */
+  inCaption: z.boolean().describe("whether the post's caption already has this hashtag"),
 });
 
-/** A post with its labels and the newest model's ranked hashtags (one NDJSON line of the results). */
+/**
+ * A post with its labels and the newest model's ranked hashtags (one NDJSON line of the results). Beside lxtag's
+ * `id`, what identifies the post in its source: `externalId` (JSON batches), and for exports `takenAt`, `mediaUris`
+ * and `seq`, its position in the export, so results can be joined back.
+ */
 export const postResultSchema = z.object({
   id: z.uuid(),
-  seq: z.number().int(),
+  seq: z
+    .number()
+    .int()
+    .describe(
+      "position in the upload: the record's index in the export's posts files (in order) or in `posts`",
+    ),
   externalId: z.string().nullable(),
+  takenAt: isoDateSchema.nullable().describe("the export's creation timestamp of the post"),
+  mediaUris: z
+    .array(z.string())
+    .describe("the export's media URIs of the post, in order (empty for JSON posts)"),
   kind: z.string(),
   state: z.enum(POST_STATES),
   error: z.string().nullable(),
@@ -277,6 +300,18 @@ export const trainingEvaluationSchema = z.object({
   active: modelScoresSchema.nullable(),
   /** The most frequent training hashtags, the same ranking for every post. */
   popularity: z.object({ hashtags: z.array(z.string()), metrics: rankingMetricsSchema }),
+  /**
+   * The same models on the same posts, reading each caption with every hashtag removed (words included): what a
+   * post that has no hashtags yet looks like. The blocks above read the model text (the paper's rule). Absent in
+   * runs before it existed.
+   */
+  hashtagFree: z
+    .object({
+      candidate: modelScoresSchema,
+      active: modelScoresSchema.nullable(),
+      popularity: z.object({ hashtags: z.array(z.string()), metrics: rankingMetricsSchema }),
+    })
+    .optional(),
 });
 export type TrainingEvaluation = z.infer<typeof trainingEvaluationSchema>;
 
@@ -299,8 +334,14 @@ export const trainingFilterReportSchema = z.object({
       hashtagsIn: z.number().int().optional(),
       hashtagsOut: z.number().int().optional(),
       note: z.string().optional(),
+      /** Posts left in each split after this step (the data-preparation steps; absent in older runs). */
+      kept: splitSizesSchema.optional(),
+      /** What to change when this step removes too much, e.g. "lower LXTAG_TRAIN_MIN_WORDS". */
+      remedy: z.string().optional(),
     }),
   ),
+  /** The data-preparation preset the run started from (`default`, `paper`); absent in older runs. */
+  preset: z.string().optional(),
   /** Before the filters. */
   split: splitSizesSchema,
   /** After them. */

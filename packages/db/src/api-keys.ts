@@ -14,6 +14,17 @@ export interface ApiKeyOptions {
   admin?: boolean;
 }
 
+/** A key as `list` shows it: never the key itself, which is stored only as its hash. */
+export interface ApiKeyEntry {
+  id: string;
+  name: string;
+  admin: boolean;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const ENTRY = { id: true, name: true, admin: true, createdAt: true, revokedAt: true } as const;
+
 /** API keys are stored as sha256 hashes; the raw key is shown once, at creation. */
 export class ApiKeys {
   constructor(private readonly db: Db) {}
@@ -36,6 +47,27 @@ export class ApiKeys {
       update: { admin },
     });
     return row.id;
+  }
+
+  /** Every key, revoked ones included, oldest first. */
+  list(): Promise<ApiKeyEntry[]> {
+    return this.db.prisma.apiKey.findMany({
+      select: ENTRY,
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+  }
+
+  /**
+   * Revokes the key: `identify` refuses it from now on (an API caches lookups for a few seconds). Its batches stay.
+   * Returns the key, with the time it was first revoked, or null when no key has that id. A revoked key stays
+   * revoked, even if the configuration still lists it (`ensure` does not restore it).
+   */
+  async revoke(id: string): Promise<ApiKeyEntry | null> {
+    await this.db.prisma.apiKey.updateMany({
+      where: { id, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
+    return this.db.prisma.apiKey.findUnique({ where: { id }, select: ENTRY });
   }
 
   /** The key's identity, or null for an unknown or revoked key. */

@@ -6,6 +6,8 @@ export interface BatchSummary {
   id: string;
   state: BatchStateName;
   totalPosts: number;
+  /** Records merged into an identical earlier post (not in totalPosts). */
+  duplicatePosts: number;
   counts: Record<string, number>;
   progress: number;
   createdAt: Date;
@@ -31,6 +33,11 @@ export class Batches {
     return this.db.prisma.batch.create({ data: { id, apiKeyId, source, options } });
   }
 
+  /** Removes a batch that was never accepted (its ingest job could not be queued); its posts go with it. */
+  async delete(id: string): Promise<void> {
+    await this.db.prisma.batch.deleteMany({ where: { id } });
+  }
+
   /** The batch if it belongs to the key; another key's batch looks the same as a missing one. */
   findForKey(id: string, apiKeyId: string): Promise<Batch | null> {
     return this.db.prisma.batch.findFirst({ where: { id, apiKeyId } });
@@ -44,13 +51,17 @@ export class Batches {
     await this.db.prisma.batch.update({ where: { id }, data: { state: "ingesting" } });
   }
 
-  /** Ingest finished: the batch counts its distinct posts and is done at once if none is left to process. */
-  async markIngested(id: string, warnings: string[]): Promise<number> {
+  /**
+   * Ingest finished: the batch counts its distinct posts, and how many of the `records` it read were merged into
+   * an identical earlier one, and is done at once if no post is left to process.
+   */
+  async markIngested(id: string, warnings: string[], records?: number): Promise<number> {
     const r = await this.db.pool.query<{ total_posts: number }>(
-      `UPDATE batches SET state = 'processing', warnings = $2::jsonb, ingested_at = now(),
-              total_posts = (SELECT count(*) FROM posts WHERE batch_id = $1)
-       WHERE id = $1 RETURNING total_posts`,
-      [id, JSON.stringify(warnings)],
+      `WITH n AS (SELECT count(*)::int AS posts FROM posts WHERE batch_id = $1)
+       UPDATE batches SET state = 'processing', warnings = $2::jsonb, ingested_at = now(), total_posts = n.posts,
+              duplicate_posts = greatest(coalesce($3::int, n.posts) - n.posts, 0)
+       FROM n WHERE id = $1 RETURNING total_posts`,
+      [id, JSON.stringify(warnings), records ?? null],
     );
     await this.completeIfFinished([id]);
     return r.rows[0]?.total_posts ?? 0;
@@ -97,6 +108,7 @@ export class Batches {
       id: batch.id,
       state: batch.state,
       totalPosts: batch.totalPosts,
+      duplicatePosts: batch.duplicatePosts,
       counts,
       progress: batch.totalPosts ? finished / batch.totalPosts : batch.state === "done" ? 1 : 0,
       createdAt: batch.createdAt,

@@ -5,6 +5,10 @@ export interface PostResult {
   id: string;
   seq: number;
   externalId: string | null;
+  /** The export's creation timestamp. */
+  takenAt: Date | null;
+  /** The export's media URIs, in order. */
+  mediaUris: string[];
   kind: string;
   state: PostStateName;
   error: string | null;
@@ -12,20 +16,24 @@ export interface PostResult {
   flags: string[];
   labels: string[];
   modelVersion: string | null;
-  hashtags: { hashtag: string; score: number; rank: number }[];
+  /** `inCaption`: the caption already has the hashtag. */
+  hashtags: { hashtag: string; score: number; rank: number; inCaption: boolean }[];
 }
 
-// The newest model's predictions for each post, with its labels: the caption's hashtags and human additions,
-// less human removals.
+// The newest model's predictions for each post, each saying whether the caption has it, with the post's labels:
+// the caption's hashtags and human additions, less human removals; and the post's identity in its export.
 const SELECT_RESULTS = `
-  SELECT p.id, p.seq, p.external_id AS "externalId", p.kind, p.state, p.error, p.caption, p.flags,
+  SELECT p.id, p.seq, p.external_id AS "externalId", p.taken_at AS "takenAt",
+         coalesce((SELECT array_agg(m.uri ORDER BY m.position) FROM media m WHERE m.post_id = p.id), '{}') AS "mediaUris",
+         p.kind, p.state, p.error, p.caption, p.flags,
          coalesce((SELECT array_agg(t ORDER BY t) FROM (
                      SELECT unnest(p.hashtags) AS t
                      UNION SELECT l.hashtag FROM labels l WHERE l.post_id = p.id AND l.positive
                      EXCEPT SELECT n.hashtag FROM labels n WHERE n.post_id = p.id AND NOT n.positive) s),
                   '{}') AS labels,
          latest.model_version_id AS "modelVersion",
-         coalesce((SELECT json_agg(json_build_object('hashtag', pr.hashtag, 'score', pr.score, 'rank', pr.rank) ORDER BY pr.rank)
+         coalesce((SELECT json_agg(json_build_object('hashtag', pr.hashtag, 'score', pr.score, 'rank', pr.rank,
+                                             'inCaption', pr.hashtag = ANY(p.hashtags)) ORDER BY pr.rank)
                    FROM predictions pr WHERE pr.post_id = p.id AND pr.model_version_id = latest.model_version_id), '[]') AS hashtags
   FROM posts p
   LEFT JOIN LATERAL (SELECT model_version_id FROM predictions WHERE post_id = p.id ORDER BY created_at DESC LIMIT 1) latest ON true`;

@@ -4,7 +4,8 @@ export type ExportErrorCode =
   | "no-posts-file"
   | "unsafe-path"
   | "zip-bomb"
-  | "invalid-json";
+  | "invalid-json"
+  | "invalid-posts-file";
 
 /** Why a whole upload cannot be read; the batch fails with this code and message. */
 export class ExportError extends Error {

@@ -1,7 +1,8 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import yauzl from "yauzl";
 import yazl from "yazl";
 import {
   ExportError,
@@ -63,6 +64,22 @@ describe("Meta JSON", () => {
       parseMetaJson(JSON.stringify({ ig_archived_post_media: [post("a")] }), "x.json", "post")[0]!.kind,
     ).toBe("archived");
     expect(parseMetaJson(JSON.stringify(post("bare")), "posts_1.json", "post")).toHaveLength(1);
+  });
+  it("refuses a posts file that holds no array of posts with its own code, naming the file and what it found", () => {
+    const refused = (json: unknown) => () =>
+      parseMetaJson(JSON.stringify(json), "content/posts_1.json", "post");
+    const expected = (found: string) =>
+      new ExportError(
+        "invalid-posts-file",
+        `content/posts_1.json: expected an array of posts (or an object whose ig_reels_media or ig_archived_post_media holds one), found ${found}`,
+      );
+    expect(refused({ posts: [] })).toThrow(expected("an object"));
+    expect(refused("text")).toThrow(expected("a string"));
+    expect(refused(null)).toThrow(expected("null"));
+    // the wrapper key of the reviewed report: an object where the array belongs gave "items.forEach is not a function"
+    expect(refused({ ig_reels_media: { media: [] } })).toThrow(expected("an object"));
+    expect(refused({ ig_reels_media: { media: [] } })).toThrow(ExportError);
+    expect(parseMetaJson("[]", "content/posts_1.json", "post")).toEqual([]);
   });
   it("names the file in a JSON syntax error", () => {
     expect(() => parseMetaJson("[{", "content/posts_1.json", "post")).toThrow(
@@ -172,6 +189,46 @@ describe("readExport over zip parts", () => {
     expect(tree.resolve("media/posts/202401/a.jpg")).toBe("wrapper/media/posts/202401/a.jpg");
     expect(tree.resolve("media/posts/202401/b.jpg")).toBe("elsewhere/b.jpg");
     expect(tree.resolve("media/posts/202401/none.jpg")).toBeUndefined();
+  });
+  it("reports a zip cut short as truncated-zip, and only a file that never was a zip as not-a-zip", async () => {
+    const whole = await readFile(await zipFile({ "content/posts_1.json": JSON.stringify([post("a")]) }));
+    const dir = await mkdtemp(join(tmpdir(), "exp-"));
+    const write = async (name: string, bytes: Buffer) => {
+      await writeFile(join(dir, name), bytes);
+      return join(dir, name);
+    };
+    const cut = ZipTree.open([await write("cut.zip", whole.subarray(0, whole.length - 30))]);
+    await expect(cut).rejects.toBeInstanceOf(ExportError);
+    await expect(cut).rejects.toMatchObject({
+      code: "truncated-zip",
+      message:
+        "truncated-zip: part 1 is cut short: it starts as a zip archive but its end (the central directory) is missing; upload the whole file",
+    });
+    for (const bytes of [Buffer.from("plain text, no zip"), Buffer.alloc(0)])
+      await expect(ZipTree.open([await write("text.zip", bytes)])).rejects.toMatchObject({
+        code: "not-a-zip",
+      });
+  });
+  it("never inflates entries no post references: 100 x 1 MiB of unreferenced entries are never read", async () => {
+    const junk = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [`junk/${i}.bin`, Buffer.alloc(2 ** 20)] as const),
+    );
+    const uri = "media/posts/202401/a.jpg";
+    const tree = await ZipTree.open([
+      await zipFile({ ...junk, "content/posts_1.json": JSON.stringify([post("a", uri)]), [uri]: "jpeg" }),
+    ]);
+    const opened = vi.spyOn(yauzl.ZipFile.prototype, "openReadStream");
+    try {
+      const { posts } = await readExport(tree, { includeReels: true, includeArchived: false });
+      expect(posts.map((p) => p.mediaUris)).toEqual([[uri]]);
+      expect((await tree.read(tree.resolve(uri)!)).toString()).toBe("jpeg");
+      // the posts file and the one referenced medium; none of the junk entries
+      const names = opened.mock.calls.map(([entry]) => (entry as yauzl.Entry).fileName);
+      expect(names).toEqual(["content/posts_1.json", uri]);
+    } finally {
+      opened.mockRestore();
+      tree.close();
+    }
   });
   it("rejects an export without posts files with its own code", async () => {
     const tree = await ZipTree.open([

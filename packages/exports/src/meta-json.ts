@@ -22,6 +22,10 @@ const str = (v: unknown) => (typeof v === "string" ? v : "");
 const iso = (v: unknown) =>
   typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null;
 
+/** What a JSON value is, for a message: "null", "an object", "a string", ... */
+const describe = (v: unknown) =>
+  v === null ? "null" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+
 /** JSON.parse, with the file named in the error the batch fails with. */
 function parseJsonFile(text: string, sourceFile: string): unknown {
   try {
@@ -37,15 +41,20 @@ function parseJsonFile(text: string, sourceFile: string): unknown {
 /** Meta DYI JSON: a posts array, or an object with one wrapper key (reels, archived posts). Mojibake repaired. */
 export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
   const data = parseJsonFile(text, sourceFile);
-  let items: unknown[];
+  let items: unknown;
   if (Array.isArray(data)) items = data;
   else if (data && typeof data === "object") {
     const key = Object.keys(data).find((k) => k in WRAPPERS);
     if (key) {
       kind = WRAPPERS[key]!;
-      items = ((data as Record<string, unknown>)[key] as unknown[]) ?? [];
-    } else items = "media" in data ? [data] : []; // a bare post object, as in one donated fixture
-  } else items = [];
+      items = (data as Record<string, unknown>)[key] ?? [];
+    } else if ("media" in data) items = [data]; // a bare post object, as in one donated fixture
+  }
+  if (!Array.isArray(items))
+    throw new ExportError(
+      "invalid-posts-file",
+      `${sourceFile}: expected an array of posts (or an object whose ${Object.keys(WRAPPERS).join(" or ")} holds one), found ${describe(items ?? data)}`,
+    );
   const posts: ExportPost[] = [];
   items.forEach((raw, i) => {
     const post = fixMetaJson(raw) as MetaPost;

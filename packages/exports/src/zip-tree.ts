@@ -1,3 +1,4 @@
+import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import yauzl from "yauzl";
 import { ExportError } from "./errors.js";
@@ -22,6 +23,21 @@ interface Located {
   zip: yauzl.ZipFile;
   entry: yauzl.Entry;
   part: number;
+}
+
+/** A zip's first local file header signature ("PK\x03\x04"); an empty archive starts with its end record. */
+const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/** Whether the file starts as a zip does: then a missing end record means it was cut short, not that it is no zip. */
+async function startsAsZip(path: string): Promise<boolean> {
+  const file = await open(path, "r");
+  try {
+    const head = Buffer.alloc(LOCAL_HEADER.length);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(LOCAL_HEADER);
+  } finally {
+    await file.close();
+  }
 }
 
 function unsafe(name: string): boolean {
@@ -64,8 +80,14 @@ export class ZipTree {
           });
         } catch (err) {
           const msg = err instanceof Error ? err.message : String(err);
-          if (/end of central directory/i.test(msg))
+          if (/end of central directory/i.test(msg)) {
+            if (await startsAsZip(path))
+              throw new ExportError(
+                "truncated-zip",
+                `part ${part + 1} is cut short: it starts as a zip archive but its end (the central directory) is missing; upload the whole file`,
+              );
             throw new ExportError("not-a-zip", `part ${part + 1} is not a zip archive (${msg})`);
+          }
           throw new ExportError("truncated-zip", `part ${part + 1} cannot be read: ${msg}`);
         }
         zips.push(zip);

@@ -22,14 +22,33 @@ export class ImageDecodeError extends Error {
 /** Decompression-bomb guard: images above this many pixels are refused before decoding. @defaultValue 50 MP */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
-async function decodeHeic(bytes: Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
+/**
+ * Decodes a HEIC's first image, refusing one over `maxPixels` from its header (libheif reads the container and the
+ * image sizes first; the pixels are decoded only by `decode()`), so a decompression bomb is never decoded.
+ */
+async function decodeHeic(
+  bytes: Uint8Array,
+  maxPixels: number,
+): Promise<{ width: number; height: number; data: Uint8Array }> {
   // prebuilt sharp has no HEVC decoder; heic-decode is libheif compiled to JS
-  const img = await heicDecode({ buffer: bytes });
-  return {
-    width: img.width,
-    height: img.height,
-    data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
-  };
+  const images = await heicDecode.all({ buffer: bytes });
+  try {
+    const first = images[0];
+    if (!first) throw new ImageDecodeError("corrupt-image", "HEIC file without an image");
+    if (first.width * first.height > maxPixels)
+      throw new ImageDecodeError(
+        "too-many-pixels",
+        `image has ${first.width}x${first.height} pixels, over the ${maxPixels} limit`,
+      );
+    const img = await first.decode();
+    return {
+      width: img.width,
+      height: img.height,
+      data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
+    };
+  } finally {
+    images.dispose();
+  }
 }
 
 export async function decodeImage(
@@ -42,12 +61,7 @@ export async function decodeImage(
   try {
     let pipeline: Sharp;
     if (type === "heic") {
-      const img = await decodeHeic(bytes);
-      if (img.width * img.height > maxPixels)
-        throw new ImageDecodeError(
-          "too-many-pixels",
-          `image has ${img.width}x${img.height} pixels, over the ${maxPixels} limit`,
-        );
+      const img = await decodeHeic(bytes, maxPixels);
       pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } });
     } else {
       // pages: 1 keeps the first frame of animated GIF/WebP; limitInputPixels refuses decompression bombs

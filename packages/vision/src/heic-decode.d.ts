@@ -4,5 +4,18 @@ declare module "heic-decode" {
     height: number;
     data: Uint8ClampedArray;
   }
-  export default function decode(options: { buffer: Uint8Array | ArrayBuffer }): Promise<DecodedImage>;
+  /** An image of the file, its size read from the container; `decode()` decodes its pixels. */
+  interface HeifImage {
+    width: number;
+    height: number;
+    decode(): Promise<DecodedImage>;
+  }
+  interface Decode {
+    /** Decodes the file's first image. */
+    (options: { buffer: Uint8Array | ArrayBuffer }): Promise<DecodedImage>;
+    /** Every image of the file, undecoded; `dispose()` frees them. */
+    all(options: { buffer: Uint8Array | ArrayBuffer }): Promise<HeifImage[] & { dispose(): void }>;
+  }
+  const decode: Decode;
+  export default decode;
 }

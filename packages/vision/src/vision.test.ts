@@ -165,4 +165,14 @@ describe("HEIC", () => {
     expect(r1! - b1!).toBeGreaterThan(120); // red stays red through HEVC's lossy coding
     expect(b2! - r2!).toBeGreaterThan(120);
   });
+
+  it("refuses a HEIC over the pixel limit from its header, as sharp's limitInputPixels does for other types", async () => {
+    const bytes = await readFile(new URL("../fixtures/red-blue.heic", import.meta.url));
+    const refused = decodeImage(bytes, 64 * 48 - 1);
+    await expect(refused).rejects.toBeInstanceOf(ImageDecodeError);
+    await expect(refused).rejects.toMatchObject({
+      reason: "too-many-pixels",
+      message: "image has 64x48 pixels, over the 3071 limit",
+    });
+  });
 });

@@ -4,7 +4,7 @@ import { ForbiddenError, UnauthorizedError } from "../errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The caller's API key, set by `authenticate` on every route of the /v1 scope. */
+    /** The caller's API key, set on every route of the /v1 scope (`identifyCaller`, then `requireKey`). */
     apiKey: ApiKeyIdentity;
   }
 }
@@ -29,13 +29,29 @@ function presentedKey(req: FastifyRequest): string | undefined {
   return bearer?.[1];
 }
 
-/** onRequest hook: runs before the body is read, so an unauthenticated upload is refused before it streams. */
-export function authenticate(keys: ApiKeyVerifier): onRequestAsyncHookHandler {
+/**
+ * onRequest hook: finds the caller's key (before the body is read) and leaves `req.apiKey` null for a missing,
+ * unknown or revoked one, so that the rate limit between this hook and `requireKey` counts those requests too
+ * (by address) before they are refused.
+ */
+export function identifyCaller(keys: ApiKeyVerifier): onRequestAsyncHookHandler {
   return async (req) => {
     const key = presentedKey(req);
-    const identity = key ? await keys.identify(key) : null;
-    if (!identity) throw new UnauthorizedError();
-    req.apiKey = identity;
+    req.apiKey = (key ? await keys.identify(key) : null) as ApiKeyIdentity;
+  };
+}
+
+/** onRequest hook after `identifyCaller`: refuses a request without a valid key, before its body streams. */
+export const requireKey: onRequestAsyncHookHandler = async (req) => {
+  if (!req.apiKey) throw new UnauthorizedError();
+};
+
+/** Both hooks in one, for a single route outside the /v1 scope. */
+export function authenticate(keys: ApiKeyVerifier): onRequestAsyncHookHandler {
+  const identify = identifyCaller(keys);
+  return async function (this: unknown, req, reply) {
+    await identify.call(this as never, req, reply);
+    await requireKey.call(this as never, req, reply);
   };
 }
 

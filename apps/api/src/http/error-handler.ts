@@ -62,8 +62,14 @@ function clientError(err: FastifyError): Mapped | null {
 /** One error handler and one 404 for the whole app: typed errors map to statuses; 5xx details stay in the log. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof ApiError && err.retryAfterSeconds !== undefined)
+      reply.header("retry-after", String(err.retryAfterSeconds));
     const mapped = clientError(err);
-    if (mapped) return reply.code(mapped.status).send(mapped.body);
+    if (mapped) {
+      // an outage the client is told to wait out is still ours to see
+      if (mapped.status >= 500) req.log.warn({ err, route: req.routeOptions.url }, "request refused");
+      return reply.code(mapped.status).send(mapped.body);
+    }
     req.log.error({ err, method: req.method, url: req.url, route: req.routeOptions.url }, "request failed");
     return reply.code(500).send({ error: "internal", message: "internal error" } satisfies ErrorBody);
   });

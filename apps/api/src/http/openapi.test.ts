@@ -84,7 +84,7 @@ describe("GET /docs/json", () => {
 
   it("declares the model routes' responses", () => {
     const detail = doc.paths["/v1/models/{id}"]!.get!;
-    expect(Object.keys(detail.responses).sort()).toEqual(["200", "400", "401", "404", "500"]);
+    expect(Object.keys(detail.responses).sort()).toEqual(["200", "400", "401", "404", "429", "500"]);
     expect(detail.responses["200"]!.content!["application/json"]!.schema).toMatchObject({
       properties: {
         hashtags: { type: "integer" },
@@ -94,18 +94,27 @@ describe("GET /docs/json", () => {
       },
     });
     const activate = doc.paths["/v1/models/{id}/activate"]!.post!;
-    expect(Object.keys(activate.responses).sort()).toEqual(["200", "400", "401", "403", "404", "409", "500"]);
+    expect(Object.keys(activate.responses).sort()).toEqual([
+      "200",
+      "400",
+      "401",
+      "403",
+      "404",
+      "409",
+      "429",
+      "500",
+    ]);
     expect(activate.responses["200"]).toEqual(detail.responses["200"]);
   });
 
   it("declares the training-run routes' responses", () => {
     const runs = doc.paths["/v1/training-runs"]!;
-    expect(Object.keys(runs.get!.responses).sort()).toEqual(["200", "400", "401", "403", "500"]);
+    expect(Object.keys(runs.get!.responses).sort()).toEqual(["200", "400", "401", "403", "429", "500"]);
     expect(runs.get!.responses["200"]!.content!["application/json"]!.schema).toMatchObject({
       required: ["runs", "nextCursor"],
       properties: { runs: { items: { properties: { decision: { nullable: true, type: "object" } } } } },
     });
-    expect(Object.keys(runs.post!.responses).sort()).toEqual(["202", "400", "401", "403", "500"]);
+    expect(Object.keys(runs.post!.responses).sort()).toEqual(["202", "400", "401", "403", "429", "500"]);
     expect(runs.post!.responses["202"]!.content!["application/json"]!.schema).toMatchObject({
       required: ["runId", "state", "links"],
     });
@@ -114,7 +123,7 @@ describe("GET /docs/json", () => {
       additionalProperties: false,
     });
     const one = doc.paths["/v1/training-runs/{id}"]!.get!;
-    expect(Object.keys(one.responses).sort()).toEqual(["200", "400", "401", "403", "404", "500"]);
+    expect(Object.keys(one.responses).sort()).toEqual(["200", "400", "401", "403", "404", "429", "500"]);
     const detail = one.responses["200"]!.content!["application/json"]!.schema;
     expect(detail).toMatchObject({
       properties: {
@@ -138,7 +147,17 @@ describe("GET /docs/json", () => {
 
   it("says POST /v1/batches answers 202, and takes a multipart upload or JSON", () => {
     const op = doc.paths["/v1/batches"]!.post!;
-    expect(Object.keys(op.responses).sort()).toEqual(["202", "400", "401", "403", "413", "415", "500"]);
+    expect(Object.keys(op.responses).sort()).toEqual([
+      "202",
+      "400",
+      "401",
+      "403",
+      "413",
+      "415",
+      "429",
+      "500",
+      "503",
+    ]);
     expect(op.responses["202"]!.content!["application/json"]!.schema).toMatchObject({
       required: ["batchId", "state", "links"],
     });

@@ -8,6 +8,8 @@ const DESCRIPTIONS = {
   409: "Conflicts with the current state",
   413: "Upload or body too large",
   415: "Unsupported content type",
+  429: "Too many requests for this key (or, without a valid key, this address); see Retry-After",
+  503: "A dependency is unavailable; nothing was stored, retry after Retry-After seconds",
   500: "Internal error (details are in the server log)",
 } as const;
 export type ErrorStatus = keyof typeof DESCRIPTIONS;
@@ -27,5 +29,7 @@ export function errorResponses<S extends ErrorStatus = never>(...statuses: S[]) 
 
 /** Added to every route of the authenticated scope. */
 export const unauthorizedResponse = errorResponse(401);
+/** Added to every route of the authenticated scope (the rate limit). */
+export const rateLimitedResponse = errorResponse(429);
 /** Added to every admin route (`onRequest: adminOnly`). */
 export const forbiddenResponse = errorResponse(403);

@@ -12,7 +12,7 @@ import type { NewPost, Repositories } from "@lxtag/db";
 import { ExportError, readExport, ZipTree } from "@lxtag/exports";
 import { addBulkChunked, type Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
-import type { Queue } from "bullmq";
+import { type Queue, UnrecoverableError } from "bullmq";
 import { formatIssues } from "../errors.js";
 import { foreignKeyReason } from "../services/upload-keys.js";
 import { readPostMedia } from "./media-reader.js";
@@ -48,7 +48,8 @@ export interface IngestDeps {
 export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ posts: number }> {
   const { repos, log } = deps;
   const batch = await repos.batches.find(batchId);
-  if (!batch) throw new Error(`batch ${batchId} not found`);
+  // a batch refused after its job was queued (the API deletes it when the queue fails it): nothing to retry
+  if (!batch) throw new UnrecoverableError(`batch ${batchId} not found`);
   if (batch.state === "processing" || batch.state === "done" || batch.state === "failed")
     return { posts: batch.totalPosts };
   await repos.batches.markIngesting(batchId);
@@ -77,7 +78,9 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   };
   try {
     if (source.type === "json") {
-      const raw = JSON.parse((await deps.store.get(source.key)).toString("utf8")) as unknown[];
+      const raw: unknown = JSON.parse((await deps.store.get(source.key)).toString("utf8"));
+      if (!Array.isArray(raw))
+        throw new ExportError("invalid-posts-file", `${source.key}: expected an array of posts`);
       for (let i = 0; i < raw.length; i += chunkSize) {
         const chunk = raw.slice(i, i + chunkSize).map((item, j) => {
           const seq = i + j;
@@ -148,7 +151,8 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   }
   // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
   const warnings = [...flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
-  const posts = await repos.batches.markIngested(batchId, warnings);
+  // `total` counts every record read: those beyond the distinct posts were merged into an identical one
+  const posts = await repos.batches.markIngested(batchId, warnings, total);
   log.info({ batchId, records: total, posts }, "batch ingested");
   return { posts };
 }

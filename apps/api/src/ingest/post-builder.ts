@@ -20,6 +20,19 @@ export interface PostInput {
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
+/**
+ * What makes two records without an external id the same post: caption, image (its bytes when read, else its
+ * reference), the export's timestamp and media URIs. Posts of one export that differ only in their timestamp (a
+ * photo posted twice with one caption) stay two posts; a record listed twice (the same post in two files or parts)
+ * is one. A refused image is not used, but a post that names it is not the same post as one without an image.
+ */
+function identity(caption: string, input: PostInput): string {
+  const uris = (input.media ?? []).map((m) => m.uri);
+  const image = input.image?.sha256 ?? input.image?.key ?? "";
+  const takenAt = input.takenAt ?? input.takenAtRaw ?? "";
+  return [caption, image, takenAt, uris.join("|"), input.failReason ?? ""].join("\0");
+}
+
 /** Caption cleaning, hashtag labels, validation and the dedup key: one rule for zip and JSON batches. */
 export function buildPost(input: PostInput): NewPost {
   const caption = input.caption.normalize("NFC").replace(/\r\n?/g, "\n");
@@ -31,11 +44,7 @@ export function buildPost(input: PostInput): NewPost {
   if (!caption.trim()) flags.add("empty-caption");
   if (!input.image) flags.add("caption-only");
   if (!failReason && !text && !input.image) failReason = "empty-post: no caption text and no usable image";
-  // identical posts (same caption, same image bytes) are one post; an external id is identity when given
-  const imageRef = input.image?.sha256 ?? input.image?.key ?? (input.media ?? []).map((m) => m.uri).join("|");
-  // a refused image is not used, but a post that names it is not the same post as one without an image
-  const refused = input.failReason ? `\0${input.failReason}` : "";
-  const dedupKey = input.externalId ? `ext:${input.externalId}` : sha(`${caption}\0${imageRef}${refused}`);
+  const dedupKey = input.externalId ? `ext:${input.externalId}` : sha(identity(caption, input));
   return {
     seq: input.seq,
     externalId: input.externalId ?? null,

@@ -16,9 +16,14 @@ import type { PostResult, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
-import { ForeignObjectError, NotFoundError } from "../errors.js";
+import { ForeignObjectError, NotFoundError, QueueUnavailableError } from "../errors.js";
 import { foreignKeyReason, uploadKey } from "./upload-keys.js";
 import { receiveUpload } from "./uploads.js";
+
+/** What a 503 asks the client to wait: about a Redis restart or failover. */
+export const QUEUE_RETRY_AFTER_S = 10;
+/** How long a queue still connecting (the API started while Redis was down) may take before an upload is refused. */
+const QUEUE_CONNECT_MS = 2_000;
 
 type Batch = NonNullable<Awaited<ReturnType<Repositories["batches"]["findForKey"]>>>;
 
@@ -35,11 +40,15 @@ export interface BatchServiceDeps {
 export class BatchService {
   constructor(private readonly deps: BatchServiceDeps) {}
 
-  /** A multipart upload: zip parts stream to S3 under the key's prefix first, then the batch is created. */
+  /**
+   * A multipart upload: zip parts stream to S3 under the key's prefix first, then the batch is created. The queue
+   * is asked first, so an upload is not streamed into S3 while Redis is down only to be refused after.
+   */
   async fromUpload(apiKeyId: string, parts: AsyncIterable<Multipart>): Promise<AcceptedBatch> {
+    await this.queueReachable();
     const batchId = randomUUID();
     const { keys, options } = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
-    return this.accept(batchId, apiKeyId, { type: "zip", keys }, options);
+    return this.accept(batchId, apiKeyId, { type: "zip", keys }, options, keys);
   }
 
   /**
@@ -50,9 +59,10 @@ export class BatchService {
     const batchId = randomUUID();
     const options = body.options ?? batchOptionsSchema.parse({});
     if ("posts" in body) {
+      await this.queueReachable();
       const key = uploadKey(apiKeyId, batchId, "posts.json");
       await this.deps.store.put(key, JSON.stringify(body.posts), "application/json");
-      return this.accept(batchId, apiKeyId, { type: "json", key }, options);
+      return this.accept(batchId, apiKeyId, { type: "json", key }, options, [key]);
     }
     for (const key of body.s3Keys) {
       const reason = foreignKeyReason(apiKeyId, key);
@@ -60,18 +70,66 @@ export class BatchService {
     }
     for (const key of body.s3Keys)
       if (!(await this.deps.store.exists(key))) throw new ObjectNotFoundError(key);
-    return this.accept(batchId, apiKeyId, { type: "zip", keys: body.s3Keys }, options);
+    // the caller's own objects: a refused batch leaves them where they were
+    return this.accept(batchId, apiKeyId, { type: "zip", keys: body.s3Keys }, options, []);
   }
 
+  /**
+   * Answers 503 at once unless the queue's Redis connection is up (a lost connection shows at once as
+   * reconnecting); a connection that breaks later fails the job's `add`, which `accept` answers the same way.
+   */
+  private async queueReachable(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`not connected within ${QUEUE_CONNECT_MS} ms`)),
+        QUEUE_CONNECT_MS,
+      );
+    });
+    try {
+      const client = await Promise.race([this.deps.ingest.client, timeout]);
+      if (client.status !== "ready") throw new Error(`queue connection is ${client.status}`);
+    } catch (err) {
+      throw new QueueUnavailableError(QUEUE_RETRY_AFTER_S, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Creates the batch row, then its ingest job. When either fails, what the request wrote (`written`: its uploads,
+   * then the row) is removed, so no batch waits `queued` for a job that does not exist; a queue that refused the
+   * job answers 503 with Retry-After.
+   */
   private async accept(
     batchId: string,
     apiKeyId: string,
     source: BatchSource,
     options: BatchOptions,
+    written: string[],
   ): Promise<AcceptedBatch> {
-    await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
-    await this.deps.ingest.add("ingest", { batchId }, { jobId: jobIds.ingest(batchId) });
+    let created = false;
+    try {
+      await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
+      created = true;
+      await this.deps.ingest.add("ingest", { batchId }, { jobId: jobIds.ingest(batchId) });
+    } catch (err) {
+      await this.discard(batchId, created, written);
+      if (!created) throw err;
+      throw new QueueUnavailableError(QUEUE_RETRY_AFTER_S, { cause: err });
+    }
     return { batchId, state: "queued", links: { self: `/v1/batches/${batchId}` } };
+  }
+
+  /** Best effort: what cannot be removed is logged with its ids (the request's own error is what the client needs). */
+  private async discard(batchId: string, created: boolean, keys: string[]): Promise<void> {
+    const results = await Promise.allSettled([
+      created ? this.deps.repos.batches.delete(batchId) : Promise.resolve(),
+      keys.length ? this.deps.store.delete(keys) : Promise.resolve(),
+    ]);
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+    if (failed.length)
+      this.deps.log.error({ batchId, keys, errors: failed }, "refused batch: could not remove what it wrote");
   }
 
   /** The key's batch; another key's batch is as missing as an unknown one. */

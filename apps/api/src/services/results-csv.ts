@@ -1,6 +1,9 @@
 import type { PostResult } from "@lxtag/db";
 
-export const CSV_HEADER = "post_id,external_id,state,error,rank,hashtag,score,model_version\n";
+export const CSV_HEADER =
+  "post_id,external_id,seq,taken_at,media_uris,state,error,rank,hashtag,score,in_caption,model_version\n";
+/** Between a post's media URIs in their one cell (Instagram's URIs are paths without it). */
+export const MEDIA_URI_SEPARATOR = "|";
 
 // RFC 4180: a cell holding a quote, comma or line break is quoted, its quotes doubled
 const cell = (v: unknown) => {
@@ -8,11 +11,23 @@ const cell = (v: unknown) => {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
-/** One CSV row per ranked hashtag (one row with empty hashtag columns for posts without predictions). */
+/**
+ * One CSV row per ranked hashtag (one row with empty hashtag columns for posts without predictions); each row
+ * carries the post's identity in its export: position, timestamp and media URIs.
+ */
 export function toCsv(post: PostResult): string {
-  const base = [post.id, post.externalId, post.state, post.error];
-  if (!post.hashtags.length) return `${[...base, "", "", "", post.modelVersion].map(cell).join(",")}\n`;
+  const base = [
+    post.id,
+    post.externalId,
+    post.seq,
+    post.takenAt?.toISOString(),
+    post.mediaUris.join(MEDIA_URI_SEPARATOR),
+    post.state,
+    post.error,
+  ];
+  const row = (cells: unknown[]) => `${cells.map(cell).join(",")}\n`;
+  if (!post.hashtags.length) return row([...base, "", "", "", "", post.modelVersion]);
   return post.hashtags
-    .map((h) => `${[...base, h.rank, h.hashtag, h.score, post.modelVersion].map(cell).join(",")}\n`)
+    .map((h) => row([...base, h.rank, h.hashtag, h.score, h.inCaption, post.modelVersion]))
     .join("");
 }

@@ -76,6 +76,8 @@ export function firstPostView(modelId: string) {
   return {
     seq: 0,
     externalId: "ext,1",
+    takenAt: null,
+    mediaUris: [],
     kind: "post",
     state: "done",
     error: null,
@@ -84,8 +86,8 @@ export function firstPostView(modelId: string) {
     labels: ["travel"],
     modelVersion: modelId,
     hashtags: [
-      { hashtag: "travel", score: 0.5, rank: 1 },
-      { hashtag: "food", score: 0.25, rank: 2 },
+      { hashtag: "travel", score: 0.5, rank: 1, inCaption: true },
+      { hashtag: "food", score: 0.25, rank: 2, inCaption: false },
     ],
   };
 }

@@ -242,6 +242,7 @@ describe("/v1/batches", () => {
         id: batchId,
         state: "done",
         totalPosts: 3,
+        duplicatePosts: 0,
         counts: { pending: 0, featurizing: 0, predicting: 0, done: 2, failed: 1 },
         progress: 1,
         createdAt: row.createdAt.toISOString(),
@@ -342,11 +343,11 @@ describe("/v1/batches", () => {
     it("streams CSV with format=csv or Accept: text/csv, quoting commas, quotes and newlines", async () => {
       const { batchId, postIds } = await seedBatch(api.deps, api.keyId, modelId);
       const expected =
-        "post_id,external_id,state,error,rank,hashtag,score,model_version\n" +
-        `${postIds[0]},"ext,1",done,,1,travel,0.5,${modelId}\n` +
-        `${postIds[0]},"ext,1",done,,2,food,0.25,${modelId}\n` +
-        `${postIds[1]},,done,,,,,\n` + // saved without ranked hashtags: no prediction row names a model
-        `${postIds[2]},,failed,"invalid-post: caption: bad, ""quoted""\nsecond line",,,,\n`;
+        "post_id,external_id,seq,taken_at,media_uris,state,error,rank,hashtag,score,in_caption,model_version\n" +
+        `${postIds[0]},"ext,1",0,,,done,,1,travel,0.5,true,${modelId}\n` +
+        `${postIds[0]},"ext,1",0,,,done,,2,food,0.25,false,${modelId}\n` +
+        `${postIds[1]},,1,,,done,,,,,,\n` + // saved without ranked hashtags: no prediction row names a model
+        `${postIds[2]},,2,,,failed,"invalid-post: caption: bad, ""quoted""\nsecond line",,,,,\n`;
       const byQuery = await get(`/v1/batches/${batchId}/results?format=csv`);
       expect(byQuery.statusCode).toBe(200);
       expect(byQuery.headers["content-type"]).toBe("text/csv; charset=utf-8");

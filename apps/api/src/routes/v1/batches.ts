@@ -15,6 +15,7 @@ import { MissingUploadError } from "../../errors.js";
 import { errorResponses } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { BatchService } from "../../services/batches.js";
+import { CSV_HEADER } from "../../services/results-csv.js";
 import { RESULT_CONTENT_TYPES, resultFormat, resultsStream } from "../../services/results-stream.js";
 
 export interface BatchRoutesOptions {
@@ -58,7 +59,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
             "application/json": { schema: createBatchBodySchema },
           },
         },
-        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415), 403: forbiddenObject },
+        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415, 503), 403: forbiddenObject },
       },
     },
     async (req, reply) => {
@@ -112,9 +113,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
             content: {
               [RESULT_CONTENT_TYPES.ndjson]: { schema: postResultSchema.describe("one line per post") },
               "text/csv": {
-                schema: z
-                  .string()
-                  .describe("post_id,external_id,state,error,rank,hashtag,score,model_version"),
+                schema: z.string().describe(CSV_HEADER.trim()),
               },
             },
           },

@@ -1,6 +1,7 @@
 import type { ApiKeyIdentity } from "@lxtag/db";
-import { type ApiKeyVerifier, adminOnly, authenticate, SECURITY } from "../../http/auth.js";
-import { forbiddenResponse, unauthorizedResponse } from "../../http/responses.js";
+import { type ApiKeyVerifier, adminOnly, identifyCaller, requireKey, SECURITY } from "../../http/auth.js";
+import { type RateLimitOptions, rateLimitHook } from "../../http/rate-limit.js";
+import { forbiddenResponse, rateLimitedResponse, unauthorizedResponse } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { ApiServices } from "../../services/index.js";
 import { batchRoutes } from "./batches.js";
@@ -12,17 +13,22 @@ export interface V1Options {
   services: ApiServices;
   apiKeys: ApiKeyVerifier;
   maxPartBytes: number;
+  rateLimit: RateLimitOptions;
 }
 
 /**
  * The authenticated API. The key check is a hook of this scope, so it covers every route registered here (whatever
  * URL spelling reaches them) and none outside; the routes' documentation says so too, and says which routes need
- * an admin key (those with the `adminOnly` hook).
+ * an admin key (those with the `adminOnly` hook). Between finding the key and refusing a request without one, the
+ * rate limit counts the request: per key, or per address without a valid key.
  */
-export const v1Routes: ApiPlugin<V1Options> = async (app, { services, apiKeys, maxPartBytes }) => {
-  // a placeholder for V8's object shape: `authenticate` sets the key before any handler runs
+export const v1Routes: ApiPlugin<V1Options> = async (app, options) => {
+  const { services, apiKeys, maxPartBytes } = options;
+  // a placeholder for V8's object shape: `identifyCaller` sets the key (or null) before any handler runs
   app.decorateRequest("apiKey", null as unknown as ApiKeyIdentity);
-  app.addHook("onRequest", authenticate(apiKeys));
+  app.addHook("onRequest", identifyCaller(apiKeys));
+  app.addHook("onRequest", await rateLimitHook(app, options.rateLimit));
+  app.addHook("onRequest", requireKey);
   app.addHook("onRoute", (route) => {
     const admin = [route.onRequest].flat().includes(adminOnly);
     route.schema = {
@@ -31,6 +37,7 @@ export const v1Routes: ApiPlugin<V1Options> = async (app, { services, apiKeys, m
       response: {
         ...(route.schema?.response as object),
         401: unauthorizedResponse,
+        429: rateLimitedResponse,
         ...(admin ? { 403: forbiddenResponse } : {}),
       },
     };
