@@ -1,6 +1,9 @@
 import { createReadStream } from "node:fs";
+import { copyFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type ModelManifest, modelBundlePrefix } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
+import { checkModelBundle } from "@lxtag/inference";
 import { type ObjectStore, publishModelBundle } from "@lxtag/storage";
 
 /**
@@ -20,8 +23,9 @@ export interface PublishOptions {
 }
 
 /**
- * Publishes an engine-written bundle (and its checkpoint), registers it and, when asked, activates it: the
- * activation comes last, so a partial upload never serves.
+ * Checks an engine-written bundle as a predict worker would load it (a `ModelContractError` with the reason
+ * refuses it: nothing is uploaded or registered), then publishes it (and its checkpoint), registers it and, when
+ * asked, activates it: the activation comes last, so a partial upload never serves.
  */
 export async function publishModel(
   store: ObjectStore,
@@ -29,7 +33,9 @@ export async function publishModel(
   bundleDir: string,
   options: PublishOptions = {},
 ): Promise<ModelManifest> {
-  const manifest = await publishModelBundle(store, bundleDir, options.tokenizer);
+  if (options.tokenizer) await copyFile(options.tokenizer, join(bundleDir, "tokenizer.json"));
+  await checkModelBundle(bundleDir);
+  const manifest = await publishModelBundle(store, bundleDir);
   if (options.checkpoint)
     await store.putStream(trainingCheckpointKey(manifest.id), createReadStream(options.checkpoint));
   await repos.models.register(manifest, modelBundlePrefix(manifest.id));

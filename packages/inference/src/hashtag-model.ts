@@ -8,7 +8,7 @@ import {
   NUM_BOXES,
 } from "@lxtag/contracts";
 import { CaptionTokenizer } from "@lxtag/text";
-import { OrtSession, type OrtSessionOptions } from "./ort-session.js";
+import { InferenceError, OrtSession, type OrtSessionOptions } from "./ort-session.js";
 
 /** One post's model input: its cleaned caption and its RoI tensors (absent: caption only, zero visual input). */
 export interface ModelInput {
@@ -43,7 +43,7 @@ export class HashtagModel {
     const session = await OrtSession.create(join(dir, "model.onnx"), {
       ...options,
       requiredInputs: MODEL_INPUTS,
-      requiredOutputs: ["logits"],
+      requiredOutputs: ["logits", "pooled"],
     });
     return new HashtagModel(manifest, tokenizer, session);
   }
@@ -71,8 +71,13 @@ export class HashtagModel {
       visual_feats: { type: "float32", dims: [b, NUM_BOXES, FEATURE_DIM], data: feats },
       visual_pos: { type: "float32", dims: [b, NUM_BOXES, 4], data: pos },
     });
-    const logits = out.logits!.data as Float32Array;
     const h = this.manifest.hashtags.length;
+    const { dims } = out.logits!;
+    if (dims.length !== 2 || dims[0] !== b || dims[1] !== h)
+      throw new InferenceError(
+        `logits are [${dims}], expected [${b}, ${h}]: one per hashtag of the manifest`,
+      );
+    const logits = out.logits!.data as Float32Array;
     return inputs.map((_, i) => {
       const row = logits.subarray(i * h, (i + 1) * h);
       const order = Array.from(row.keys()).sort((a, c) => row[c]! - row[a]!);

@@ -1,4 +1,5 @@
 export { type BatcherStats, DynamicBatcher, type DynamicBatcherOptions } from "./dynamic-batcher.js";
 export { HashtagModel, type ModelInput, type Ranked } from "./hashtag-model.js";
+export { checkModelBundle, ModelContractError } from "./model-contract.js";
 export { InferenceError, ModelLoadError, OrtSession, type OrtSessionOptions } from "./ort-session.js";
 export type { Feeds, TensorType, WireTensor } from "./session-protocol.js";

@@ -1,7 +1,13 @@
 // Test support shared by several workspaces' tests; a devDependency only, never imported by production code.
 export { engineCommand } from "./engine.js";
 export { waitForJob } from "./jobs.js";
-export { CORPUS, type RandomModelOptions, randomModelBundle } from "./model-bundle.js";
+export {
+  CORPUS,
+  type RandomModelOptions,
+  randomModelBundle,
+  type TrainedModelOptions,
+  trainedModelBundle,
+} from "./model-bundle.js";
 export { S3Proxy } from "./s3-proxy.js";
 export { scratchDatabase } from "./scratch-db.js";
 export { TcpProxy } from "./tcp-proxy.js";

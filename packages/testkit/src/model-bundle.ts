@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeWordPieceTokenizer } from "@lxtag/text";
 import { engineCommand } from "./engine.js";
@@ -38,4 +39,42 @@ export async function randomModelBundle(dir: string, options: RandomModelOptions
   );
   writeWordPieceTokenizer(CORPUS, join(dir, "tokenizer.json"), VOCAB_SIZE);
   return dir;
+}
+
+export interface TrainedModelOptions {
+  /** The engine's dataset folder (e.g. written by `synthetic`), shared by the models a test trains. */
+  data: string;
+  /** Any architecture the engine trains: lxmert4hashtag, concat, text-only, linear, popularity. */
+  arch: string;
+  /** The detector the manifest names (the engine writes the dataset's; a test's posts carry another). */
+  detector: string;
+  /** Fit the engine's neighbour blend on the dataset and return the blended bundle. @defaultValue false */
+  blend?: boolean;
+}
+
+/**
+ * A small model the engine really trained (one epoch, tiny config, 2048-d region features as served) and exported,
+ * with the test tokenizer: the bundle of a training run, for tests that serve every architecture. Returns the
+ * bundle folder (`dir`, or `dir/blend` for the blended one).
+ */
+export async function trainedModelBundle(dir: string, options: TrainedModelOptions): Promise<string> {
+  const config = { vocab_size: VOCAB_SIZE, hidden_size: 32, visual_feat_dim: 2048 };
+  await engineCommand([
+    ...["train", "--data", options.data, "--out", dir, "--arch", options.arch, "--preset", "tiny"],
+    ...["--config", JSON.stringify(config), "--epochs", "1", "--batch-size", "16"],
+  ]);
+  let bundle = dir;
+  if (options.blend) {
+    bundle = join(dir, "blend");
+    const line = await engineCommand([
+      ...["blend", "--data", options.data, "--checkpoint", join(dir, "checkpoint.pt"), "--out", bundle],
+      "--force",
+    ]);
+    if (!JSON.parse(line.trim().split("\n").at(-1)!).kept) throw new Error(`the blend of ${dir} was not kept`);
+  }
+  const manifestPath = join(bundle, "manifest.json");
+  const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+  await writeFile(manifestPath, JSON.stringify({ ...manifest, detector: options.detector }, null, 2));
+  writeWordPieceTokenizer(CORPUS, join(bundle, "tokenizer.json"), VOCAB_SIZE);
+  return bundle;
 }
