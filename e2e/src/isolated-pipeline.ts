@@ -101,9 +101,9 @@ export class IsolatedPipeline {
       ],
       { devtools: true, env: this.overrides },
     );
-    return (
-      await trainerCommand<{ id: string }>("publish-model", ["--bundle", dir, "--tokenizer", tokenizer])
-    ).id;
+    // with this pipeline's settings: a pipeline on services of its own publishes there
+    return (await this.trainer<{ id: string }>("publish-model", ["--bundle", dir, "--tokenizer", tokenizer]))
+      .id;
   }
 
   /** Writes a zip with the given entries into the work folder. */

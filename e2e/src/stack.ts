@@ -76,6 +76,13 @@ export class LocalStack {
     throw new Error(`lxtag not ready within 60 s:\n${this.logs.join("\n")}`);
   }
 
+  /** The services that exited (crashed, or were killed) since they were last started. */
+  exited(): { name: ServiceName; code: number | null; signal: NodeJS.Signals | null }[] {
+    return [...this.procs]
+      .filter(([, p]) => p.exitCode !== null || p.signalCode !== null)
+      .map(([name, p]) => ({ name, code: p.exitCode, signal: p.signalCode }));
+  }
+
   /** Kills one process (SIGKILL simulates a crash) and waits for it to be gone. */
   async kill(name: ServiceName, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const p = this.procs.get(name);

@@ -27,6 +27,11 @@ const apiEnvSchema = serviceEnvSchema
       .default(8 * 2 ** 30),
     LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
     /**
+     * How often the reconciler (`@lxtag/reconciler`) looks for unfinished batches and posts without a live job and
+     * queues them again, ms; it also runs at start-up. API replicas share one pass per interval. 0 turns it off.
+     */
+    LXTAG_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+    /**
      * How long a key lookup is cached, ms: a revoked key is refused within this time on every replica, and a
      * flood of requests with one key costs one Postgres lookup per period. 0 asks Postgres every time.
      * @defaultValue 5000

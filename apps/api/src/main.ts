@@ -1,4 +1,5 @@
 import { ingestJobSchema, QUEUES } from "@lxtag/contracts";
+import { startReconciler } from "@lxtag/reconciler";
 import { onShutdown, runWorker } from "@lxtag/runtime";
 import { buildApp } from "./app.js";
 import { configuredKeys } from "./config.js";
@@ -22,8 +23,25 @@ const ingest = runWorker({
   onFinalFailure: (data, err) => deps.repos.batches.markFailed(data.batchId, `ingest-failed: ${err.message}`),
 });
 
+// The reconciler runs here, the one process that is always up (workers scale to zero): it re-queues batches and posts
+// an outage left without a live job (README, "Failure model"); replicas share one pass per interval.
+const reconciler =
+  config.LXTAG_RECONCILE_INTERVAL_MS > 0
+    ? startReconciler(
+        {
+          repos: deps.repos,
+          queues: deps.queues,
+          log: log.child({ component: "reconciler" }),
+          // re-featurized posts' jobs are named after the serving model's detector
+          servingDetector: async () => (await deps.repos.models.active())?.detectorId,
+        },
+        { intervalMs: config.LXTAG_RECONCILE_INTERVAL_MS },
+      )
+    : undefined;
+
 await app.listen({ host: config.LXTAG_API_HOST, port: config.LXTAG_API_PORT });
 onShutdown(log, async () => {
+  await reconciler?.stop();
   await app.close();
   await ingest.close();
   await deps.close();

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WAITING_FOR_FIRST_MODEL } from "./batches.js";
+import { DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
 import { createDb, type Db } from "./client.js";
 import { type Repositories, repositories } from "./index.js";
 import type { NewPost } from "./posts.js";
@@ -96,5 +96,50 @@ describe("batches and posts without a serving model", () => {
     expect((await repos.posts.forFeatures(post))?.state).toBe("predicting");
     expect(await repos.posts.markRefeaturizing(post)).toBe(false); // only once
     expect((await repos.posts.forFeatures(post))?.flags.sort()).toEqual(["caption-only", "refeaturized"]);
+  });
+
+  it("counts the posts predicted without their image, by why, and not those that never had one", async () => {
+    const { id, postIds } = await batchWith(5);
+    const [missing, tooLarge, gone, whole, textOnly] = postIds as [string, string, string, string, string];
+    await repos.posts.markFeaturized(missing, null, ["caption-only", "image-error:missing"]);
+    await repos.posts.markFeaturized(tooLarge, null, ["caption-only", "image-error:too-large"]);
+    await repos.posts.markFeaturized(gone, "d".repeat(64));
+    await repos.posts.markFeaturized(whole, "e".repeat(64));
+    await repos.posts.markFeaturized(textOnly, null, ["caption-only"]);
+    const ranked = [{ hashtag: "sunset", score: 0.5 }];
+    await repos.posts.savePredictions("m1", [
+      { postId: missing, ranked },
+      { postId: tooLarge, ranked },
+      { postId: gone, ranked, flags: ["caption-only", "roi-missing"] },
+      { postId: whole, ranked },
+      { postId: textOnly, ranked },
+    ]);
+    expect(await warnings(id)).toEqual([
+      "1 post: media-missing",
+      `${DEGRADED}: 3 posts were predicted from the caption alone (1 image-error:missing, 1 image-error:too-large, 1 roi-missing)`,
+    ]);
+  });
+
+  it("lists unfinished batches and, page by page, their unfinished posts", async () => {
+    const { id, postIds } = await batchWith(5);
+    const queued = randomUUID();
+    await repos.batches.create(queued, apiKeyId, { type: "json", key: "test" }, {});
+    await repos.posts.markFeaturized(postIds[0]!, null);
+    await repos.posts.markFailed(postIds[1]!, "invalid-image: x");
+    await repos.posts.savePredictions("m1", [{ postId: postIds[0]!, ranked: [] }]);
+    const unfinished = await repos.batches.unfinished();
+    expect(unfinished).toEqual(
+      expect.arrayContaining([
+        { id, state: "processing" },
+        { id: queued, state: "queued" },
+      ]),
+    );
+    const open = postIds.slice(2).sort();
+    const first = await repos.batches.unfinishedPosts(id, null, 2);
+    const rest = await repos.batches.unfinishedPosts(id, first.at(-1)!.id, 2);
+    expect([...first, ...rest].map((p) => p.id)).toEqual(open);
+    expect(rest).toHaveLength(1);
+    expect(first[0]).toEqual({ id: open[0], state: "pending", flags: [] });
+    await repos.batches.markFailed(queued, "test");
   });
 });

@@ -26,6 +26,9 @@ const TERMINAL = ["done", "failed"];
  */
 export const WAITING_FOR_FIRST_MODEL = "waiting for a first model";
 
+/** How a batch's warnings begin when some of its posts were predicted without their image. */
+export const DEGRADED = "degraded";
+
 export class Batches {
   constructor(private readonly db: Db) {}
 
@@ -99,6 +102,7 @@ export class Batches {
     );
     const finished = TERMINAL.reduce((s, k) => s + (counts[k] ?? 0), 0);
     const warnings = [...((batch.warnings ?? []) as string[])]; // what markIngested writes
+    warnings.push(...(await this.degradedWarning(batch.id)));
     const predicting = counts.predicting ?? 0;
     if (predicting > 0 && !(await this.anyModelActive()))
       warnings.push(
@@ -118,6 +122,50 @@ export class Batches {
       warnings,
       errors: errors.rows.map((r) => ({ reason: r.reason, count: Number(r.n) })),
     };
+  }
+
+  /**
+   * Says how many posts were predicted without their image although they had one, and why, from their flags:
+   * `image-error:<reason>` (featurization found it missing, too large, undecodable, at a refused address) or
+   * `roi-missing` (its RoI object was gone). An outage never degrades a post (its job is retried), so this counts
+   * what no retry could fix; posts without an image to begin with (captions, videos) are not degraded.
+   */
+  private async degradedWarning(batchId: string): Promise<string[]> {
+    const r = await this.db.pool.query<{ flag: string; n: string }>(
+      `SELECT f AS flag, count(*) AS n FROM posts p, unnest(p.flags) f
+       WHERE p.batch_id = $1 AND p.state = 'done' AND (f = 'roi-missing' OR f LIKE 'image-error:%')
+       GROUP BY f ORDER BY 2 DESC, 1`,
+      [batchId],
+    );
+    const total = r.rows.reduce((sum, row) => sum + Number(row.n), 0);
+    if (!total) return [];
+    const why = r.rows.map((row) => `${row.n} ${row.flag}`).join(", ");
+    return [
+      `${DEGRADED}: ${total} ${total === 1 ? "post was" : "posts were"} predicted from the caption alone (${why})`,
+    ];
+  }
+
+  /** Batches not finished (queued, ingesting or processing), oldest first: what the reconciler looks after. */
+  async unfinished(): Promise<{ id: string; state: "queued" | "ingesting" | "processing" }[]> {
+    const r = await this.db.pool.query(
+      `SELECT id, state FROM batches WHERE state IN ('queued', 'ingesting', 'processing') ORDER BY created_at, id`,
+    );
+    return r.rows;
+  }
+
+  /** A page of a batch's posts that are not finished (neither done nor failed), in id order after `afterId`. */
+  async unfinishedPosts(
+    batchId: string,
+    afterId: string | null,
+    limit: number,
+  ): Promise<{ id: string; state: "pending" | "featurizing" | "predicting"; flags: string[] }[]> {
+    const r = await this.db.pool.query(
+      `SELECT id, state, flags FROM posts
+       WHERE batch_id = $1 AND state NOT IN ('done', 'failed') AND ($2::uuid IS NULL OR id > $2::uuid)
+       ORDER BY id LIMIT $3`,
+      [batchId, afterId, limit],
+    );
+    return r.rows;
   }
 
   /** Whether a model version serves (predict workers without one take no jobs). */

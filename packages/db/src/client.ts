@@ -27,6 +27,10 @@ export function createDb(databaseUrl: string, options: DbOptions | number = {}):
   // to is thrown and kills the process, so a Postgres restart would take every worker down with it. Queries in
   // flight still reject on their own (and their jobs are retried).
   pool.on("error", (err) => onIdleError?.(err));
+  // The pool listens on a client only while it is idle: a connection lost between two statements of a checked-out
+  // client (a transaction's BEGIN and COMMIT) would emit `error` with no listener and kill the process. Its next
+  // statement fails with the error anyway (and the job is retried), so this listener only keeps the process alive.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,

@@ -20,6 +20,16 @@ export const serviceEnvSchema = z.object({
   LXTAG_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** How long a worker's job lock lives without renewal; a crashed worker's jobs are retried after about this. */
   LXTAG_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * How long a job hit by an infrastructure error (Redis, Postgres or S3 down or timing out, 5xx) is retried, ms of
+   * backoff: a restart or failover within it costs no post. Also how long a final failure is retried to be recorded.
+   */
+  LXTAG_RETRY_BUDGET_MS: z.coerce.number().int().min(0).default(300_000),
+  /** The first retry's backoff, ms; each next one doubles up to LXTAG_RETRY_MAX_DELAY_MS. */
+  LXTAG_RETRY_BASE_DELAY_MS: z.coerce.number().int().positive().default(1000),
+  LXTAG_RETRY_MAX_DELAY_MS: z.coerce.number().int().positive().default(30_000),
+  /** Attempts in all for an error that is neither an outage nor about the post itself (a bug, an odd object). */
+  LXTAG_RETRY_ATTEMPTS: z.coerce.number().int().min(1).default(3),
   LXTAG_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;

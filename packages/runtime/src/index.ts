@@ -17,6 +17,16 @@ export {
   redisConnection,
   workerOptions,
 } from "./queues.js";
+export {
+  BACKOFF_TYPE,
+  backoffStrategy,
+  nominalDelay,
+  type RetryPolicy,
+  retryDelay,
+  retryPolicy,
+  withTransientRetry,
+} from "./retry.js";
 export { ProcessError, type RunProcessOptions, runProcess } from "./run-process.js";
 export { isFinalFailure, type RunWorkerOptions, runWorker } from "./run-worker.js";
 export { onShutdown } from "./shutdown.js";
+export { isTransientError } from "./transient.js";

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, Queue, type QueueOptions, type WorkerOptions } from "bullmq";
 import type { ServiceEnv } from "./config.js";
+import { BACKOFF_TYPE, backoffStrategy, retryPolicy } from "./retry.js";
 
 export function redisConnection(url: string): ConnectionOptions {
   const u = new URL(url);
@@ -13,15 +14,14 @@ export function redisConnection(url: string): ConnectionOptions {
 }
 
 /**
- * Every lxtag job retries a thrown error with exponential backoff: 1 s, 2 s, 4 s ... 64 s before attempts 2..8,
- * each drawn from the upper half of that (jitter, so jobs failed by one outage do not all return at once).
- * Seven retries span at least 63 s: a Redis, Postgres or S3 outage of half a minute (a restart, a failover) is
- * ridden out, and only a fault that outlasts it fails a post. Input that can never work is not retried at all
- * (`UnrecoverableError`), so the long tail costs only genuinely stuck jobs.
+ * Every lxtag job's retry options. The worker's `backoffStrategy` (retry.ts, from the worker's settings) decides
+ * each retry: an infrastructure error is retried with capped exponential backoff for LXTAG_RETRY_BUDGET_MS, any
+ * other error LXTAG_RETRY_ATTEMPTS times in all; `attempts` is only a ceiling far above both. Jobs queued with
+ * BullMQ's built-in types before (`exponential`) keep theirs.
  */
 export const DEFAULT_JOB_OPTIONS = {
-  attempts: 8,
-  backoff: { type: "exponential", delay: 1000, jitter: 0.5 },
+  attempts: 1000,
+  backoff: { type: BACKOFF_TYPE },
 } as const;
 
 // Finished jobs are trimmed (BullMQ keeps them forever by default); failed ones are kept longer for inspection.
@@ -52,7 +52,17 @@ export async function addBulkChunked<T>(
     await queue.addBulk(jobs.slice(i, i + chunk) as Parameters<Queue<T>["addBulk"]>[0]);
 }
 
-/** Options every lxtag worker uses: the shared connection and prefix, and the lock (and stalled-check) period. */
+/**
+ * A job found without its lock this many times (its worker died, or lost Redis while running it) is failed for
+ * good. Higher than BullMQ's 1: a Redis restart can expire the locks of every job in flight, and two outages in
+ * a job's life must not fail its post; a job that kills its worker each time still fails after 3 tries.
+ */
+const MAX_STALLED = 3;
+
+/**
+ * Options every lxtag worker uses: the shared connection and prefix, the lock (and stalled-check) period, and the
+ * retry policy of `DEFAULT_JOB_OPTIONS`.
+ */
 export function workerOptions(env: ServiceEnv, concurrency: number): WorkerOptions {
   return {
     connection: redisConnection(env.LXTAG_REDIS_URL),
@@ -60,6 +70,8 @@ export function workerOptions(env: ServiceEnv, concurrency: number): WorkerOptio
     concurrency,
     lockDuration: env.LXTAG_JOB_LOCK_MS,
     stalledInterval: env.LXTAG_JOB_LOCK_MS,
+    maxStalledCount: MAX_STALLED,
+    settings: { backoffStrategy: backoffStrategy(retryPolicy(env)) },
     ...RETENTION,
   };
 }

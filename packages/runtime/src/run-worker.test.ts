@@ -1,16 +1,9 @@
 // runWorker on the running Redis, a fresh prefix and queue per test.
 import { randomUUID } from "node:crypto";
-import { Backoffs, type Job, type Queue, UnrecoverableError, type Worker } from "bullmq";
+import { type Job, type Queue, UnrecoverableError, type Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  createLogger,
-  createQueue,
-  DEFAULT_JOB_OPTIONS,
-  parseEnv,
-  runWorker,
-  serviceEnvSchema,
-} from "./index.js";
+import { createLogger, createQueue, parseEnv, runWorker, serviceEnvSchema } from "./index.js";
 
 const schema = z.object({ postId: z.uuid() });
 type Payload = z.infer<typeof schema>;
@@ -25,10 +18,12 @@ afterEach(async () => {
 function setup(
   process: (data: Payload, job: Job) => Promise<string>,
   onFinalFailure?: (data: Payload, err: Error) => Promise<void>,
+  env: Record<string, string> = {},
 ) {
   const config = parseEnv(serviceEnvSchema, {
     ...globalThis.process.env,
     LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID().slice(0, 8)}`,
+    ...env,
   });
   const name = `run-worker-${randomUUID().slice(0, 8)}`;
   const queue: Queue = createQueue(name, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
@@ -137,20 +132,90 @@ describe("runWorker", () => {
     expect(finals).toEqual([]);
   });
 
-  it("rides out a 30 s outage with the default job options", () => {
-    // BullMQ's own backoff function, with the jitter at its shortest
-    const random = Math.random;
-    Math.random = () => 0;
-    try {
-      let waited = 0;
-      for (let made = 1; made < DEFAULT_JOB_OPTIONS.attempts; made++)
-        waited += Number(
-          Backoffs.calculate({ ...DEFAULT_JOB_OPTIONS.backoff }, made, new Error("down"), {} as Job),
-        );
-      expect(waited).toBeGreaterThanOrEqual(30_000);
-      expect(waited).toBeLessThan(5 * 60_000); // and a stuck job still fails within minutes
-    } finally {
-      Math.random = random;
-    }
+  // the default job options with a policy shrunk to milliseconds: backoff 10, 20, 40, 40 ... ms, budget 300 ms
+  const FAST_POLICY = {
+    LXTAG_RETRY_BASE_DELAY_MS: "10",
+    LXTAG_RETRY_MAX_DELAY_MS: "40",
+    LXTAG_RETRY_BUDGET_MS: "300",
+    LXTAG_RETRY_ATTEMPTS: "2",
+  };
+  const refused = () =>
+    Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+
+  it("retries an infrastructure error past the attempts other errors get, and the job completes", async () => {
+    let calls = 0;
+    const { queue, settled } = setup(
+      async () => {
+        calls += 1;
+        if (calls <= 6) throw refused();
+        return "done";
+      },
+      undefined,
+      FAST_POLICY,
+    );
+    await queue.add("x", { postId: randomUUID() }, { jobId: "outage" });
+    expect(await settled("outage")).toBe("completed");
+    expect(calls).toBe(7);
+  });
+
+  it("gives an infrastructure error its budget, then fails the job and records it once", async () => {
+    const finals: string[] = [];
+    let calls = 0;
+    const { queue, settled } = setup(
+      async () => {
+        calls += 1;
+        throw refused();
+      },
+      async (_data, err) => {
+        finals.push(err.message);
+      },
+      FAST_POLICY,
+    );
+    await queue.add("x", { postId: randomUUID() }, { jobId: "long-outage" });
+    expect(await settled("long-outage")).toBe("failed");
+    await sleep(100);
+    // nominal backoff before failure n: 0, 10, 30, 70, 110, ... 270, then 310 >= 300: ten attempts
+    expect(calls).toBe(10);
+    expect(finals).toEqual(["connect ECONNREFUSED 127.0.0.1:5432"]);
+  });
+
+  it("gives any other error LXTAG_RETRY_ATTEMPTS attempts", async () => {
+    let calls = 0;
+    const { queue, settled } = setup(
+      async () => {
+        calls += 1;
+        throw new Error("a bug");
+      },
+      undefined,
+      FAST_POLICY,
+    );
+    await queue.add("x", { postId: randomUUID() }, { jobId: "bug" });
+    expect(await settled("bug")).toBe("failed");
+    await sleep(100);
+    expect(calls).toBe(2);
+    expect((await queue.getJob("bug"))!.failedReason).toBe("a bug");
+  });
+
+  it("records a final failure through an outage of the database it is written to", async () => {
+    const recorded: string[] = [];
+    let writes = 0;
+    const { queue, settled } = setup(
+      async () => {
+        throw new UnrecoverableError("not an image");
+      },
+      async (data) => {
+        writes += 1;
+        if (writes <= 3)
+          throw Object.assign(new Error("the database system is shutting down"), { code: "57P03" });
+        recorded.push(data.postId);
+      },
+      FAST_POLICY,
+    );
+    const postId = randomUUID();
+    await queue.add("x", { postId }, { jobId: "record" });
+    expect(await settled("record")).toBe("failed");
+    await sleep(300);
+    expect(writes).toBe(4);
+    expect(recorded).toEqual([postId]);
   });
 });

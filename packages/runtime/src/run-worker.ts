@@ -4,6 +4,7 @@ import type { ServiceEnv } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { workerOptions } from "./queues.js";
+import { retryPolicy, withTransientRetry } from "./retry.js";
 
 export interface RunWorkerOptions<T, R> {
   /** Queue name (from `QUEUES`). */
@@ -15,11 +16,16 @@ export interface RunWorkerOptions<T, R> {
   concurrency: number;
   log: Logger;
   /**
-   * The job's work, with a child logger that names the job. Throw to retry with backoff (a transient outage);
-   * throw `UnrecoverableError` to fail at once (input that can never work).
+   * The job's work, with a child logger that names the job. Throw to retry with backoff: an infrastructure error
+   * (`isTransientError`) for as long as an outage may last, anything else a few times (`RetryPolicy`); throw
+   * `UnrecoverableError` to fail at once (input that can never work, with its reason).
    */
   process: (data: T, ctx: { job: Job; log: Logger }) => Promise<R>;
-  /** Called once when a job will not be retried any more, to record the failure where users see it. */
+  /**
+   * Called once when a job will not be retried any more, to record the failure where users see it. Retried through
+   * an outage of what it writes to (transient errors, for LXTAG_RETRY_BUDGET_MS); a failure still unrecorded then
+   * is the reconciler's to record (`@lxtag/reconciler`), from the failed job.
+   */
   onFinalFailure?: (data: T, err: Error) => Promise<void>;
   /** Observes job durations and failures. */
   metrics?: WorkerMetrics;
@@ -43,6 +49,7 @@ export function isFinalFailure(job: Job, err: Error): boolean {
  */
 export function runWorker<T, R>(options: RunWorkerOptions<T, R>): Worker {
   const { queue, schema, log } = options;
+  const policy = retryPolicy(options.config);
   const worker = new Worker(
     queue,
     async (job: Job) => {
@@ -63,9 +70,13 @@ export function runWorker<T, R>(options: RunWorkerOptions<T, R>): Worker {
     if (!job || !final || !options.onFinalFailure) return;
     const parsed = schema.safeParse(job.data);
     if (!parsed.success) return; // nothing to record it on
-    options
-      .onFinalFailure(parsed.data, err)
-      .catch((e: Error) => log.error({ jobId: job.id, err: e.message }, "recording the failure failed"));
+    const record = options.onFinalFailure;
+    withTransientRetry(
+      () => record(parsed.data, err),
+      policy,
+      (e, delayMs) =>
+        log.warn({ jobId: job.id, err: e.message, delayMs }, "recording the failure failed; retrying"),
+    ).catch((e: Error) => log.error({ jobId: job.id, err: e.message }, "recording the failure failed"));
   });
   worker.on("error", (err) => log.error({ err, queue }, "worker error"));
   return worker;

@@ -1,0 +1,242 @@
+// The reconciler on a scratch database and the running Redis, under a queue prefix of each test's own: work left
+// without a live job (as an outage leaves it) is queued again, finished jobs of unfinished posts are acted on, and
+// a second pass changes nothing.
+import { randomUUID } from "node:crypto";
+import { type FeatureJob, type IngestJob, jobIds, type PredictJob, QUEUES } from "@lxtag/contracts";
+import { createDb, type Db, type NewPost, type Repositories, repositories } from "@lxtag/db";
+import { createLogger, createQueue, parseEnv, redisConnection, serviceEnvSchema } from "@lxtag/runtime";
+import { scratchDatabase } from "@lxtag/testkit";
+import { type Queue, UnrecoverableError, Worker } from "bullmq";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type ReconcileReport, Reconciler, type ReconcilerQueues, startReconciler } from "./index.js";
+
+const env = parseEnv(serviceEnvSchema, process.env);
+const log = createLogger("reconciler-test", "silent");
+
+let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+let db: Db;
+let repos: Repositories;
+let apiKeyId: string;
+beforeAll(async () => {
+  scratch = await scratchDatabase(env.DATABASE_URL);
+  db = createDb(scratch.url, 4);
+  repos = repositories(db);
+  apiKeyId = (await repos.apiKeys.create("reconciler-test")).id;
+});
+afterAll(async () => {
+  await db?.close();
+  await scratch?.drop();
+});
+
+let prefix: string;
+let queues: ReconcilerQueues;
+beforeEach(() => {
+  prefix = `reconciler-test-${randomUUID().slice(0, 8)}`;
+  queues = {
+    ingest: createQueue<IngestJob>(QUEUES.ingest, env.LXTAG_REDIS_URL, prefix),
+    features: createQueue<FeatureJob>(QUEUES.features, env.LXTAG_REDIS_URL, prefix),
+    predict: createQueue<PredictJob>(QUEUES.predict, env.LXTAG_REDIS_URL, prefix),
+  };
+});
+afterEach(async () => {
+  for (const queue of Object.values(queues) as Queue[]) {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+  // batches of one test must not be seen by the next
+  await db.pool.query("UPDATE batches SET state = 'done' WHERE state <> 'done'");
+});
+
+const reconciler = (detector?: string) =>
+  new Reconciler({ repos, queues, log, servingDetector: async () => detector });
+
+const newPost = (seq: number): NewPost => ({
+  seq,
+  externalId: null,
+  dedupKey: `post-${seq}`,
+  kind: "post",
+  sourceFile: null,
+  caption: `post ${seq}`,
+  modelText: `post ${seq}`,
+  takenAt: null,
+  takenAtRaw: null,
+  flags: [],
+  imageKey: `img/${seq}.png`,
+  imageSha256: null,
+  media: [],
+  hashtags: [],
+  failReason: null,
+});
+
+/** A processing batch with `n` pending posts (as ingest leaves it, minus the features jobs). */
+async function processingBatch(n: number): Promise<{ batchId: string; postIds: string[] }> {
+  const batchId = randomUUID();
+  await repos.batches.create(batchId, apiKeyId, { type: "json", key: "test" }, {});
+  const postIds = await repos.posts.insertMany(
+    batchId,
+    Array.from({ length: n }, (_, i) => newPost(i)),
+  );
+  await repos.batches.markIngested(batchId, []);
+  return { batchId, postIds };
+}
+
+const state = (queue: keyof ReconcilerQueues, jobId: string) => queues[queue].getJobState(jobId);
+const postState = async (id: string) =>
+  (await db.pool.query("SELECT state, error FROM posts WHERE id = $1", [id])).rows[0];
+
+/** Runs one job of `queue` through a throwaway worker that fails it for good (an unrecoverable error). */
+async function failForGood(queue: keyof ReconcilerQueues, jobId: string, data: object): Promise<void> {
+  await queues[queue].add(queue, data as never, { jobId });
+  const worker = new Worker(
+    QUEUES[queue],
+    async () => {
+      throw new UnrecoverableError("S3 was down for an hour");
+    },
+    { connection: redisConnection(env.LXTAG_REDIS_URL), prefix },
+  );
+  while ((await state(queue, jobId)) !== "failed") await new Promise((r) => setTimeout(r, 20));
+  await worker.close();
+}
+
+describe("Reconciler", () => {
+  it("queues a batch left queued or ingesting without an ingest job, once", async () => {
+    const queued = randomUUID();
+    const ingesting = randomUUID();
+    for (const id of [queued, ingesting])
+      await repos.batches.create(id, apiKeyId, { type: "json", key: "t" }, {});
+    await repos.batches.markIngesting(ingesting);
+    const first = await reconciler().run();
+    expect(first.requeued).toEqual({ ingest: 2, features: 0, predict: 0 });
+    expect(await state("ingest", jobIds.ingest(queued))).toBe("waiting");
+    expect(await state("ingest", jobIds.ingest(ingesting))).toBe("waiting");
+    expect((await reconciler().run()).requeued.ingest).toBe(0); // their jobs are live now
+    expect(await queues.ingest.count()).toBe(2);
+  });
+
+  it("gives every unfinished post the job of its stage, and leaves live jobs alone", async () => {
+    const { postIds } = await processingBatch(5);
+    const [pending, withJob, predicting, sentBack, sentBackPredicting] = postIds as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    await queues.features.add(
+      "features",
+      { batchId: randomUUID(), postId: withJob },
+      { jobId: jobIds.features(withJob) },
+    );
+    for (const id of [predicting, sentBack, sentBackPredicting])
+      await repos.posts.markFeaturized(id, "a".repeat(64));
+    await repos.posts.markRefeaturizing(sentBack);
+    await repos.posts.markRefeaturizing(sentBackPredicting);
+    await repos.posts.markFeaturized(sentBackPredicting, "a".repeat(64));
+
+    const report = await reconciler("det:1").run();
+    expect(report).toMatchObject({
+      posts: 5,
+      requeued: { ingest: 0, features: 2, predict: 2 },
+      failuresRecorded: 0,
+    });
+    expect(await state("features", jobIds.features(pending))).toBe("waiting");
+    expect(await state("features", jobIds.features(withJob))).toBe("waiting");
+    expect(await state("predict", jobIds.predict(predicting))).toBe("waiting");
+    expect(await state("features", jobIds.refeaturize(sentBack, "det:1"))).toBe("waiting");
+    expect(await state("predict", jobIds.repredict(sentBackPredicting, "det:1"))).toBe("waiting");
+    expect((await queues.features.getJob(jobIds.features(pending)))?.data).toEqual({
+      batchId: expect.any(String),
+      postId: pending,
+    });
+    const again = await reconciler("det:1").run();
+    expect(again.requeued).toEqual({ ingest: 0, features: 0, predict: 0 });
+    expect(await queues.features.count()).toBe(3);
+    expect(await queues.predict.count()).toBe(2);
+  });
+
+  it("leaves a re-featurized post for the model it waits for, and queues posts predicting without a model", async () => {
+    const { postIds } = await processingBatch(2);
+    const [sentBack, predicting] = postIds as [string, string];
+    for (const id of postIds) await repos.posts.markFeaturized(id, "a".repeat(64));
+    await repos.posts.markRefeaturizing(sentBack);
+    const report = await reconciler(undefined).run();
+    expect(report).toMatchObject({ waitingForModel: 1, requeued: { features: 0, predict: 1 } });
+    expect(await state("predict", jobIds.predict(predicting))).toBe("waiting"); // it waits in the queue
+  });
+
+  it("records a final failure its worker could not record, and completes the batch", async () => {
+    const { batchId, postIds } = await processingBatch(2);
+    const [failing, done] = postIds as [string, string];
+    await repos.posts.markFeaturized(failing, "a".repeat(64));
+    await repos.posts.markFeaturized(done, "b".repeat(64));
+    await db.pool.query(
+      `INSERT INTO model_versions (id, architecture, bundle_prefix, detector_id, hashtags, metrics, manifest, state)
+       VALUES ('m-rec', 'lxmert4hashtag', 'models/m/', 'd1', 2, '{}', '{}', 'retired') ON CONFLICT DO NOTHING`,
+    );
+    await repos.posts.savePredictions("m-rec", [
+      { postId: done, ranked: [{ hashtag: "sunset", score: 0.5 }] },
+    ]);
+    await failForGood("predict", jobIds.predict(failing), { batchId, postId: failing });
+
+    const report = await reconciler().run();
+    expect(report.failuresRecorded).toBe(1);
+    expect(report.requeued).toEqual({ ingest: 0, features: 0, predict: 0 });
+    expect(await postState(failing)).toEqual({
+      state: "failed",
+      error: "predict-failed: S3 was down for an hour",
+    });
+    expect((await repos.batches.find(batchId))?.state).toBe("done");
+  });
+
+  it("fails a batch whose ingest job failed unrecorded", async () => {
+    const batchId = randomUUID();
+    await repos.batches.create(batchId, apiKeyId, { type: "json", key: "t" }, {});
+    await failForGood("ingest", jobIds.ingest(batchId), { batchId });
+    expect((await reconciler().run()).failuresRecorded).toBe(1);
+    expect(await repos.batches.find(batchId)).toMatchObject({
+      state: "failed",
+      error: "ingest-failed: S3 was down for an hour",
+    });
+  });
+
+  it("queues again a post whose job completed although the post did not move on", async () => {
+    const { postIds } = await processingBatch(1);
+    const post = postIds[0]!;
+    await queues.features.add(
+      "features",
+      { batchId: randomUUID(), postId: post },
+      { jobId: jobIds.features(post) },
+    );
+    const job = (await queues.features.getJob(jobIds.features(post)))!;
+    // as if an outage lost the post's update but not the job's completion
+    const token = "test-token";
+    const w = new Worker(QUEUES.features, null, { connection: redisConnection(env.LXTAG_REDIS_URL), prefix });
+    const active = (await w.getNextJob(token))!;
+    expect(active.id).toBe(job.id);
+    await active.moveToCompleted("skipped", token, false);
+    await w.close();
+    expect(await state("features", jobIds.features(post))).toBe("completed");
+
+    expect((await reconciler().run()).requeued.features).toBe(1);
+    expect(await state("features", jobIds.features(post))).toBe("waiting");
+  });
+
+  it("completes a processing batch whose posts all finished", async () => {
+    const { batchId, postIds } = await processingBatch(1);
+    await repos.posts.markFailed(postIds[0]!, "invalid-image: x");
+    expect((await repos.batches.find(batchId))?.state).toBe("processing");
+    await reconciler().run();
+    expect((await repos.batches.find(batchId))?.state).toBe("done");
+  });
+
+  it("runs one pass per interval however many processes host it", async () => {
+    const passes: ReconcileReport[] = [];
+    const deps = { repos, queues, log, servingDetector: async () => undefined };
+    const loops = [1, 2, 3].map(() =>
+      startReconciler(deps, { intervalMs: 5_000, onPass: (report) => passes.push(report) }),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const loop of loops) await loop.stop();
+    expect(passes).toHaveLength(1);
+  });
+});

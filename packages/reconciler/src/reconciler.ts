@@ -1,0 +1,204 @@
+import {
+  type FeatureJob,
+  type IngestJob,
+  jobIds,
+  type PredictJob,
+  REFEATURIZED_FLAG,
+} from "@lxtag/contracts";
+import { failPost, type Repositories } from "@lxtag/db";
+import type { Logger } from "@lxtag/runtime";
+import type { Queue } from "bullmq";
+
+export interface ReconcilerQueues {
+  ingest: Queue<IngestJob>;
+  features: Queue<FeatureJob>;
+  predict: Queue<PredictJob>;
+}
+
+export interface ReconcilerDeps {
+  repos: Repositories;
+  queues: ReconcilerQueues;
+  log: Logger;
+  /**
+   * The detector whose RoIs the serving model reads, or undefined while no model serves: it names the second round
+   * of jobs of a post sent back to featurization (`jobIds.refeaturize`, `jobIds.repredict`).
+   */
+  servingDetector: () => Promise<string | undefined>;
+}
+
+export interface ReconcilerOptions {
+  /** Posts read, and job states asked for, at a time. @defaultValue 500 */
+  pageSize?: number;
+}
+
+/** What one pass found and did. */
+export interface ReconcileReport {
+  /** Unfinished batches looked at. */
+  batches: number;
+  /** Unfinished posts looked at. */
+  posts: number;
+  /** Jobs added for work that no live job carried, per queue. */
+  requeued: { ingest: number; features: number; predict: number };
+  /** Posts and batches whose job had failed for good without the failure being recorded: recorded now. */
+  failuresRecorded: number;
+  /** Re-featurized posts left alone because no model serves (their jobs are named after its detector). */
+  waitingForModel: number;
+}
+
+type Stage = keyof ReconcilerQueues;
+type Work = { stage: Stage; jobId: string; batchId: string; postId?: string };
+
+/** Job states in which a job will still run: anything else (completed, failed, unknown) carries nothing. */
+const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
+
+/**
+ * Makes sure that every unfinished batch and post has a live job, so that nothing waits forever after an outage
+ * (a Redis restart that lost its last second of writes, a process killed between a state change and its enqueue,
+ * a final failure that could not be recorded because Postgres was down too):
+ *
+ * - a batch `queued` or `ingesting` without a live ingest job gets one;
+ * - a post `pending` or `featurizing` without a live features job gets one, `predicting` without a live predict
+ *   job gets one (also while no model serves: the job then waits in the queue, as the predict worker intends);
+ * - a job that completed although its post (or batch) is still at that stage is removed and added again; one that
+ *   failed for good gets its failure recorded, as the worker's `onFinalFailure` would have;
+ * - a `processing` batch whose posts are all finished is completed.
+ *
+ * Jobs carry the contracts' deterministic ids, and every job is idempotent, so a pass that races the pipeline
+ * (adds a job a producer is about to add, re-runs one that just finished) changes nothing: BullMQ never adds an id
+ * twice, and workers skip posts that have moved on.
+ */
+export class Reconciler {
+  private readonly pageSize: number;
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    options: ReconcilerOptions = {},
+  ) {
+    this.pageSize = options.pageSize ?? 500;
+  }
+
+  async run(): Promise<ReconcileReport> {
+    const report: ReconcileReport = {
+      batches: 0,
+      posts: 0,
+      requeued: { ingest: 0, features: 0, predict: 0 },
+      failuresRecorded: 0,
+      waitingForModel: 0,
+    };
+    const detector = await this.deps.servingDetector();
+    for (const batch of await this.deps.repos.batches.unfinished()) {
+      report.batches += 1;
+      if (batch.state === "processing") {
+        await this.posts(batch.id, detector, report);
+        await this.deps.repos.batches.completeIfFinished([batch.id]);
+      } else {
+        const work: Work = { stage: "ingest", jobId: jobIds.ingest(batch.id), batchId: batch.id };
+        await this.ensure(
+          work,
+          report,
+          async () => (await this.deps.repos.batches.find(batch.id))?.state === batch.state,
+        );
+      }
+    }
+    return report;
+  }
+
+  private async posts(batchId: string, detector: string | undefined, report: ReconcileReport): Promise<void> {
+    const { batches } = this.deps.repos;
+    let after: string | null = null;
+    for (;;) {
+      const page = await batches.unfinishedPosts(batchId, after, this.pageSize);
+      if (!page.length) return;
+      after = page.at(-1)!.id;
+      report.posts += page.length;
+      await Promise.all(
+        page.map(async (post) => {
+          const work = this.expectedJob(batchId, post, detector);
+          if (!work) {
+            report.waitingForModel += 1;
+            return;
+          }
+          // a finished job is acted on only if the post is still where it was when this page was read
+          await this.ensure(work, report, async () => (await this.postState(post.id)) === post.state);
+        }),
+      );
+      if (page.length < this.pageSize) return;
+    }
+  }
+
+  /** The job that should carry a post now; undefined for a re-featurized post while no model serves. */
+  private expectedJob(
+    batchId: string,
+    post: { id: string; state: "pending" | "featurizing" | "predicting"; flags: string[] },
+    detector: string | undefined,
+  ): Work | undefined {
+    const again = post.flags.includes(REFEATURIZED_FLAG);
+    if (again && !detector) return undefined;
+    const base = { batchId, postId: post.id };
+    if (post.state === "predicting")
+      return {
+        ...base,
+        stage: "predict",
+        jobId: again ? jobIds.repredict(post.id, detector!) : jobIds.predict(post.id),
+      };
+    return {
+      ...base,
+      stage: "features",
+      jobId:
+        again && post.state === "featurizing"
+          ? jobIds.refeaturize(post.id, detector!)
+          : jobIds.features(post.id),
+    };
+  }
+
+  private async postState(postId: string): Promise<string | undefined> {
+    return (await this.deps.repos.posts.forFeatures(postId))?.state;
+  }
+
+  /**
+   * Gives `work` a live job: adds it when there is none, re-adds it when it completed, records the failure when it
+   * failed for good; `unchanged` says whether the post or batch is still at the stage it was read at (a finished
+   * job is acted on only then, since it may have finished just after the read).
+   */
+  private async ensure(
+    work: Work,
+    report: ReconcileReport,
+    unchanged: () => Promise<boolean>,
+  ): Promise<void> {
+    const queue = this.deps.queues[work.stage] as Queue;
+    const state = await queue.getJobState(work.jobId);
+    if (LIVE.has(state)) return;
+    const ids = { batchId: work.batchId, ...(work.postId ? { postId: work.postId } : {}) };
+    if (state === "failed") {
+      if (!(await unchanged())) return;
+      const job = await queue.getJob(work.jobId);
+      // as the workers' onFinalFailure words it: ingest-failed, features-failed, predict-failed
+      const reason = `${work.stage}-failed: ${job?.failedReason ?? "unknown"}`;
+      this.deps.log.warn(
+        { ...ids, jobId: work.jobId, reason },
+        "recording a failure its worker could not record",
+      );
+      if (work.postId)
+        await failPost(this.deps.repos, { batchId: work.batchId, postId: work.postId }, reason);
+      else await this.deps.repos.batches.markFailed(work.batchId, reason);
+      report.failuresRecorded += 1;
+      return;
+    }
+    if (state === "completed") {
+      if (!(await unchanged())) return;
+      await queue.remove(work.jobId); // BullMQ never adds an id it still holds
+    }
+    this.deps.log.info(
+      { ...ids, jobId: work.jobId, queue: work.stage, was: state },
+      "queued again: no live job",
+    );
+    await queue.add(
+      work.stage,
+      { batchId: work.batchId, ...(work.postId ? { postId: work.postId } : {}) } as never,
+      {
+        jobId: work.jobId,
+      },
+    );
+    report.requeued[work.stage] += 1;
+  }
+}
