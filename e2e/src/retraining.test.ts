@@ -20,9 +20,22 @@ interface RunResult {
 
 let t: IsolatedPipeline;
 const train = (args: string[] = []) =>
-  t.trainer<RunResult>("train", ["--epochs", "60", "--min-posts", "40", ...args], {
-    env: { LXTAG_TRAIN_PATIENCE: "20" },
-  });
+  t.trainer<RunResult>(
+    "train",
+    // the run weighs four candidates on validation and serves the best (with the neighbour blend if it helps)
+    [
+      "--epochs",
+      "60",
+      "--min-posts",
+      "40",
+      "--candidates",
+      "lxmert4hashtag,text-only,linear,popularity",
+      ...args,
+    ],
+    {
+      env: { LXTAG_TRAIN_PATIENCE: "20" },
+    },
+  );
 
 beforeAll(async () => {
   t = await IsolatedPipeline.ownRegistry({ LXTAG_MODEL_POLL_MS: "300", LXTAG_LOG_LEVEL: "warn" });

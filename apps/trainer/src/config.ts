@@ -1,5 +1,10 @@
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { z } from "zod";
+import { DATA_PRESET_NAMES, REPOST_MODES } from "./run/data-prep/presets.js";
+
+/** An optional setting where an empty value means unset (so `VAR=` in an env file falls back to the preset). */
+const unset = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
 const trainerEnvSchema = serviceEnvSchema.extend({
   /** Python with torch, torchvision and onnx: Debian's python3-* packages live under /usr/bin/python3, and the
@@ -19,8 +24,25 @@ const trainerEnvSchema = serviceEnvSchema.extend({
   LXTAG_DETECTOR_ID: z.string().min(1).optional(),
 
   // --- training runs (`runTraining`, `npm run train`) ---
-  /** Architecture of a new model: the paper's model; the engine also has the baselines (`concat`, `text-only`). */
-  LXTAG_TRAIN_ARCH: z.enum(["lxmert4hashtag", "concat", "text-only"]).default("lxmert4hashtag"),
+  /**
+   * The candidates every run trains and weighs on the validation posts (run/candidates.ts): comma-separated
+   * `<architecture>[+mask][@<loss>]`, architectures `lxmert4hashtag`, `concat`, `text-only`, `linear` (caption
+   * TF-IDF), `popularity`. The best on validation (model text and hashtag-free captions alike) is the run's
+   * candidate; listing one architecture trains only that. `+mask` trains a share of posts on hashtag-free captions
+   * (LXTAG_TRAIN_MASK_SHARE): listed beside its unmasked twin, validation decides whether masking helps.
+   */
+  LXTAG_TRAIN_CANDIDATES: z
+    .string()
+    .default("lxmert4hashtag,lxmert4hashtag+mask,text-only+mask,linear,popularity"),
+  /** The loss of candidates without `@<loss>`: `bce` (the paper's) or `softmax` (cross-entropy over each post's
+   * labels as a distribution). */
+  LXTAG_TRAIN_LOSS: z.enum(["bce", "softmax"]).default("bce"),
+  /** Share of training posts a `+mask` candidate reads with every hashtag removed, drawn anew each epoch. */
+  LXTAG_TRAIN_MASK_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  /** Try the engine's neighbour blend on the chosen candidate; kept only when validation says it helps. */
+  LXTAG_TRAIN_BLEND: z.stringbool().default(true),
+  /** Learning rate of the `linear` candidate: one layer over TF-IDF learns slowly at a transformer's rate. */
+  LXTAG_TRAIN_LINEAR_LR: z.coerce.number().positive().default(0.05),
   /** Size of a model trained from scratch: `tiny` trains on a CPU in minutes; `base` is the paper's (a GPU).
    * A warm start keeps the active model's size, whatever this says. */
   LXTAG_TRAIN_PRESET: z.enum(["tiny", "base"]).default("tiny"),
@@ -47,11 +69,46 @@ const trainerEnvSchema = serviceEnvSchema.extend({
   /** Vocabulary of the WordPiece tokenizer the first run on a fresh install learns from the training captions
    * (later runs keep the active model's tokenizer, so its ids stay what the model learned). */
   LXTAG_TRAIN_VOCAB_SIZE: z.coerce.number().int().min(100).default(4000),
+
+  // --- the data stage: a preset (run/data-prep/presets.ts says what each fixes, and why); each setting below
+  // overrides its value, and unset (or empty) takes the preset's ---
+  /** `default`: typical exports, where most posts carry one to three hashtags; `paper`: the paper's preparation
+   * (at least 5 words, re-posts by image or caption, top 500 less city names, at least 5 hashtags per post on every
+   * split), which removes nearly every post of such exports. Not `LXTAG_TRAIN_PRESET`, the model's size. */
+  LXTAG_TRAIN_PRESET_DATA: z.enum(DATA_PRESET_NAMES).default("default"),
+  /** Posts whose model text has fewer words are removed, every split. Preset: default 1, paper 5. */
+  LXTAG_TRAIN_MIN_WORDS: unset(z.coerce.number().int().min(0)),
+  /** Re-posts removed, the earliest kept: `off`, `caption` (same model text, lower-case, spaces collapsed),
+   * `image` (same sha256), `image-or-caption`. Preset: default `caption`, paper `image-or-caption`. */
+  LXTAG_TRAIN_DEDUP_REPOSTS: unset(z.enum(REPOST_MODES)),
+  /** `<word>s` merged into `<word>` when the train split has both. Preset: on in both. */
+  LXTAG_TRAIN_PLURAL_ALIASES: unset(z.stringbool()),
+  /** A file of `variant,canonical` lines merged before counting (`nyc,newyork`); unset: none. */
+  LXTAG_TRAIN_ALIASES: unset(z.string()),
+  /** The shipped city list (apps/trainer/data/blocklist-cities.txt) removed from the labels. Preset: default off,
+   * paper on. */
+  LXTAG_TRAIN_BLOCK_CITIES: unset(z.stringbool()),
+  /** Comma-separated blocklist files (hashtags separated by commas or lines) removed from the labels, on top of the
+   * city list when that is on. */
+  LXTAG_TRAIN_BLOCKLIST: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
   /** A hashtag becomes a model output when at least this many training posts carry it (counted on the train
-   * split only, so the held-out posts do not choose the vocabulary). */
-  LXTAG_TRAIN_MIN_TAG_COUNT: z.coerce.number().int().min(1).default(2),
-  /** At most this many outputs, the most frequent: the head's size. */
-  LXTAG_TRAIN_MAX_HASHTAGS: z.coerce.number().int().min(1).default(1000),
+   * split only, so the held-out posts do not choose the vocabulary). Preset: default 2, paper 1. */
+  LXTAG_TRAIN_MIN_TAG_COUNT: unset(z.coerce.number().int().min(1)),
+  /** At most this many outputs, the most frequent: the head's size. Preset: default 1000, paper 500. */
+  LXTAG_TRAIN_MAX_HASHTAGS: unset(z.coerce.number().int().min(1)),
+  /** Posts with fewer output hashtags are removed. Preset: default 1, paper 5. */
+  LXTAG_TRAIN_MIN_POST_HASHTAGS: unset(z.coerce.number().int().min(0)),
+  /** Where that applies: `train` (val and test keep every post, so recall counts every true hashtag) or `all`.
+   * Preset: default `train`, paper `all`. */
+  LXTAG_TRAIN_MIN_POST_HASHTAGS_SPLITS: unset(z.enum(["train", "all"])),
   /** A run with fewer posts after the filters, or an empty validation or test split, fails and says so. */
   LXTAG_TRAIN_MIN_POSTS: z.coerce.number().int().min(3).default(50),
   /** Posts without a usable image (videos, missing media) train as caption-only examples, as they are served:

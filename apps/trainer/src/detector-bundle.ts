@@ -34,6 +34,14 @@ export async function servingDetectorId(
   return currentDetectorSchema.parse(JSON.parse((await store.get(CURRENT_DETECTOR_KEY)).toString())).id;
 }
 
+/** What the serving detector's weights are (`random`, `checkpoint:<file>`), from its published manifest; null when
+ * its bundle is not in the store (an operator's LXTAG_DETECTOR_ID for features made elsewhere). */
+export async function detectorWeights(store: ObjectStore, detectorId: string): Promise<string | null> {
+  const key = `${detectorBundlePrefix(detectorId)}manifest.json`;
+  if (!(await store.exists(key))) return null;
+  return detectorManifestSchema.parse(JSON.parse((await store.get(key)).toString())).weights;
+}
+
 // advisory lock ids in use: 72707369 the migrator, 72707370 model activation, 72707371 training runs
 const PROVISION_LOCK_ID = 72707372;
 /** How often a provisioner waiting for another's lock tries again, ms. */

@@ -315,8 +315,44 @@ export const trainingEvaluationSchema = z.object({
 });
 export type TrainingEvaluation = z.infer<typeof trainingEvaluationSchema>;
 
+/** Model selection: every candidate the run trained, its validation scores, the one chosen and why. */
+export const trainingSelectionSchema = z.object({
+  /** Selection weighs F1@k (the gate's k) on the validation posts. */
+  k: z.number().int(),
+  candidates: z.array(
+    z.object({
+      /** As listed in LXTAG_TRAIN_CANDIDATES, e.g. `lxmert4hashtag+mask`. */
+      name: z.string(),
+      architecture: z.string(),
+      loss: z.string(),
+      mask: z.boolean(),
+      modelId: z.string(),
+      /** Validation scores with the model text (the paper's rule), and with hashtag-free captions. */
+      val: rankingMetricsSchema,
+      valHashtagFree: rankingMetricsSchema.nullable(),
+      /** What selection compared: F1@k, the mean over the two caption variants when both exist. */
+      score: z.number(),
+      seconds: z.number(),
+    }),
+  ),
+  chosen: z.string(),
+  reason: z.string(),
+  /** The neighbour blend tried on the chosen candidate; null when not tried. */
+  blend: z
+    .object({
+      kept: z.boolean(),
+      weight: z.number(),
+      k: z.number().int(),
+      valF1At2Without: z.number(),
+      valF1At2With: z.number(),
+    })
+    .nullable(),
+});
+export type TrainingSelection = z.infer<typeof trainingSelectionSchema>;
+
 /** A run's metrics: empty until its evaluate stage. */
 export const trainingMetricsSchema = z.object({
+  selection: trainingSelectionSchema.optional(),
   evaluation: trainingEvaluationSchema.optional(),
   /** The engine's own metrics of the candidate (its manifest's `metrics`). */
   engine: z.record(z.string(), z.unknown()).optional(),

@@ -49,6 +49,20 @@ export const modelManifestSchema = z.object({
   detector: z.string(),
   metrics: z.record(z.string(), z.unknown()).default({}),
   dataset: z.record(z.string(), z.unknown()).default({}),
+  /** How the engine trained it (absent in imported and random bundles). */
+  training: z
+    .object({ loss: z.string(), select_on: z.string(), mask_share: z.number().optional() })
+    .optional(),
+  /** The neighbour blend baked into the graph: kNN votes of training posts mixed in with this weight. */
+  blend: z
+    .object({
+      weight: z.number(),
+      k: z.number().int(),
+      bank: z.number().int(),
+      val_f1_at_2_without: z.number(),
+      val_f1_at_2_with: z.number(),
+    })
+    .optional(),
   created_at: z.string(),
   files: z.record(z.string(), sha256Hex),
 });

@@ -3,8 +3,13 @@ import type { Db } from "./client.js";
 /** A post a training run may learn from, with its caption hashtags and its human corrections. */
 export interface TrainingPost {
   id: string;
-  /** The model's input text (CONTRACTS.md 1), as ingest stored it. */
-  modelText: string;
+  /** The caption as exported: a run derives the model's texts from it with today's caption rule, whatever rule
+   * ingest stored `model_text` with. */
+  caption: string;
+  /** When the post was published (the export's timestamp); null when the export did not say. */
+  takenAt: Date | null;
+  /** When lxtag stored the post. */
+  createdAt: Date;
   /** The image the features were computed from; null: the post has no usable image (caption only). */
   imageSha256: string | null;
   /** Hashtags of the caption. */
@@ -39,7 +44,7 @@ export class TrainingExamples {
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
       const r = await this.db.pool.query<TrainingPost>(
-        `SELECT p.id, p.model_text AS "modelText", p.image_sha256 AS "imageSha256", p.hashtags,
+        `SELECT p.id, p.caption, p.taken_at AS "takenAt", p.created_at AS "createdAt", p.image_sha256 AS "imageSha256", p.hashtags,
                 coalesce((SELECT array_agg(l.hashtag ORDER BY l.hashtag) FROM labels l
                           WHERE l.post_id = p.id AND l.positive), '{}') AS added,
                 coalesce((SELECT array_agg(l.hashtag ORDER BY l.hashtag) FROM labels l

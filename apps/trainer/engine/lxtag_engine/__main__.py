@@ -7,35 +7,38 @@ import argparse
 import json
 from pathlib import Path
 
-from . import synthetic
+from . import neighbours, synthetic
 from .cli import detector_args, detector_config, model_args, model_config, run
 from .evaluate import evaluate, write_report
 from .export import export_detector, export_model
 from .frcnn import FasterRCNN, build_detector, load_detector_weights, save_detector
 from .importer import import_checkpoint
-from .models import load_checkpoint, save_checkpoint
-from .train import TrainConfig, train
+from .models import load_checkpoint, save_checkpoint, training_of
+from .train import LOSSES, SELECT_ON, TrainConfig, train
+
 
 def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     cfg = TrainConfig(architecture=args.arch, model=model_config(args), epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed)
+                      batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed, loss=args.loss,
+                      select_on=args.select_on, mask_share=args.mask_share)
     result = train(Path(args.data), out, cfg, init=Path(args.init) if args.init else None,
                    log=lambda s: print(s, flush=True))
     meta = json.loads((Path(args.data) / "dataset.json").read_text())
     model, ckpt = load_checkpoint(out / "checkpoint.pt")
-    metrics = {"val": result["val"], **({"test": result["test"]} if "test" in result else {})}
+    metrics = {k: result[k] for k in ("val", "val_notags", "test", "test_notags") if k in result}
     dataset = {"id": meta.get("id"), **{s: meta.get("splits", {}).get(s, 0) for s in ("train", "val", "test")}}
     manifest = export_model(model, out, architecture=ckpt["architecture"], config=ckpt["config"],
                             hashtags=ckpt["hashtags"], detector=meta.get("detector", "unknown"),
-                            max_length=meta.get("max_length", 128), metrics=metrics, dataset=dataset)
+                            max_length=meta.get("max_length", 128), metrics=metrics, dataset=dataset,
+                            training=training_of(ckpt))
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": str(out)}), flush=True)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     model, ckpt = load_checkpoint(Path(args.checkpoint))
     manifest = export_model(model, Path(args.out), architecture=ckpt["architecture"], config=ckpt["config"],
-                            hashtags=ckpt["hashtags"], detector=args.detector)
+                            hashtags=ckpt["hashtags"], detector=args.detector, training=training_of(ckpt))
     print(json.dumps({"event": "exported", "id": manifest["id"], "out": args.out}))
 
 
@@ -75,8 +78,19 @@ def cmd_import_detector(args: argparse.Namespace) -> None:
 
 
 def cmd_synthetic(args: argparse.Namespace) -> None:
-    meta = synthetic.write(Path(args.out), args.posts, args.seed, feature_dim=args.feature_dim)
-    print(json.dumps({"event": "synthetic", "out": args.out, "splits": meta["splits"], "hashtags": len(meta["hashtags"])}))
+    if args.hard:
+        meta = synthetic.write_hard(Path(args.out), synthetic.HardConfig(posts=args.posts, seed=args.seed,
+                                                                         feature_dim=args.feature_dim))
+    else:
+        meta = synthetic.write(Path(args.out), args.posts, args.seed, feature_dim=args.feature_dim)
+    print(json.dumps({"event": "synthetic", "out": args.out, "splits": meta["splits"], "hashtags": len(meta["hashtags"]),
+                      "hard": args.hard, **({"images": meta["images"]} if args.hard else {})}))
+
+
+def cmd_blend(args: argparse.Namespace) -> None:
+    """Blends a trained model with its training posts' labels (kNN in its pooled space); exports only if kept."""
+    line = neighbours.blend_bundle(Path(args.data), Path(args.checkpoint), Path(args.out), args.detector, args.force)
+    print(json.dumps(line), flush=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -89,10 +103,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     results = evaluate(Path(args.data), checkpoints, args.split)
     write_report(results, Path(args.out), f"{args.split} split of {args.data}")
     for name, r in results.items():
-        m = r["metrics"]["2"]
-        kinds = " ".join(f"{k} {v:.3f}" for k, v in r.get("f1_by_kind", {}).items())
-        print(f"{name:16} P@2 {m['precision']:.3f} R@2 {m['recall']:.3f} F1@2 {m['f1']:.3f} acc@2 {m['accuracy']:.3f}"
-              f"{'  F1 by kind (p > 0.5): ' + kinds if kinds else ''}")
+        print(f"{name:16} {_summary(r)}")
+        if "notags" in r:
+            print(f"{'  no hashtags':16} {_summary(r['notags'])}")
+
+
+def _summary(report: dict) -> str:
+    m = report["metrics"]["2"]
+    kinds = " ".join(f"{k} {v:.3f}" for k, v in report.get("f1_by_kind", {}).items())
+    over_all = f" R_all@2 {m['recall_all']:.3f} F1_all@2 {m['f1_all']:.3f}" if "recall_all" in m else ""
+    return (f"P@2 {m['precision']:.3f} R@2 {m['recall']:.3f} F1@2 {m['f1']:.3f} acc@2 {m['accuracy']:.3f}{over_all}"
+            f"{'  F1 by kind (p > 0.5): ' + kinds if kinds else ''}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,6 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--patience", type=int, default=10)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--init", help="checkpoint to warm-start from")
+    t.add_argument("--loss", default="bce", choices=LOSSES,
+                   help="bce: a sigmoid per hashtag (the paper's); softmax: cross-entropy over each post's labels")
+    t.add_argument("--select-on", default="val", choices=SELECT_ON,
+                   help="the split whose F1@2 picks the best epoch and stops early (both: the mean of the two)")
+    t.add_argument("--mask-share", type=float, default=0.0,
+                   help="share of training posts read with every hashtag removed from the caption, drawn per epoch "
+                        "(needs train_notags shards)")
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("export", help="export a checkpoint to an ONNX model bundle")
@@ -144,12 +172,23 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--feature-dim", type=int, default=2048,
                    help="region feature size: 2048 as served; smaller trains faster (visual_feat_dim must match)")
+    s.add_argument("--hard", action="store_true",
+                   help="like real posts: Zipf hashtags, shared images, partial captions, label noise")
     s.set_defaults(fn=cmd_synthetic)
+
+    bl = sub.add_parser("blend", help="blend a checkpoint with kNN over its training posts; export if it helps")
+    bl.add_argument("--data", required=True)
+    bl.add_argument("--checkpoint", required=True)
+    bl.add_argument("--out", required=True, help="bundle folder, written only when the blend is kept")
+    bl.add_argument("--detector", help="detector id for the manifest (default: the dataset's)")
+    bl.add_argument("--force", action="store_true",
+                    help="export the best blend tried even when validation does not keep it (serving tests)")
+    bl.set_defaults(fn=cmd_blend)
 
     v = sub.add_parser("evaluate", help="metrics at k = 1..5 for one or several models, JSON and SVG plot")
     v.add_argument("--data", required=True)
     v.add_argument("--model", action="append", required=True, help="NAME=path/to/checkpoint.pt (repeatable)")
-    v.add_argument("--split", default="test")
+    v.add_argument("--split", default="test", help="train, val or test (<split>_notags too, when present)")
     v.add_argument("--out", required=True)
     v.set_defaults(fn=cmd_evaluate)
 

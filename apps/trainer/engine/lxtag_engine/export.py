@@ -43,9 +43,11 @@ def example_inputs(model: nn.Module, batch: int = 2, length: int = 12, boxes: in
 
 def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict, hashtags: list[str],
                  detector: str, max_length: int = 128, metrics: dict | None = None, dataset: dict | None = None,
-                 model_id: str | None = None, extra_files: dict[str, bytes] | None = None) -> dict:
+                 model_id: str | None = None, extra_files: dict[str, bytes] | None = None,
+                 training: dict | None = None) -> dict:
     """Writes `model.onnx` (dynamic B and L), any `extra_files` (an imported tokenizer.json) and `manifest.json`
-    into `out`; returns the manifest."""
+    into `out`; returns the manifest. `training` ({"loss": "bce" | "softmax", ...}) becomes the manifest's optional
+    top-level key of that name (the contracts' schema is not strict, so readers that do not know it pass it by)."""
     out.mkdir(parents=True, exist_ok=True)
     for name, content in (extra_files or {}).items():
         (out / name).write_bytes(content)
@@ -54,7 +56,7 @@ def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict
     dynamic.update({"visual_feats": {0: "batch"}, "visual_pos": {0: "batch"}, "logits": {0: "batch"},
                     "pooled": {0: "batch"}})
     with torch.no_grad():
-        _onnx_export(model, example_inputs(model), out / "model.onnx", input_names=MODEL_INPUTS,
+        _onnx_export(_EveryInput(model).eval(), example_inputs(model), out / "model.onnx", input_names=MODEL_INPUTS,
                      output_names=["logits", "pooled"], dynamic_axes=dynamic)
     created = datetime.now(timezone.utc)
     manifest = {
@@ -70,6 +72,8 @@ def export_model(model: nn.Module, out: Path, *, architecture: str, config: dict
         "created_at": created.isoformat(),
         "files": {name: sha256_file(out / name) for name in ["model.onnx", *(extra_files or {})]},
     }
+    if training is not None:
+        manifest["training"] = training
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -115,6 +119,25 @@ def export_detector(model: FasterRCNN, out: Path, *, preset: str, weights: str, 
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+class _EveryInput(nn.Module):
+    """The model with a zero term from each of the five inputs added to its logits: the exporter drops inputs a
+    graph never reads (the baselines ignore the image or the caption), and the predict worker refuses a model
+    without all five."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.config = model.config  # type: ignore[union-attr]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
+                visual_feats: torch.Tensor, visual_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, pooled = self.model(input_ids, attention_mask, token_type_ids, visual_feats, visual_pos)
+        # a scalar, so the graph still knows logits are (B, H)
+        text = (input_ids[:, :1] + attention_mask[:, :1] + token_type_ids[:, :1]).sum().to(logits.dtype)  # ()
+        zero = (text + visual_feats[:, 0, :1].sum() + visual_pos[:, 0, :1].sum()) * 0  # ()
+        return logits + zero, pooled
 
 
 class _Graph(nn.Module):

@@ -36,7 +36,7 @@ def test_the_tools_left_the_production_command_line() -> None:
 
     assert commands("lxtag_engine.devtools") == ["random-model", "detect", "parity", "speed"]
     assert commands("lxtag_engine") == ["train", "export", "import", "export-detector", "import-detector",
-                                        "synthetic", "evaluate"]
+                                        "synthetic", "blend", "evaluate"]
     gone = engine("lxtag_engine", "random-model", "--out", "x")
     assert gone.returncode == 2 and "invalid choice: 'random-model'" in gone.stderr
 

@@ -61,8 +61,10 @@ def test_evaluation_report(tmp_path: Path) -> None:
     results = evaluate(tmp_path / "data", ckpts)
     write_report(results, tmp_path / "report", "test")
     saved = json.loads((tmp_path / "report" / "evaluation.json").read_text())
-    assert set(saved) == {"popularity", "concat"}
+    assert set(saved) == {"popularity", "concat", "tfidf-knn"}  # the caption baseline is always scored beside
+    assert saved["tfidf-knn"]["architecture"] == "tfidf-knn"
     assert set(saved["concat"]["metrics"]) == {"1", "2", "3", "4", "5"}
     assert set(saved["concat"]["f1_by_kind"]) == {"relation", "text", "visual"}
     svg = (tmp_path / "report" / "evaluation.svg").read_text()
-    assert svg.count("<polyline") == 4 * 2  # four panels, two models
+    solid = svg.count("<polyline") - svg.count("stroke-dasharray")  # dashed: the test_notags captions, if any
+    assert solid == 4 * 3  # four panels, two models and the tfidf-knn baseline

@@ -1,5 +1,6 @@
 // `npm run train -- [--force] [--scratch] [--epochs N] [--lr X] [--batch-size N] [--patience N] [--preset tiny|base]
-// [--gate-k K] [--gate-margin M] [--min-posts N] [--min-new-labels N]`: one training run from the labeled rows
+// [--gate-k K] [--gate-margin M] [--min-posts N] [--min-new-labels N] [--candidates LIST] [--loss bce|softmax]`: one
+// training run from the labeled rows
 // (caption hashtags and human labels), with the trainer's configuration and these overrides (see run/training-run.ts).
 // Prints the run's log as it goes, then {"runId", "state", ...}. Exits non-zero when the run failed or another run
 // holds the lock.
@@ -9,7 +10,7 @@ import { printResult, runCommand } from "./services.js";
 
 const USAGE =
   "usage: train [--force] [--scratch] [--epochs N] [--lr X] [--batch-size N] [--patience N] [--preset tiny|base] " +
-  "[--gate-k K] [--gate-margin M] [--min-posts N] [--min-new-labels N]";
+  "[--gate-k K] [--gate-margin M] [--min-posts N] [--min-new-labels N] [--candidates LIST] [--loss bce|softmax]";
 
 const OPTIONS = {
   force: { type: "boolean", default: false },
@@ -23,6 +24,8 @@ const OPTIONS = {
   "gate-margin": { type: "string" },
   "min-posts": { type: "string" },
   "min-new-labels": { type: "string" },
+  candidates: { type: "string" },
+  loss: { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -52,6 +55,8 @@ const options: TrainingRunOptions = {
   gateMargin: num(values["gate-margin"]),
   minPosts: num(values["min-posts"]),
   minNewLabels: num(values["min-new-labels"]),
+  candidates: values.candidates,
+  loss: values.loss as TrainingRunOptions["loss"],
   onLog: (line) => console.log(line),
 };
 

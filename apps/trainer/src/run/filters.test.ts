@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { minPostHashtags } from "./data-prep/min-post-hashtags.js";
 import type { Evaluation } from "./evaluate.js";
-import { applyFilters, assertEnoughData, defaultFilters, TrainingDataTooSmallError } from "./filters.js";
+import {
+  applyFilters,
+  assertEnoughData,
+  maxHashtags,
+  minTagCount,
+  TrainingDataTooSmallError,
+} from "./filters.js";
 import { decide } from "./gate.js";
+import { splitSizes } from "./split.js";
 
 const post = (id: string, ...labels: string[]) => ({ id, labels });
 
@@ -13,7 +21,7 @@ describe("data filters", () => {
       val: [post("v1", "c"), post("v2", "c")],
       test: [post("s1", "c", "z"), post("s2", "a")],
     };
-    const r = applyFilters(splits, defaultFilters({ minTagCount: 2, maxHashtags: 1 }));
+    const r = applyFilters(splits, [minTagCount(2), maxHashtags(1), minPostHashtags(1, "train")]);
     expect(r.hashtags).toEqual(["a"]);
     expect(r.splits.train.map((p) => p.id)).toEqual(["t1", "t2", "t4"]);
     expect(r.splits.val).toHaveLength(2);
@@ -26,26 +34,52 @@ describe("data filters", () => {
         hashtagsIn: 3,
         hashtagsOut: 1,
         note: "at least 2 train posts",
+        kept: { train: 4, val: 2, test: 2 },
+        remedy: "lower LXTAG_TRAIN_MIN_TAG_COUNT",
       },
-      { filter: "max-hashtags", in: 8, out: 0, hashtagsIn: 2, hashtagsOut: 1, note: "the 1 most frequent" },
       {
-        filter: "train-posts-with-outputs",
+        filter: "max-hashtags",
+        in: 8,
+        out: 0,
+        hashtagsIn: 2,
+        hashtagsOut: 1,
+        note: "the 1 most frequent",
+        kept: { train: 4, val: 2, test: 2 },
+        remedy: "raise LXTAG_TRAIN_MAX_HASHTAGS",
+      },
+      {
+        filter: "min-post-hashtags",
         in: 8,
         out: 1,
         hashtagsIn: 1,
         hashtagsOut: 0,
-        note: "val and test keep every post",
+        note: "at least 1 output hashtag per post, train split only (val and test keep every post)",
+        kept: { train: 3, val: 2, test: 2 },
+        remedy: "lower LXTAG_TRAIN_MIN_POST_HASHTAGS",
       },
     ]);
   });
 
+  it("drop an output no training post carries any more", () => {
+    const splits = { train: [post("t1", "a", "b"), post("t2", "a")], val: [], test: [] };
+    const r = applyFilters(splits, [minPostHashtags(2, "all")]);
+    expect(r.splits.train.map((p) => p.id)).toEqual(["t1"]);
+    expect(r.hashtags).toEqual(["a", "b"]);
+    const gone = applyFilters(splits, [minPostHashtags(3, "all")]);
+    expect(gone.hashtags).toEqual([]);
+    expect(gone.steps[0]).toMatchObject({ out: 2, hashtagsOut: 2 });
+  });
+
   it("refuse too little data, naming the counts", () => {
     const splits = { train: [post("t", "a")], val: [post("v", "a")], test: [] };
-    expect(() => assertEnoughData(splits, ["a"], 50)).toThrow(
+    const r = applyFilters(splits, [minTagCount(1)]);
+    const report = { steps: r.steps, split: splitSizes(splits), kept: splitSizes(r.splits), hashtags: 1 };
+    expect(() => assertEnoughData(report, 50)).toThrow(
       "too little data to train: 2 posts after the filters (train 1, val 1, test 0) and 1 hashtags; " +
-        "a run needs at least 50 posts, a post in each split and a hashtag",
+        "a run needs at least 50 posts, a post in each split and a hashtag; only 2 labeled posts reached the " +
+        "filters (train 1, val 1, test 0): label more posts, or lower LXTAG_TRAIN_MIN_POSTS",
     );
-    expect(() => assertEnoughData(splits, ["a"], 50)).toThrow(TrainingDataTooSmallError);
+    expect(() => assertEnoughData(report, 50)).toThrow(TrainingDataTooSmallError);
   });
 });
 

@@ -1,14 +1,28 @@
 import type { Repositories, TrainingPost } from "@lxtag/db";
 import type { ObjectStore } from "@lxtag/storage";
-import type { FilterStep, Labeled } from "./filters.js";
+import { captionWithoutHashtags, modelText } from "@lxtag/text";
+import type { Repostable } from "./data-prep/reposts.js";
+import type { FilterStep } from "./filters.js";
 import { imagesWithRoi } from "./roi.js";
 import type { Splittable } from "./split.js";
 
 /** One labeled post as the later stages use it. */
-export interface Example extends Labeled, Splittable {
-  /** The model's input text. */
+export interface Example extends Repostable, Splittable {
+  /** The model's input text: `modelText(caption)` (the paper's rule), what serving reads. */
   text: string;
+  /** The caption with every hashtag removed, word too: what a post without hashtags yet looks like. */
+  textWithoutHashtags: string;
 }
+
+/**
+ * A post's texts from its caption with today's caption rule, not the `model_text` ingest stored: a post ingested
+ * under an older rule trains on what serving reads now. The stored text is no fallback: the caption is never null
+ * and `model_text` is always derived from it, so an empty caption gave an empty model text under every rule.
+ */
+export const postTexts = (caption: string) => ({
+  text: modelText(caption),
+  textWithoutHashtags: captionWithoutHashtags(caption),
+});
 
 /** A post's labels: its caption hashtags and positive human labels, less its negative ones (which remove a caption
  * hashtag too). */
@@ -72,8 +86,10 @@ export async function collectExamples(
   return {
     examples: kept.map(({ post, labels }) => ({
       id: post.id,
-      text: post.modelText,
+      ...postTexts(post.caption),
       imageSha256: post.imageSha256,
+      takenAt: post.takenAt,
+      createdAt: post.createdAt,
       labels,
     })),
     steps,

@@ -1,5 +1,6 @@
 // A training run end to end on real services: a scratch Postgres database (its own model registry and training
 // history), S3 with RoI objects of a detector of the test's own, and the engine training tiny models.
+import type { TrainingSelection } from "@lxtag/contracts";
 import type { Repositories, TrainingRun } from "@lxtag/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trainingCheckpointKey } from "../publish.js";
@@ -47,7 +48,8 @@ describe("training run", () => {
   it("trains a first model on a fresh install and activates it, recording the run as it goes", async () => {
     // a run whose process died while it ran: the next one to take the lock records it as failed
     const stale = await h.repos.trainingRuns.create({});
-    v1 = done(await runTraining(h.services, options()));
+    const candidates = "lxmert4hashtag,linear,popularity";
+    v1 = done(await runTraining(h.services, options({ candidates, blend: true })));
     expect(v1).toMatchObject({ activated: true, previousModelId: null, warmStartFrom: null });
     expect(v1.decision).toMatchObject({ promote: true, reason: "no model is active", active: null });
     expect((await h.repos.models.active())?.id).toBe(v1.candidateId);
@@ -66,10 +68,41 @@ describe("training run", () => {
       note: "12 posts without an image kept, caption only",
     });
     expect(report.kept.train + report.kept.val + report.kept.test).toBe(240 + 12);
-    const metrics = r.metrics as { evaluation: Evaluation; engine: object };
+    // the data preparation of the default preset, every step reported
+    expect(report.preset).toBe("default");
+    expect(report.steps.slice(5).map((s) => s.filter)).toEqual([
+      "min-words",
+      "reposts",
+      "aliases",
+      "blocklist",
+      "min-tag-count",
+      "max-hashtags",
+      "min-post-hashtags",
+    ]);
+    const metrics = r.metrics as { selection: TrainingSelection; evaluation: Evaluation; engine: object };
+    // model selection: each candidate trained and scored on validation, the best chosen, the blend tried on it
+    const { selection } = metrics;
+    expect(selection.candidates.map((c) => c.name)).toEqual(candidates.split(","));
+    const best = Math.max(...selection.candidates.map((c) => c.score));
+    const chosen = selection.candidates.find((c) => c.name === selection.chosen)!;
+    expect(chosen.score).toBe(best);
+    for (const c of selection.candidates) {
+      expect(c.valHashtagFree).not.toBeNull();
+      expect(c.score).toBeCloseTo((c.val["2"]!.f1 + c.valHashtagFree!["2"]!.f1) / 2, 10);
+    }
+    expect(selection.reason).toMatch(new RegExp(`^${selection.chosen} has the best validation F1@2`));
+    expect(r.log).toContain(`chosen: ${selection.reason}`);
+    if (chosen.architecture === "popularity") expect(selection.blend).toBeNull();
+    else {
+      expect(selection.blend).not.toBeNull();
+      expect(r.log).toMatch(/neighbour blend: (kept|not kept)/);
+    }
     expect(metrics.evaluation.candidate.id).toBe(v1.candidateId);
     expect(metrics.evaluation.active).toBeNull();
     expect(metrics.evaluation.popularity.hashtags[0]).toBe("love"); // on about 40% of posts, the rest on 25%
+    // and again on the captions without any hashtag
+    expect(metrics.evaluation.hashtagFree?.candidate.id).toBe(v1.candidateId);
+    expect(metrics.evaluation.hashtagFree?.popularity.metrics).toEqual(metrics.evaluation.popularity.metrics);
     for (const k of ["1", "2", "3", "4", "5"]) {
       expect(metrics.evaluation.candidate.metrics[k]!.f1).toBeGreaterThanOrEqual(0);
       expect(metrics.evaluation.popularity.metrics[k]!.f1).toBeGreaterThan(0);
@@ -83,6 +116,7 @@ describe("training run", () => {
     expect(r.log).toContain("== train");
     expect(r.log).toMatch(/epoch 1\/3 loss/);
     expect(r.log).toContain("training from scratch: no active model");
+    expect(r.log).toContain("the same test posts, captions without any hashtag:");
     expect(Object.keys(r.timings as object)).toEqual(
       expect.arrayContaining(["labels", "dataset", "train", "evaluate", "activate"]),
     );
@@ -110,7 +144,10 @@ describe("training run", () => {
       p.scene === 0 ? [...p.hashtags, "golden"].filter((t) => t !== "ocean" && t !== "love") : p.hashtags;
     for (const p of posts.filter((p) => p.scene === 0))
       await h.repos.labels.apply(p.id, ["golden"], ["ocean", "love"]);
-    v2 = done(await runTraining(h.services, options()));
+    // the first run's choice, so it can warm-start
+    const chosen = ((await row(h.repos, v1.runId)).metrics as { selection: TrainingSelection }).selection;
+    const arch = chosen.candidates.find((c) => c.name === chosen.chosen)!.architecture;
+    v2 = done(await runTraining(h.services, options({ candidates: arch })));
     expect(v2.previousModelId).toBe(v1.candidateId);
     expect(v2.warmStartFrom).toBe(v1.candidateId);
     expect(v2.evaluation.active?.id).toBe(v1.candidateId);
@@ -209,6 +246,7 @@ describe("training run with too little data", () => {
       /too little data to train: 10 posts after the filters \(train \d+, val \d+, test \d+\)/,
     );
     expect(message).toContain("a run needs at least 50 posts");
+    expect(message).toContain("only 10 labeled posts reached the filters");
     const r = await row(h.repos, (err as { runId: string }).runId);
     expect(r.state).toBe("failed");
     expect(r.error).toContain("10 posts after the filters");

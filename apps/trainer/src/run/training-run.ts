@@ -3,23 +3,23 @@ import { join } from "node:path";
 import { ProcessError } from "@lxtag/runtime";
 import type { TrainerServices } from "../cli/services.js";
 import { writeDataset } from "../dataset-writer.js";
-import { servingDetectorId } from "../detector-bundle.js";
+import { detectorWeights, servingDetectorId } from "../detector-bundle.js";
 import { publishModel } from "../publish.js";
 import { fetchActiveModel } from "./active-model.js";
+import { dataPrepFilters } from "./data-prep/pipeline.js";
 import { type Evaluation, evaluateModels } from "./evaluate.js";
-import { applyFilters, assertEnoughData, defaultFilters, type FilterReport } from "./filters.js";
+import { applyFilters, assertEnoughData, type FilterReport } from "./filters.js";
 import { checkFreshness } from "./freshness.js";
 import { decide, type GateDecision } from "./gate.js";
 import { collectExamples } from "./labels.js";
 import { acquireRunLock } from "./lock.js";
 import { KS } from "./metrics.js";
+import { trainAndSelect } from "./model-selection.js";
 import { readRois } from "./roi.js";
 import { RunLog } from "./run-log.js";
 import { type TrainingSettings, trainingSettings } from "./settings.js";
 import { splitExamples, splitSizes } from "./split.js";
 import { resolveTokenizer } from "./tokenizer.js";
-import { trainCandidate } from "./train.js";
-import { planModel } from "./warm-start.js";
 
 export interface TrainingRunOptions extends Partial<TrainingSettings> {
   /** Train even when too little new data arrived since the last successful run. @defaultValue false */
@@ -207,12 +207,14 @@ async function execute(
   log.line(`train ${split.train} / val ${split.val} / test ${split.test} (8:1:1 by image or post id hash)`);
 
   await enter("filter");
-  const filtered = applyFilters(splits, defaultFilters(settings));
+  log.line(`data preparation: preset ${settings.dataPreset} (LXTAG_TRAIN_PRESET_DATA)`);
+  const filtered = applyFilters(splits, await dataPrepFilters(settings));
   const filterReport: FilterReport = {
     steps: [...steps, ...filtered.steps],
     split,
     kept: splitSizes(filtered.splits),
     hashtags: filtered.hashtags.length,
+    preset: settings.dataPreset,
   };
   await repos.trainingRuns.update(runId, { filterReport });
   for (const s of filterReport.steps)
@@ -221,7 +223,7 @@ async function execute(
         (s.hashtagsIn === undefined ? "" : `; hashtags ${s.hashtagsIn} in, ${s.hashtagsOut} out`) +
         (s.note ? ` (${s.note})` : ""),
     );
-  assertEnoughData(filtered.splits, filtered.hashtags, settings.minPosts);
+  assertEnoughData(filterReport, settings.minPosts);
   const { train, val, test } = filtered.splits;
   log.line(`${train.length + val.length + test.length} posts, ${filtered.hashtags.length} hashtags`);
 
@@ -251,16 +253,19 @@ async function execute(
   log.line(`dataset ${meta.id}: ${meta.splits.train} / ${meta.splits.val} / ${meta.splits.test} posts`);
 
   await enter("train");
-  const plan = await planModel({ store, active, tokenizer, settings, scratch, workDir });
-  log.line(plan.note);
-  const candidate = await trainCandidate(config, {
-    datasetDir: join(workDir, "dataset"),
-    outDir: join(workDir, "model"),
-    plan,
+  const { chosen: candidate, selection } = await trainAndSelect({
+    config,
+    store,
     settings,
-    tokenizerPath: tokenizer.path,
-    onLine: (line) => log.line(`  ${line}`),
+    active,
+    tokenizer,
+    scratch,
+    workDir,
+    detectorId,
+    detectorWeights: await detectorWeights(store, detectorId),
+    log,
   });
+  await repos.trainingRuns.update(runId, { metrics: { selection } });
   log.line(`candidate ${candidate.manifest.id}`);
 
   await enter("evaluate");
@@ -272,12 +277,19 @@ async function execute(
     activeDir: active?.dir ?? null,
     popularity: filtered.hashtags,
   });
-  const metrics = { evaluation, engine: candidate.manifest.metrics };
+  const metrics = { selection, evaluation, engine: candidate.manifest.metrics };
   await repos.trainingRuns.update(runId, { metrics });
   log.line(`${evaluation.posts} test posts, ${evaluation.labels} true labels`);
   log.line(f1Line(`candidate ${evaluation.candidate.id}`, evaluation.candidate.metrics));
   if (evaluation.active) log.line(f1Line(`active ${evaluation.active.id}`, evaluation.active.metrics));
   log.line(f1Line("popularity baseline", evaluation.popularity.metrics));
+  if (evaluation.hashtagFree) {
+    const free = evaluation.hashtagFree;
+    log.line("the same test posts, captions without any hashtag:");
+    log.line(f1Line(`candidate ${free.candidate.id}`, free.candidate.metrics));
+    if (free.active) log.line(f1Line(`active ${free.active.id}`, free.active.metrics));
+    log.line(f1Line("popularity baseline", free.popularity.metrics));
+  }
 
   await enter("gate");
   const decision = decide(evaluation, { k: settings.gateK, margin: settings.gateMargin });
@@ -305,7 +317,7 @@ async function execute(
     candidateId: manifest.id,
     activated: decision.promote,
     previousModelId: active?.id ?? null,
-    warmStartFrom: plan.init ? (active?.id ?? null) : null,
+    warmStartFrom: candidate.plan.init ? (active?.id ?? null) : null,
     decision,
     evaluation,
     filterReport,

@@ -26,22 +26,24 @@ export async function planModel(options: {
   store: ObjectStore;
   active: ActiveModel | null;
   tokenizer: RunTokenizer;
-  settings: Pick<TrainingSettings, "arch" | "modelConfig">;
+  /** The candidate's architecture. */
+  arch: string;
+  settings: Pick<TrainingSettings, "modelConfig">;
   /** Train from scratch even when a warm start is possible. */
   scratch: boolean;
   workDir: string;
 }): Promise<ModelPlan> {
-  const { active, settings, tokenizer } = options;
+  const { active, arch, settings, tokenizer } = options;
   const scratch = (why: string): ModelPlan => ({
-    arch: settings.arch,
+    arch,
     config: { ...settings.modelConfig, vocab_size: tokenizer.vocabSize },
     init: null,
     note: `training from scratch: ${why}`,
   });
   if (!active) return scratch("no active model");
   if (options.scratch) return scratch("asked to (--scratch)");
-  if (active.manifest.architecture !== settings.arch)
-    return scratch(`the active model ${active.id} is ${active.manifest.architecture}, not ${settings.arch}`);
+  if (active.manifest.architecture !== arch)
+    return scratch(`the active model ${active.id} is ${active.manifest.architecture}, not ${arch}`);
   const vocab = Number(active.manifest.config.vocab_size);
   if (tokenizer.modelId !== active.id || !(vocab >= tokenizer.vocabSize))
     return scratch(`the tokenizer is not the active model's (${tokenizer.source})`);

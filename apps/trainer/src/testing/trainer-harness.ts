@@ -30,6 +30,9 @@ export async function trainerHarness(env: Record<string, string> = {}): Promise<
     LXTAG_QUEUE_PREFIX: `lxtag-train-${randomUUID().slice(0, 8)}`,
     LXTAG_LOG_LEVEL: "silent",
     LXTAG_TRAIN_EPOCHS: "3",
+    // one candidate, no blend: tests that weigh several ask for them
+    LXTAG_TRAIN_CANDIDATES: "lxmert4hashtag",
+    LXTAG_TRAIN_BLEND: "false",
     ...env,
   });
   const db = createDb(config.DATABASE_URL, 4);
