@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import { ScaledObject, TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { CronJob, Job } from "kubernetes-models/batch/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
@@ -29,6 +29,7 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   PodDisruptionBudget,
   NetworkPolicy,
   ScaledObject,
+  TriggerAuthentication,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped YAML
@@ -480,6 +481,12 @@ describe.skipIf(!kubectl).each(["overlays/dev", "overlays/prod", "overlays/gpu"]
       const trigger = so.spec.triggers[0].metadata;
       expect(trigger.valueLocation).toBe(`${queue}.backlog`);
       expect(trigger.url).toBe(`http://${api.metadata.name}.lxtag.svc:${api.spec.ports[0].port}/queues`);
+      // /queues answers admin keys only: a bearer token from the Secret
+      expect(trigger.authMode).toBe("bearer");
+      const auth = byName("TriggerAuthentication", so.spec.triggers[0].authenticationRef.name);
+      expect(auth.spec.secretTargetRef).toEqual([
+        { parameter: "token", name: "lxtag-secrets", key: "LXTAG_OPERATIONS_KEY" },
+      ]);
       // KEDA's operator calls the API from its own namespace
       const apiPod = appPods.find((p) => p.owner.metadata.name === "lxtag-api")!;
       const from = policiesOf(apiPod, "Ingress").flatMap((p) =>

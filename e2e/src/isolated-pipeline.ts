@@ -24,6 +24,8 @@ export class IsolatedPipeline {
   readonly prefix = `lxtag-iso-${randomUUID().slice(0, 8)}`;
   readonly key = `key-a-${randomUUID()}`;
   readonly otherKey = `key-b-${randomUUID()}`;
+  /** An admin key: models, training runs and the operations routes (/queues, /metrics). */
+  readonly adminKey = `key-admin-${randomUUID()}`;
   readonly db: Db;
   readonly repos: Repositories;
   readonly store: ObjectStore;
@@ -43,6 +45,7 @@ export class IsolatedPipeline {
     this.stack = new LocalStack(18_000 + Math.floor(Math.random() * 2000), {
       LXTAG_QUEUE_PREFIX: this.prefix,
       LXTAG_API_KEYS: `a:${this.key},b:${this.otherKey}`,
+      LXTAG_ADMIN_API_KEYS: `admin:${this.adminKey}`,
       ...overrides,
     });
     this.client = new LxtagClient(this.stack.baseUrl, this.key);

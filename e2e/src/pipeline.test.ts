@@ -110,8 +110,10 @@ describe("a multi-part zip export", () => {
     expect(batches).toBeLessThan(posts); // micro-batching happened
   });
 
-  it("reports queue backlogs for autoscalers", async () => {
-    const queues = (await (await fetch(`${api.baseUrl}/queues`)).json()) as Record<
+  it("reports queue backlogs for autoscalers, to an admin key only", async () => {
+    expect((await fetch(`${api.baseUrl}/queues`)).status).toBe(401);
+    const auth = { authorization: `Bearer ${t.adminKey}` };
+    const queues = (await (await fetch(`${api.baseUrl}/queues`, { headers: auth })).json()) as Record<
       string,
       { backlog: number }
     >;

@@ -70,8 +70,8 @@ export async function trainedModelBundle(dir: string, options: TrainedModelOptio
       ...["blend", "--data", options.data, "--checkpoint", join(dir, "checkpoint.pt"), "--out", bundle],
       "--force",
     ]);
-    if (!JSON.parse(line.trim().split("\n").at(-1)!).kept)
-      throw new Error(`the blend of ${dir} was not kept`);
+    if (!JSON.parse(line.trim().split("\n").at(-1)!).out)
+      throw new Error(`the blend of ${dir} was not exported`);
   }
   const manifestPath = join(bundle, "manifest.json");
   const manifest = JSON.parse(await readFile(manifestPath, "utf8"));

@@ -34,6 +34,7 @@ const ADMIN_OPERATIONS = [
   "GET /v1/training-runs",
   "POST /v1/training-runs",
   "GET /v1/training-runs/{id}",
+  "GET /queues",
   "GET /metrics",
 ];
 
@@ -67,9 +68,9 @@ describe("GET /docs/json", () => {
     }
   });
 
-  it("marks /v1 routes and /metrics as needing a key, with their 401, and no others", () => {
+  it("marks /v1 routes, /queues and /metrics as needing a key, with their 401, and no others", () => {
     for (const { name, path, op } of operations()) {
-      const keyed = path.startsWith("/v1/") || name === "GET /metrics";
+      const keyed = path.startsWith("/v1/") || name === "GET /metrics" || name === "GET /queues";
       expect(op.security, name).toEqual(keyed ? [{ apiKey: [] }, { bearer: [] }] : undefined);
       expect(Object.keys(op.responses).includes("401"), name).toBe(keyed);
     }

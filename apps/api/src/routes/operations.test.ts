@@ -13,7 +13,12 @@ describe("operations routes", () => {
       { batchId: randomUUID(), postId: randomUUID() },
       { priority: 5 },
     );
-    const res = await api.app.inject({ method: "GET", url: "/queues" });
+    const admin = await api.newKey({ admin: true });
+    const res = await api.app.inject({
+      method: "GET",
+      url: "/queues",
+      headers: { authorization: `Bearer ${admin.key}` },
+    });
     expect(res.statusCode).toBe(200);
     const idle = { waiting: 0, prioritized: 0, delayed: 0, active: 0, failed: 0, backlog: 0 };
     expect(res.json()).toEqual({
@@ -22,6 +27,13 @@ describe("operations routes", () => {
       predict: idle,
       training: idle,
     });
+  });
+
+  it("GET /queues refuses a request without a key (401) and a plain key (403)", async () => {
+    expect((await api.app.inject({ method: "GET", url: "/queues" })).statusCode).toBe(401);
+    const plain = await api.newKey();
+    const res = await api.app.inject({ method: "GET", url: "/queues", headers: { "x-api-key": plain.key } });
+    expect(res.statusCode).toBe(403);
   });
 
   it("GET /metrics answers an admin key Prometheus text with the queue and post gauges", async () => {

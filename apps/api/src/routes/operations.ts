@@ -23,8 +23,8 @@ export interface OperationsOptions {
 }
 
 /**
- * What operators and their tools read: queue backlogs (open: the autoscaler reads them) and Prometheus metrics,
- * which count every key's posts and so need an admin key (Prometheus sends it as a bearer token).
+ * What operators and their tools read: queue backlogs (the autoscaler) and Prometheus metrics. Both tell about
+ * every key's work, so both need an admin key (KEDA and Prometheus send it as a bearer token).
  */
 export const operationsRoutes: ApiPlugin<OperationsOptions> = async (app, { queues, metrics, apiKeys }) => {
   // the shape `authenticate` fills in, as in the /v1 scope
@@ -32,11 +32,16 @@ export const operationsRoutes: ApiPlugin<OperationsOptions> = async (app, { queu
   app.get(
     "/queues",
     {
+      onRequest: [authenticate(apiKeys), adminOnly],
       schema: {
         tags: ["operations"],
-        summary: "Job counts and backlog per queue",
+        summary: "Job counts and backlog per queue (admin key)",
+        description: "What KEDA scales the workers on: send an admin key as a bearer token.",
+        security: SECURITY,
         response: {
           200: z.record(z.string(), queueCountsSchema).describe("Counts per queue name"),
+          401: unauthorizedResponse,
+          403: forbiddenResponse,
           ...errorResponses(),
         },
       },

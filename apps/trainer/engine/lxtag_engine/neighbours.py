@@ -277,15 +277,16 @@ def blend_bundle(data_dir: Path, checkpoint: Path, out: Path, detector: str | No
         raise ValueError(f"{checkpoint} was trained for other hashtags than {data_dir} lists")
     bank = make_bank(model, data.train)
     fit = fit_blend(model, data, bank)
-    if force and not fit["kept"]:
-        fit = {**fit, "kept": True, "weight": fit["tried"]["weight"], "val_f1_at_2_with": fit["tried"]["val_f1_at_2"]}
     line = {"event": "blend", **fit}
+    if force and not fit["kept"]:  # `kept` stays validation's verdict; the bundle has the best weight tried
+        fit = {**fit, "weight": fit["tried"]["weight"], "val_f1_at_2_with": fit["tried"]["val_f1_at_2"]}
+        line["forced"] = True
     for name in ("test", "test_notags"):
         part = getattr(data, name, None)
         if part is not None and len(part):
             scored = score_split(model, part, bank, (fit["k"],))
             line[name] = {"without": f1_by_k(scored, fit["k"], 0.0), "with": f1_by_k(scored, fit["k"], fit["tried"]["weight"])}
-    if fit["kept"]:
+    if fit["kept"] or force:
         export_blended(BlendedModel(model, bank, fit["k"], fit["weight"]), data, ckpt, out, detector, fit)
         line["out"] = str(out)
     return line
