@@ -32,6 +32,8 @@ if ! "$PY" -c 'import torch, torchvision, onnx, numpy, pytest' 2>/dev/null; then
 fi
 # Debian's torch calls whatever libblas.so.3 is selected; the reference BLAS makes a 768-wide model ~30x slower
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
+# the review desk's browser tests drive Debian's Chromium with playwright-core (never `playwright install`)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${need_pkgs[*]} (a minute or two the first time)"
@@ -128,6 +130,8 @@ if [ ! -f packages/db/src/generated/client.ts ] || [ prisma/schema.prisma -nt pa
 fi
 say "building TypeScript (tsc -b)"
 npx tsc -b tsconfig.build.json
+say "bundling the review desk (apps/api/web -> apps/api/dist/web)"
+node apps/api/web/build.mjs
 say "applying migrations and creating the bucket"
 node apps/api/dist/cli/prepare.js
 say "ready: Redis :$REDIS_PORT, Postgres :$PG_PORT, S3 :$S3_PORT"

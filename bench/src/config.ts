@@ -4,8 +4,15 @@ import { z } from "zod";
 const benchEnvSchema = serviceEnvSchema.extend({
   /** Posts in the ingest measurement's export (captions only). */
   LXTAG_BENCH_INGEST_POSTS: z.coerce.number().int().positive().default(20_000),
+  /** Distinct JPEGs (about 50 kB each) the posts of the ingest-with-images measurement share. */
+  LXTAG_BENCH_INGEST_IMAGES: z.coerce.number().int().positive().default(2_000),
   /** Posts with RoI features in the predict measurement. */
   LXTAG_BENCH_PREDICT_POSTS: z.coerce.number().int().positive().default(256),
+  /** Posts of each predict-path run, each with its own RoI object. */
+  LXTAG_BENCH_PREDICT_PATH_POSTS: z.coerce.number().int().positive().default(3000),
+  /** Posts of the relabeled batch, and the distinct images (RoI objects) they share. */
+  LXTAG_BENCH_RELABEL_POSTS: z.coerce.number().int().positive().default(20_000),
+  LXTAG_BENCH_RELABEL_IMAGES: z.coerce.number().int().positive().default(2000),
 });
 export type BenchConfig = z.infer<typeof benchEnvSchema>;
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): BenchConfig =>

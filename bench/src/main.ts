@@ -1,10 +1,12 @@
 // `npm run bench`: throughput of the hot paths on this machine, printed as rates and ratios.
 // `npm run bench -- --json` ends with one {"name", "value", "unit"} object per line.
 // The apps run as processes, as in production; packages are used as libraries.
+// `npm run bench -- --only <section>` runs one section alone (see SECTIONS).
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { FEATURE_DIM, type FeatureJob, jobIds, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { postId } from "@lxtag/db";
 import {
@@ -21,6 +23,10 @@ import { encodeRoi } from "@lxtag/storage";
 import { Detector, decodeImage } from "@lxtag/vision";
 import yazl from "yazl";
 import { loadConfig } from "./config.js";
+import { benchHardSynthetic } from "./hard-synthetic.js";
+import { benchIngestImages } from "./ingest-images.js";
+import { benchPredictPath } from "./predict-path.js";
+import { benchReviewGrid } from "./review-grid.js";
 
 const jsonOut = process.argv.includes("--json");
 const config = loadConfig();
@@ -40,6 +46,26 @@ const seconds = async (fn: () => Promise<unknown>) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const freePort = () => 20_000 + Math.floor(Math.random() * 5000);
+
+/** The Fig. 3 plot of the harder synthetic dataset that the README shows, rewritten by each run of the bench. */
+const PLOT = fileURLToPath(new URL("../../docs/hard-synthetic-evaluation.svg", import.meta.url));
+
+/** Sections that can run alone, each with services of its own. */
+const SECTIONS: Record<string, (work: string) => Promise<void>> = {
+  "ingest-images": (work) => benchIngestImages({ config, work, report, say }),
+  "hard-synthetic": (work) => benchHardSynthetic({ work, report, say, plotTo: PLOT }),
+  "review-grid": () => benchReviewGrid({ config, report, say }),
+};
+const onlyAt = process.argv.indexOf("--only");
+if (onlyAt >= 0) {
+  const name = process.argv[onlyAt + 1] ?? "";
+  const section = SECTIONS[name];
+  if (!section)
+    throw new Error(`--only: no section ${JSON.stringify(name)} (${Object.keys(SECTIONS).join(", ")})`);
+  await section(await mkdtemp(join(tmpdir(), "lxtag-bench-")));
+  if (jsonOut) for (const r of results) console.log(JSON.stringify(r));
+  process.exit(0);
+}
 
 const pipeline = new IsolatedPipeline({ LXTAG_LOG_LEVEL: "error" });
 await pipeline.start();
@@ -116,6 +142,8 @@ try {
   report("ingest_vs_addbulk_ratio", ingestRate / (INGEST_POSTS / addS), "ratio", "target >= 0.3");
   await addQueue.obliterate({ force: true });
   await addQueue.close();
+  await SECTIONS["ingest-images"]!(work);
+  await SECTIONS["review-grid"]!(work);
 
   // 2. predict: a predict-worker process micro-batching (32 in flight) against one with batch size 1, same model,
   //    same posts with RoI features in S3, from enqueueing until every post is done
@@ -218,6 +246,9 @@ try {
     "ratio",
     "compute-bound on 2 CPU cores",
   );
+
+  // the predict path against its ceiling, and relabeling (a fresh install of their own)
+  await benchPredictPath({ config, report, say });
 
   // 3. the exported graph in onnxruntime-node against PyTorch eager, batch 32, same checkpoint and thread count
   say("== ONNX Runtime (Node) vs PyTorch eager, batch 32, 32 tokens, 2 threads");
@@ -360,6 +391,8 @@ try {
       `relation hashtags F1 ${r.f1_by_kind.relation!.toFixed(2)}, visual ${r.f1_by_kind.visual!.toFixed(2)}, text ${r.f1_by_kind.text!.toFixed(2)}`,
     );
   }
+
+  await SECTIONS["hard-synthetic"]!(work);
 
   // 6. the detector on CPU through the serving path (TypeScript preprocessing and selection, both graphs in
   // onnxruntime-node), random weights; then the RoI cache: a miss runs the detector, a hit only reads and hashes

@@ -3,4 +3,10 @@ export { engineCommand, ROOT, SERVICES, type ServiceName, trainerCommand } from 
 export { type BatchSummary, LxtagClient, type PostResult } from "./client.js";
 export { IsolatedPipeline } from "./isolated-pipeline.js";
 export { LocalStack } from "./stack.js";
-export { type SyntheticPost, syntheticPosts, writeExportZips } from "./synthetic-export.js";
+export {
+  type ExportZipOptions,
+  noisePhotos,
+  type SyntheticPost,
+  syntheticPosts,
+  writeExportZips,
+} from "./synthetic-export.js";

@@ -74,17 +74,39 @@ export async function syntheticPosts(count: number, seed = 1): Promise<Synthetic
 /** Meta's latin-1 escaping of UTF-8, as real exports carry it. */
 const mojibake = (s: string) => Buffer.from(s, "utf8").toString("latin1");
 
+export interface ExportZipOptions {
+  /**
+   * Posts whose `image` is the same Buffer share one media file, as reposts of one photo do; files are spread over
+   * the parts in order of first use. @defaultValue false (one file per post)
+   */
+  shareImages?: boolean;
+  /** Captions only: posts without media and no media files. @defaultValue false */
+  captionsOnly?: boolean;
+}
+
 /**
  * Writes posts as a 2025-layout Instagram export (`your_instagram_activity/media/posts_1.json`, media under
  * `media/posts/YYYYMM/`) split over `parts` zip files: the posts file in the first, media spread over all.
  */
-export async function writeExportZips(posts: SyntheticPost[], paths: string[]): Promise<void> {
+export async function writeExportZips(
+  posts: SyntheticPost[],
+  paths: string[],
+  options: ExportZipOptions = {},
+): Promise<void> {
   const zips = paths.map(() => new yazl.ZipFile());
+  const shared = new Map<Buffer, string>();
   const entries = posts.map((p, i) => {
-    // media ids are 17-digit numbers, past Number.MAX_SAFE_INTEGER: counted as BigInt so no two posts share a file name
-    const uri = `media/posts/202409/${17_900_000_000_000_000n + BigInt(i)}_n.jpg`;
-    zips[i % zips.length]!.addBuffer(p.image, uri);
-    return { media: [{ uri, creation_timestamp: 1_726_000_000 + i * 60, title: mojibake(p.caption) }] };
+    const creation_timestamp = 1_726_000_000 + i * 60;
+    if (options.captionsOnly) return { title: mojibake(p.caption), creation_timestamp, media: [] };
+    let uri = options.shareImages ? shared.get(p.image) : undefined;
+    if (!uri) {
+      const n = options.shareImages ? shared.size : i;
+      // media ids are 17-digit numbers, past Number.MAX_SAFE_INTEGER: counted as BigInt so no two posts share a file name
+      uri = `media/posts/202409/${17_900_000_000_000_000n + BigInt(n)}_n.jpg`;
+      zips[n % zips.length]!.addBuffer(p.image, uri);
+      if (options.shareImages) shared.set(p.image, uri);
+    }
+    return { media: [{ uri, creation_timestamp, title: mojibake(p.caption) }] };
   });
   zips[0]!.addBuffer(Buffer.from(JSON.stringify(entries)), "your_instagram_activity/media/posts_1.json");
   await Promise.all(
@@ -95,4 +117,25 @@ export async function writeExportZips(posts: SyntheticPost[], paths: string[]): 
       await once(out, "close");
     }),
   );
+}
+
+/**
+ * `count` distinct JPEGs of coloured noise, 288 x 288 at quality 80: about 50 kB each, the size of a phone photo in
+ * an export; noise so that no two share bytes and none compresses much in the zip.
+ */
+export async function noisePhotos(count: number, seed = 1): Promise<Buffer[]> {
+  const rand = rng(seed);
+  const side = 288;
+  const photos: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const words = new Uint32Array(Math.ceil((side * side * 3) / 4));
+    for (let j = 0; j < words.length; j++) words[j] = rand() * 2 ** 32;
+    const raw = Buffer.from(words.buffer, 0, side * side * 3);
+    photos.push(
+      await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+    );
+  }
+  return photos;
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { ApiDeps } from "./deps.js";
+import { registerDesk } from "./http/desk.js";
 import { registerErrorHandling } from "./http/error-handler.js";
 import { CachedKeyVerifier } from "./http/key-cache.js";
 import { registerOpenApi } from "./http/openapi.js";
@@ -23,6 +24,7 @@ export async function buildApp(deps: ApiDeps) {
 
   const services = createServices(deps);
   const apiKeys = new CachedKeyVerifier(deps.repos.apiKeys, deps.config.LXTAG_API_KEY_CACHE_MS);
+  await registerDesk(app);
   await app.register(healthRoutes, { deps });
   await app.register(operationsRoutes, {
     queues: deps.queues,

@@ -201,3 +201,16 @@ export class UploadTooLargeError extends ApiError {
     super(`upload part ${filename} exceeds ${limitBytes} bytes`);
   }
 }
+
+/** A post without a stored image that decodes (caption-only, video, missing or corrupt media): no thumbnail. */
+export class NoThumbnailError extends ApiError {
+  override name = "NoThumbnailError";
+  readonly statusCode = 404;
+  readonly code = "no_thumbnail";
+  constructor(
+    readonly postId: string,
+    reason: string,
+  ) {
+    super(`post ${postId} has no thumbnail: ${reason}`);
+  }
+}

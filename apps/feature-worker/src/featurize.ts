@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { jobIds, type PredictJob, REFEATURIZED_FLAG, roiCacheKey } from "@lxtag/contracts";
+import { jobIds, type PredictJob, REFEATURIZED_FLAG, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
@@ -84,6 +84,7 @@ export async function ensureRoi(
   const key = roiCacheKey(deps.detector.id, sha256);
   if (await deps.store.exists(key)) return { outcome: "cached", sha256 };
   const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
-  await deps.store.put(key, encodeRoi(roi), "application/octet-stream");
+  // 8-bit features (lxtag-roi/2): half the bytes of lxtag-roi/1 for every later read; readers take both
+  await deps.store.put(key, encodeRoi(roi, ROI_FORMAT_V2), "application/octet-stream");
   return { outcome: "detected", sha256 };
 }

@@ -10,6 +10,13 @@ const schema = serviceEnvSchema.extend({
   LXTAG_MAX_BATCH_SIZE: z.coerce.number().int().positive().default(32),
   /** How long the first waiting post waits for others, ms. */
   LXTAG_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15),
+  /**
+   * Micro-batches in flight at once: while one runs in the model, the next ones read their RoI objects (bounded
+   * prefetch). Jobs in flight are LXTAG_MAX_BATCH_SIZE times this.
+   */
+  LXTAG_BATCHES_IN_FLIGHT: z.coerce.number().int().positive().default(3),
+  /** Bytes of RoI objects the worker keeps for reading again (relabels, shared images), MiB; 0: none. */
+  LXTAG_FEATURE_CACHE_MB: z.coerce.number().min(0).default(512),
   LXTAG_TOP_K: z.coerce.number().int().min(1).max(100).default(10),
   /** How often the worker checks the registry for a newly activated model (or its first one), ms. */
   LXTAG_MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),

@@ -1,11 +1,24 @@
-import { type FeatureJob, type PredictJob, predictJobSchema, QUEUES } from "@lxtag/contracts";
+import {
+  type FeatureJob,
+  type PredictJob,
+  predictJobSchema,
+  QUEUES,
+  type RelabelJob,
+  relabelJobSchema,
+} from "@lxtag/contracts";
 import { failPost, type Repositories } from "@lxtag/db";
 import { type Logger, runWorker, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue, Worker } from "bullmq";
+import { z } from "zod";
 import type { PredictConfig } from "./config.js";
+import { FeatureCache } from "./feature-cache.js";
 import { ModelLoader } from "./model-loader.js";
-import { type PredictOutcome, Predictor } from "./predictor.js";
+import { type PredictOutcome, Predictor, type RelabelOutcome } from "./predictor.js";
+
+/** The predict queue holds one-post predict jobs (from the feature workers) and many-post relabel jobs (the API). */
+const jobSchema = z.union([relabelJobSchema, predictJobSchema]);
+const isRelabel = (job: PredictJob | RelabelJob): job is RelabelJob => "postIds" in job;
 
 export interface PredictWorkerDeps {
   repos: Repositories;
@@ -20,6 +33,8 @@ export interface PredictWorkerDeps {
 export interface PredictWorker {
   readonly loader: ModelLoader;
   readonly predictor: Predictor;
+  /** RoI objects kept for reading again. */
+  readonly cache: FeatureCache;
   /** Resolves with the first model's id once the worker takes jobs. */
   readonly serving: Promise<string>;
   /** The BullMQ worker; undefined while no model is there to serve. */
@@ -55,9 +70,16 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
     "Micro-batch time: features, model, writes",
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
+  const cache = new FeatureCache(config.LXTAG_FEATURE_CACHE_MB * 1024 * 1024);
+  const cacheReads = metrics?.counter(
+    "lxtag_predict_roi_reads_total",
+    "RoI object reads by where they came from",
+    ["source"],
+  );
   const predictor = new Predictor(
     {
       repos: deps.repos,
+      cache,
       store: deps.store,
       features: deps.features,
       log,
@@ -66,10 +88,19 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       observeBatch: (size, seconds) => {
         batchSizes?.observe(size);
         batchSeconds?.observe(seconds);
+        const { hits, misses } = cache.stats;
+        cacheReads?.inc({ source: "cache" }, hits - reported.hits);
+        cacheReads?.inc({ source: "s3" }, misses - reported.misses);
+        reported = { hits, misses };
       },
     },
-    { maxBatchSize: config.LXTAG_MAX_BATCH_SIZE, maxWaitMs: config.LXTAG_MAX_WAIT_MS },
+    {
+      maxBatchSize: config.LXTAG_MAX_BATCH_SIZE,
+      maxWaitMs: config.LXTAG_MAX_WAIT_MS,
+      batchesInFlight: config.LXTAG_BATCHES_IN_FLIGHT,
+    },
   );
+  let reported = { hits: 0, misses: 0 };
 
   let worker: Worker | undefined;
   let closed = false;
@@ -80,16 +111,22 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
   });
 
   const startTakingJobs = (modelId: string) => {
-    worker = runWorker<PredictJob, PredictOutcome>({
+    worker = runWorker<PredictJob | RelabelJob, PredictOutcome | RelabelOutcome>({
       queue: QUEUES.predict,
-      schema: predictJobSchema,
+      schema: jobSchema,
       config,
-      // as many jobs in flight as one micro-batch holds, so the batcher has something to batch
-      concurrency: config.LXTAG_MAX_BATCH_SIZE,
+      // enough jobs in flight to fill the micro-batches in flight (a relabel job brings many posts; the batches in
+      // flight bound the work, the rest waits as post ids)
+      concurrency: config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT,
       log,
       metrics,
-      process: ({ postId }) => predictor.predict(postId),
-      onFinalFailure: (job, err) => failPost(deps.repos, job, `predict-failed: ${err.message}`),
+      process: (job) => (isRelabel(job) ? predictor.relabel(job.postIds) : predictor.predict(job.postId)),
+      onFinalFailure: async (job, err) => {
+        // a relabel that gives up leaves its posts done, with the predictions they had
+        if (isRelabel(job))
+          log.error({ batchId: job.batchId, posts: job.postIds.length, err: err.message }, "relabel failed");
+        else await failPost(deps.repos, job, `predict-failed: ${err.message}`);
+      },
     });
     log.info({ model: modelId, maxBatchSize: config.LXTAG_MAX_BATCH_SIZE }, "predict worker ready");
     markServing(modelId);
@@ -120,6 +157,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
   return {
     loader,
     predictor,
+    cache,
     serving,
     get worker() {
       return worker;

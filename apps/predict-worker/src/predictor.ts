@@ -7,8 +7,15 @@ import {
   type ModelInput,
 } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
-import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
+import {
+  decodeRoi,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type RoiFeatures,
+  SafetensorsError,
+} from "@lxtag/storage";
 import type { Queue } from "bullmq";
+import type { FeatureCache } from "./feature-cache.js";
 
 /** `refeaturized`: the post went back to featurization for its model's detector; a later job predicts it. */
 export type PredictOutcome = "done" | "skipped" | "refeaturized";
@@ -30,6 +37,22 @@ export interface PredictorDeps {
   withModel: <T>(fn: (model: HashtagModel) => Promise<T>) => Promise<T>;
   /** Called after each micro-batch with its size and duration (metrics). */
   observeBatch?: (size: number, seconds: number) => void;
+  /** RoI objects read again (relabeling, posts sharing an image); concurrent reads of one object share one GET. */
+  cache: FeatureCache;
+}
+
+export interface PredictorOptions extends DynamicBatcherOptions {
+  /**
+   * Micro-batches running at once: while one is in the model, the next ones read their posts and RoI objects, and
+   * the one before writes. Bounds what is held in memory whatever the queue holds. @defaultValue 3
+   */
+  batchesInFlight?: number;
+}
+
+/** What a relabel job did: posts re-predicted, and posts no longer there to relabel (failed or deleted since). */
+export interface RelabelOutcome {
+  done: number;
+  skipped: number;
 }
 
 /** One post's part of a micro-batch: its outcome, or the error its job fails with. */
@@ -47,13 +70,16 @@ type Features = { input: ModelInput; flags: string[] } | { error: Error } | { re
  */
 export class Predictor {
   readonly batcher: DynamicBatcher<string, ItemResult>;
+  private readonly slots: Slots;
 
   constructor(
     private readonly deps: PredictorDeps,
-    options: DynamicBatcherOptions,
+    options: PredictorOptions,
   ) {
+    this.slots = new Slots(options.batchesInFlight ?? 3);
+    // the model is taken when the batch gets its slot, so a swapped-in model serves every batch that starts later
     this.batcher = new DynamicBatcher(
-      (ids) => this.deps.withModel((model) => this.runBatch(model, ids)),
+      (ids) => this.slots.run(() => this.deps.withModel((model) => this.runBatch(model, ids))),
       options,
     );
   }
@@ -62,6 +88,19 @@ export class Predictor {
     const result = await this.batcher.submit(postId);
     if ("error" in result) throw result.error;
     return result.outcome;
+  }
+
+  /**
+   * Re-predicts finished posts with the serving model, from their RoI objects (the worker's cache first): the
+   * detector never runs, and a post keeps its earlier predictions beside the new ones. The posts join micro-batches
+   * with other jobs' posts; any post's error fails the job, whose retry predicts its posts again (an upsert).
+   */
+  async relabel(postIds: string[]): Promise<RelabelOutcome> {
+    const results = await Promise.all(postIds.map((id) => this.batcher.submit(id)));
+    const failed = results.find((r) => "error" in r);
+    if (failed && "error" in failed) throw failed.error;
+    const done = results.filter((r) => "outcome" in r && r.outcome === "done").length;
+    return { done, skipped: postIds.length - done };
   }
 
   private async runBatch(model: HashtagModel, ids: string[]): Promise<ItemResult[]> {
@@ -141,8 +180,16 @@ export class Predictor {
   private async features(model: HashtagModel, post: PostForPredict): Promise<Features> {
     if (!post.imageSha256) return { input: { text: post.modelText }, flags: [] };
     const key = roiCacheKey(model.manifest.detector, post.imageSha256);
+    const { cache, store } = this.deps;
     try {
-      const roi = decodeRoi(await this.deps.store.get(key));
+      const bytes = await cache.get(key, () => store.get(key));
+      let roi: RoiFeatures;
+      try {
+        roi = decodeRoi(bytes);
+      } catch (err) {
+        cache.delete(key); // half-written (see above): the retry reads it again
+        throw err;
+      }
       return { input: { text: post.modelText, features: roi.features, boxes: roi.boxes }, flags: [] };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
@@ -157,6 +204,29 @@ export class Predictor {
       if (err instanceof SafetensorsError)
         return { error: new Error(`RoI object ${key} is unreadable: ${err.message}`) };
       return { error: err as Error };
+    }
+  }
+}
+
+/** At most `size` tasks at once; the others wait in order. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {
+    if (!(size >= 1)) throw new RangeError(`batchesInFlight must be >= 1, got ${size}`);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the slot passes on, still counted
+      else this.running -= 1;
     }
   }
 }

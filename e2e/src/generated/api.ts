@@ -154,7 +154,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Job counts and backlog per queue */
+        /**
+         * Job counts and backlog per queue (admin key)
+         * @description What KEDA scales the workers on: send an admin key as a bearer token.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -180,6 +183,32 @@ export interface paths {
                                 /** @description waiting + prioritized + active: what an autoscaler scales on */
                                 backlog: number;
                             };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description The route needs an admin API key */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
                         };
                     };
                 };
@@ -291,7 +320,115 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The key's batches, newest first, each with its summary */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of the key's batches, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            batches: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                state: "queued" | "ingesting" | "processing" | "done" | "failed";
+                                totalPosts: number;
+                                /** @description records merged into an identical earlier post of the batch (not counted in totalPosts) */
+                                duplicatePosts: number;
+                                counts: {
+                                    [key: string]: number;
+                                };
+                                /** @description records of the upload read so far, of postsTotal (null until known) */
+                                ingest: {
+                                    postsRead: number;
+                                    postsTotal: number | null;
+                                };
+                                progress: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                ingestedAt: string | null;
+                                /** Format: date-time */
+                                finishedAt: string | null;
+                                error: string | null;
+                                warnings: string[];
+                                errors: {
+                                    reason: string;
+                                    count: number;
+                                }[];
+                            }[];
+                            /** Format: uuid */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Create a batch
@@ -509,6 +646,11 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description records of the upload read so far, of postsTotal (null until known) */
+                            ingest: {
+                                postsRead: number;
+                                postsTotal: number | null;
+                            };
                             progress: number;
                             /** Format: date-time */
                             createdAt: string;
@@ -600,6 +742,151 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/batches/{id}/relabel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-predict the batch's posts with the active model
+         * @description Queues every finished post whose newest predictions are another model's, from the RoI features its image already has (the detector does not run). Earlier predictions stay until the new ones are written; results then show the newest (`modelVersion`) and the one they replaced (`previousModelVersion`). 409 `batch_ingesting` while the batch is queued or ingesting, 409 `no_active_model` when no model is active.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The batch's finished posts are queued for the active model */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            batchId: string;
+                            /** @description the active model that relabels the posts */
+                            modelVersion: string;
+                            /** @description posts queued: those done whose newest predictions are another model's */
+                            posts: number;
+                            /** @description relabel jobs queued (several posts each) */
+                            jobs: number;
+                            links: {
+                                self: string;
+                                results: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Conflicts with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description A dependency is unavailable; nothing was stored, retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/batches/{id}/posts": {
         parameters: {
             query?: never;
@@ -614,6 +901,16 @@ export interface paths {
                     state?: "pending" | "featurizing" | "predicting" | "done" | "failed";
                     cursor?: number;
                     limit?: number;
+                    /** @description only posts with this flag, e.g. `caption-only` */
+                    flag?: string;
+                    /** @description only posts whose newest predictions rank this hashtag, or whose labels have it */
+                    hashtag?: string;
+                    /** @description only posts whose best predicted score is below this (posts without predictions are left out) */
+                    scoreBelow?: number;
+                    /** @description `seq` (the export's order, the default) or `uncertainty`: posts whose scores lie nearest 0.5 first */
+                    order?: "seq" | "uncertainty";
+                    /** @description a page's `next`: where the following page starts, in either order */
+                    after?: string;
                 };
                 header?: never;
                 path: {
@@ -623,7 +920,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description A page of posts in seq order */
+                /** @description A page of posts in seq order, or in uncertainty order */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -651,6 +948,8 @@ export interface paths {
                                 flags: string[];
                                 labels: string[];
                                 modelVersion: string | null;
+                                /** @description the model whose predictions the newest replaced (a relabel keeps them); null when only one model predicted the post */
+                                previousModelVersion: string | null;
                                 hashtags: {
                                     hashtag: string;
                                     score: number;
@@ -660,6 +959,8 @@ export interface paths {
                                 }[];
                             }[];
                             nextCursor: number | null;
+                            /** @description pass as `after` for the next page; null on the last one */
+                            next: string | null;
                         };
                     };
                 };
@@ -789,6 +1090,8 @@ export interface paths {
                             flags: string[];
                             labels: string[];
                             modelVersion: string | null;
+                            /** @description the model whose predictions the newest replaced (a relabel keeps them); null when only one model predicted the post */
+                            previousModelVersion: string | null;
                             hashtags: {
                                 hashtag: string;
                                 score: number;
@@ -797,6 +1100,112 @@ export interface paths {
                                 inCaption: boolean;
                             }[];
                         };
+                        "text/csv": string;
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches/{id}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The batch's human corrections as CSV
+         * @description One row per post and corrected hashtag, in post order: `add` or `remove`, the reviewer, and when. Caption hashtags are not corrections: the results carry them as `labels`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The batch's corrections */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
                         "text/csv": string;
                     };
                 };
@@ -921,6 +1330,8 @@ export interface paths {
                             flags: string[];
                             labels: string[];
                             modelVersion: string | null;
+                            /** @description the model whose predictions the newest replaced (a relabel keeps them); null when only one model predicted the post */
+                            previousModelVersion: string | null;
                             hashtags: {
                                 hashtag: string;
                                 score: number;
@@ -1067,6 +1478,8 @@ export interface paths {
                             flags: string[];
                             labels: string[];
                             modelVersion: string | null;
+                            /** @description the model whose predictions the newest replaced (a relabel keeps them); null when only one model predicted the post */
+                            previousModelVersion: string | null;
                             hashtags: {
                                 hashtag: string;
                                 score: number;
@@ -1146,6 +1559,124 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/{id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The post's image, resized (WebP)
+         * @description The stored image EXIF-rotated and resized to fit `size` (never enlarged), for the review desk's grid; the original is never sent. Cacheable (ETag, `If-None-Match` answers 304). 404 `no_thumbnail` for a post without a stored image that decodes (caption-only, video, missing or corrupt media, linked image).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the longer side in pixels, 16 to 512 */
+                    size?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The thumbnail */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/webp": string;
+                    };
+                };
+                /** @description Not modified: the cached thumbnail is current (no body) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": null;
+                    };
+                };
+                /** @description Bad request: the input does not match its schema */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Not found (or another key's) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1828,6 +2359,51 @@ export interface paths {
                                 hashtags: number;
                             } | null;
                             metrics: {
+                                selection?: {
+                                    k: number;
+                                    candidates: {
+                                        name: string;
+                                        architecture: string;
+                                        loss: string;
+                                        mask: boolean;
+                                        modelId: string;
+                                        /** @description scores by k, "1" to "5" */
+                                        val: {
+                                            [key: string]: {
+                                                precision: number;
+                                                recall: number;
+                                                f1: number;
+                                                accuracy: number;
+                                                macro_precision: number;
+                                                macro_recall: number;
+                                                macro_f1: number;
+                                            };
+                                        };
+                                        /** @description scores by k, "1" to "5" */
+                                        valHashtagFree: {
+                                            [key: string]: {
+                                                precision: number;
+                                                recall: number;
+                                                f1: number;
+                                                accuracy: number;
+                                                macro_precision: number;
+                                                macro_recall: number;
+                                                macro_f1: number;
+                                            };
+                                        } | null;
+                                        score: number;
+                                        seconds: number;
+                                    }[];
+                                    chosen: string;
+                                    reason: string;
+                                    blend: {
+                                        kept: boolean;
+                                        weight: number;
+                                        k: number;
+                                        valF1At2Without: number;
+                                        valF1At2With: number;
+                                    } | null;
+                                };
                                 evaluation?: {
                                     /** @enum {string} */
                                     split: "test";
@@ -1999,6 +2575,87 @@ export interface paths {
                 };
                 /** @description Not found (or another key's) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Too many requests for this key (or, without a valid key, this address); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Internal error (details are in the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vocabulary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The hashtags the serving model ranks
+         * @description The active model's hashtags; without an active model, those of the newest model that predicted the key's posts (`modelVersion` null and no hashtags when none did). Labels may name other hashtags too.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The hashtags the serving model ranks */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            modelVersion: string | null;
+                            hashtags: string[];
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };

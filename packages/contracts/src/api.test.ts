@@ -144,6 +144,7 @@ describe("response schemas", () => {
       totalPosts: 2,
       duplicatePosts: 1,
       counts: { pending: 1, featurizing: 0, predicting: 0, done: 1, failed: 0 },
+      ingest: { postsRead: 3, postsTotal: 3 },
       progress: 0.5,
       createdAt: created,
       ingestedAt: created,
@@ -207,6 +208,7 @@ describe("response schemas", () => {
       flags: [],
       labels: ["travel"],
       modelVersion: "m1",
+      previousModelVersion: null,
       hashtags: [{ hashtag: "travel", score: 0.5, rank: 1, inCaption: true }],
     };
     expect(postDetailSchema.safeParse(post).success).toBe(true);

@@ -90,13 +90,62 @@ export const labelsBodySchema = z.object({
 });
 export type LabelsBody = z.infer<typeof labelsBodySchema>;
 
+/** `seq`: the export's order; `uncertainty`: scores nearest 0.5 first (the review queue: active learning). */
+export const POST_ORDERS = ["seq", "uncertainty"] as const;
+export type PostOrder = (typeof POST_ORDERS)[number];
+
+/** A page token: `<seq>` in seq order, `<distance>:<seq>` in uncertainty order. */
+const PAGE_TOKEN = /^(?:(?:0|[1-9]\d*)(?:\.\d+)?(?:e-\d+)?:)?\d{1,10}$/;
+
 export const listPostsQuerySchema = z.object({
   state: z.enum(POST_STATES).optional(),
-  /** The `seq` after which the page starts: a page's `nextCursor`. */
+  /** The `seq` after which the page starts: a page's `nextCursor` (seq order only; `after` works in both). */
   cursor: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  flag: z.string().min(1).max(100).optional().describe("only posts with this flag, e.g. `caption-only`"),
+  hashtag: z
+    .string()
+    .min(1)
+    .max(150)
+    .optional()
+    .describe("only posts whose newest predictions rank this hashtag, or whose labels have it"),
+  scoreBelow: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe("only posts whose best predicted score is below this (posts without predictions are left out)"),
+  order: z
+    .enum(POST_ORDERS)
+    .optional()
+    .describe(
+      "`seq` (the export's order, the default) or `uncertainty`: posts whose scores lie nearest 0.5 first",
+    ),
+  after: z
+    .string()
+    .regex(PAGE_TOKEN, "expected a page's `next` token")
+    .optional()
+    .describe("a page's `next`: where the following page starts, in either order"),
 });
 export type ListPostsQuery = z.infer<typeof listPostsQuerySchema>;
+
+export const listBatchesQuerySchema = z.object({
+  /** The id of the last batch of the previous page: a page's `nextCursor`. */
+  cursor: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export type ListBatchesQuery = z.infer<typeof listBatchesQuerySchema>;
+
+export const thumbnailQuerySchema = z.object({
+  /** The thumbnail's longer side, pixels; never larger than the stored image. @defaultValue 256 */
+  size: z.coerce
+    .number()
+    .int()
+    .min(16)
+    .max(512)
+    .default(256)
+    .describe("the longer side in pixels, 16 to 512"),
+});
 
 export const RESULT_FORMATS = ["ndjson", "csv"] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
@@ -127,6 +176,18 @@ export const acceptedBatchSchema = z
   .describe("The batch is created and queued for ingest");
 export type AcceptedBatch = z.infer<typeof acceptedBatchSchema>;
 
+/** 202 of POST /v1/batches/:id/relabel: the batch's finished posts are queued for the active model. */
+export const relabelAcceptedSchema = z
+  .object({
+    batchId: z.uuid(),
+    modelVersion: z.string().describe("the active model that relabels the posts"),
+    posts: z.number().int().describe("posts queued: those done whose newest predictions are another model's"),
+    jobs: z.number().int().describe("relabel jobs queued (several posts each)"),
+    links: z.object({ self: z.string(), results: z.string() }),
+  })
+  .describe("The batch's finished posts are queued for the active model");
+export type RelabelAccepted = z.infer<typeof relabelAcceptedSchema>;
+
 export const batchSummarySchema = z
   .object({
     id: z.uuid(),
@@ -142,7 +203,14 @@ export const batchSummarySchema = z
       .describe("records merged into an identical earlier post of the batch (not counted in totalPosts)"),
     /** Posts per state (every state, zeros included). */
     counts: z.record(z.string(), z.number().int()),
-    /** Share of posts in a final state, 0..1. */
+    /**
+     * Ingest progress: records of the export stored and enqueued so far, and how many it holds (null until its
+     * posts files are parsed). Posts are processed while the rest of the export is still being read.
+     */
+    ingest: z
+      .object({ postsRead: z.number().int(), postsTotal: z.number().int().nullable() })
+      .describe("records of the upload read so far, of postsTotal (null until known)"),
+    /** Share of posts in a final state, 0..1; while ingesting, of the records the export holds. */
     progress: z.number(),
     createdAt: isoDateSchema,
     ingestedAt: isoDateSchema.nullable(),
@@ -154,6 +222,25 @@ export const batchSummarySchema = z
   })
   .describe("A batch: state, counts, progress, timings, errors");
 export type BatchSummary = z.infer<typeof batchSummarySchema>;
+
+export const batchesPageSchema = z
+  .object({
+    batches: z.array(batchSummarySchema),
+    /** Pass as `cursor` for the next page; null on the last one. */
+    nextCursor: z.uuid().nullable(),
+  })
+  .describe("A page of the key's batches, newest first");
+export type BatchesPage = z.infer<typeof batchesPageSchema>;
+
+/** GET /v1/vocabulary: the hashtags a reviewer may pick from. */
+export const vocabularySchema = z
+  .object({
+    /** The active model; without one, the newest model that predicted the key's posts; null when none did. */
+    modelVersion: z.string().nullable(),
+    hashtags: z.array(z.string()),
+  })
+  .describe("The hashtags the serving model ranks");
+export type Vocabulary = z.infer<typeof vocabularySchema>;
 
 export const rankedHashtagSchema = z.object({
   hashtag: z.string(),
@@ -188,6 +275,12 @@ export const postResultSchema = z.object({
   flags: z.array(z.string()),
   labels: z.array(z.string()),
   modelVersion: z.string().nullable(),
+  previousModelVersion: z
+    .string()
+    .nullable()
+    .describe(
+      "the model whose predictions the newest replaced (a relabel keeps them); null when only one model predicted the post",
+    ),
   hashtags: z.array(rankedHashtagSchema),
 });
 export type PostResult = z.infer<typeof postResultSchema>;
@@ -201,10 +294,12 @@ export type PostDetail = z.infer<typeof postDetailSchema>;
 export const postsPageSchema = z
   .object({
     posts: z.array(postResultSchema),
-    /** Pass as `cursor` for the next page; null on the last one. */
+    /** Pass as `cursor` for the next page; null on the last one, and in uncertainty order. */
     nextCursor: z.number().int().nullable(),
+    /** Pass as `after` for the next page, in either order; null on the last one. */
+    next: z.string().nullable().describe("pass as `after` for the next page; null on the last one"),
   })
-  .describe("A page of posts in seq order");
+  .describe("A page of posts in seq order, or in uncertainty order");
 export type PostsPage = z.infer<typeof postsPageSchema>;
 
 /** A model version in the registry (its manifest stays in the bundle). */

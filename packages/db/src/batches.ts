@@ -9,6 +9,8 @@ export interface BatchSummary {
   /** Records merged into an identical earlier post (not in totalPosts). */
   duplicatePosts: number;
   counts: Record<string, number>;
+  /** Records of the export read so far, and how many it holds once its posts files are parsed (else null). */
+  ingest: { postsRead: number; postsTotal: number | null };
   progress: number;
   createdAt: Date;
   ingestedAt: Date | null;
@@ -46,12 +48,30 @@ export class Batches {
     return this.db.prisma.batch.findFirst({ where: { id, apiKeyId } });
   }
 
+  /** A page of the key's batches, newest first, after the batch `cursor` (the last of the previous page). */
+  async listForKey(apiKeyId: string, opts: { cursor?: string; limit: number }): Promise<Batch[]> {
+    return this.db.prisma.batch.findMany({
+      where: { apiKeyId },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: opts.limit,
+      ...(opts.cursor ? { cursor: { id: opts.cursor }, skip: 1 } : {}),
+    });
+  }
+
   find(id: string): Promise<Batch | null> {
     return this.db.prisma.batch.findUnique({ where: { id } });
   }
 
   async markIngesting(id: string): Promise<void> {
     await this.db.prisma.batch.update({ where: { id }, data: { state: "ingesting" } });
+  }
+
+  /** Ingest progress: `read` records stored and enqueued so far, of `total` (once the posts files are parsed). */
+  async recordIngestProgress(id: string, read: number, total: number | null): Promise<void> {
+    await this.db.pool.query(
+      "UPDATE batches SET ingest_posts_read = $2, ingest_posts_total = $3 WHERE id = $1 AND state = 'ingesting'",
+      [id, read, total],
+    );
   }
 
   /**
@@ -62,7 +82,8 @@ export class Batches {
     const r = await this.db.pool.query<{ total_posts: number }>(
       `WITH n AS (SELECT count(*)::int AS posts FROM posts WHERE batch_id = $1)
        UPDATE batches SET state = 'processing', warnings = $2::jsonb, ingested_at = now(), total_posts = n.posts,
-              duplicate_posts = greatest(coalesce($3::int, n.posts) - n.posts, 0)
+              duplicate_posts = greatest(coalesce($3::int, n.posts) - n.posts, 0),
+              ingest_posts_read = coalesce($3::int, n.posts), ingest_posts_total = coalesce($3::int, n.posts)
        FROM n WHERE id = $1 RETURNING total_posts`,
       [id, JSON.stringify(warnings), records ?? null],
     );
@@ -101,6 +122,7 @@ export class Batches {
       [batch.id],
     );
     const finished = TERMINAL.reduce((s, k) => s + (counts[k] ?? 0), 0);
+    const denominator = batch.ingestedAt ? batch.totalPosts : (batch.ingestPostsTotal ?? 0);
     const warnings = [...((batch.warnings ?? []) as string[])]; // what markIngested writes
     warnings.push(...(await this.degradedWarning(batch.id)));
     const predicting = counts.predicting ?? 0;
@@ -114,7 +136,10 @@ export class Batches {
       totalPosts: batch.totalPosts,
       duplicatePosts: batch.duplicatePosts,
       counts,
-      progress: batch.totalPosts ? finished / batch.totalPosts : batch.state === "done" ? 1 : 0,
+      ingest: this.ingestProgress(batch),
+      // while ingesting, the posts finished so far (predictions start before the export is read to its end) over
+      // the records the export holds
+      progress: denominator ? Math.min(1, finished / denominator) : batch.state === "done" ? 1 : 0,
       createdAt: batch.createdAt,
       ingestedAt: batch.ingestedAt,
       finishedAt: batch.finishedAt,
@@ -122,6 +147,15 @@ export class Batches {
       warnings,
       errors: errors.rows.map((r) => ({ reason: r.reason, count: Number(r.n) })),
     };
+  }
+
+  private ingestProgress(batch: Batch): BatchSummary["ingest"] {
+    // a batch ingested before ingest progress was recorded counts what it ingested
+    if (batch.ingestedAt && batch.ingestPostsTotal === null) {
+      const records = batch.totalPosts + batch.duplicatePosts;
+      return { postsRead: records, postsTotal: records };
+    }
+    return { postsRead: batch.ingestPostsRead, postsTotal: batch.ingestPostsTotal };
   }
 
   /**

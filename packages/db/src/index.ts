@@ -2,7 +2,7 @@ export { type ApiKeyEntry, type ApiKeyIdentity, type ApiKeyOptions, ApiKeys } fr
 export { Batches, type BatchSummary, DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
 export { createDb, type Db, type DbOptions } from "./client.js";
 export type { TrainingRun, TrainingRunState } from "./generated/client.js";
-export { type LabelOptions, Labels } from "./labels.js";
+export { type LabelOptions, type LabelRow, Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
 export { ModelVersionNotFoundError, ModelVersions } from "./model-versions.js";
 export {
@@ -14,7 +14,7 @@ export {
   postId,
   type RankedHashtag,
 } from "./posts.js";
-export { type PostResult, Results } from "./results.js";
+export { type PostPageQuery, type PostResult, Results, type ResultsPage } from "./results.js";
 export { scratchDatabase } from "./scratch-database.js";
 export { SessionLock } from "./session-lock.js";
 export { TrainingExamples, type TrainingPost, type TrainingPostCounts } from "./training-examples.js";

@@ -157,6 +157,19 @@ export class Posts {
     return r.rows[0] ?? null;
   }
 
+  /** A post's stored image (its S3 key, or an https URL for JSON posts), if the post is of the key's batches. */
+  async imageForKey(
+    id: string,
+    apiKeyId: string,
+  ): Promise<{ imageKey: string | null; imageSha256: string | null } | null> {
+    const r = await this.db.pool.query(
+      `SELECT p.image_key AS "imageKey", p.image_sha256 AS "imageSha256" FROM posts p
+       JOIN batches b ON b.id = p.batch_id WHERE p.id = $1 AND b.api_key_id = $2`,
+      [id, apiKeyId],
+    );
+    return r.rows[0] ?? null;
+  }
+
   async forPredict(ids: string[]): Promise<PostForPredict[]> {
     const r = await this.db.pool.query(
       `SELECT id, batch_id AS "batchId", state, model_text AS "modelText", image_sha256 AS "imageSha256", flags
@@ -164,6 +177,22 @@ export class Posts {
       [ids],
     );
     return r.rows;
+  }
+
+  /**
+   * A batch's finished posts whose newest predictions are not `modelVersionId`'s, in seq order: what a relabel
+   * with that model re-predicts.
+   */
+  async toRelabel(batchId: string, modelVersionId: string): Promise<string[]> {
+    const r = await this.db.pool.query<{ id: string }>(
+      `SELECT p.id FROM posts p
+       WHERE p.batch_id = $1 AND p.state = 'done'
+         AND (SELECT model_version_id FROM predictions WHERE post_id = p.id ORDER BY created_at DESC LIMIT 1)
+             IS DISTINCT FROM $2
+       ORDER BY p.seq`,
+      [batchId, modelVersionId],
+    );
+    return r.rows.map((row) => row.id);
   }
 
   /** Features are cached (or the post has no usable image, flagged): it moves on to prediction. */
@@ -213,7 +242,8 @@ export class Posts {
         await client.query(
           `INSERT INTO predictions (post_id, model_version_id, rank, hashtag, score)
            SELECT (e->>'p')::uuid, $2, (e->>'r')::int, e->>'h', (e->>'s')::real FROM jsonb_array_elements($1::jsonb) e
-           ON CONFLICT (post_id, model_version_id, rank) DO UPDATE SET hashtag = EXCLUDED.hashtag, score = EXCLUDED.score`,
+           ON CONFLICT (post_id, model_version_id, rank)
+           DO UPDATE SET hashtag = EXCLUDED.hashtag, score = EXCLUDED.score, created_at = now()`,
           [JSON.stringify(rows), modelVersionId],
         );
       // flags found while predicting (e.g. the RoI object is gone) are added in the same transaction, each once,

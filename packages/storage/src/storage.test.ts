@@ -53,3 +53,63 @@ describe("RoI codec", () => {
     expect(() => decodeRoi(buf.subarray(0, buf.length - 10))).toThrow(/runs past the end/);
   });
 });
+
+describe("RoI codec, lxtag-roi/2 (8-bit features, per-box scale)", () => {
+  const roi = (features: Float32Array) => ({
+    detectorId: "d2",
+    imageWidth: 800,
+    imageHeight: 600,
+    numRealBoxes: 35,
+    features,
+    boxes: new Float32Array(36 * 4).map((_, i) => (i % 4) / 4),
+    scores: new Float32Array(36).fill(0.25),
+  });
+
+  it("stores U8 features with a scale and offset per box, about half the bytes of lxtag-roi/1", () => {
+    // boxes of very different magnitudes, one constant (padding) row, negative values
+    const features = new Float32Array(36 * 2048).map((_, i) => {
+      const box = Math.floor(i / 2048);
+      return box === 35 ? 0 : Math.sin(i) * (box + 1) * 0.3 + (box % 3 === 0 ? -1 : 2);
+    });
+    const v1 = encodeRoi(roi(features));
+    const v2 = encodeRoi(roi(features), "lxtag-roi/2");
+    const header = JSON.parse(v2.subarray(8, 8 + Number(v2.readBigUInt64LE(0))).toString());
+    expect(header.features).toMatchObject({ dtype: "U8", shape: [36, 2048] });
+    expect(header.feature_scale).toMatchObject({ dtype: "F32", shape: [36] });
+    expect(header.feature_offset).toMatchObject({ dtype: "F32", shape: [36] });
+    expect(header.__metadata__.format).toBe("lxtag-roi/2");
+    expect(v2.length / v1.length).toBeLessThan(0.51);
+
+    const back = decodeRoi(v2);
+    expect(back).toMatchObject({ detectorId: "d2", imageWidth: 800, imageHeight: 600, numRealBoxes: 35 });
+    for (let b = 0; b < 36; b++) {
+      const row = features.subarray(b * 2048, (b + 1) * 2048);
+      const step = (Math.max(...row) - Math.min(...row)) / 255;
+      let worst = 0;
+      for (let i = 0; i < 2048; i++)
+        worst = Math.max(worst, Math.abs(back.features[b * 2048 + i]! - row[i]!));
+      expect(worst, `box ${b}`).toBeLessThanOrEqual(step / 2 + 1e-6);
+    }
+    expect([...back.features.subarray(35 * 2048, 35 * 2048 + 4)]).toEqual([0, 0, 0, 0]);
+    expect([...back.boxes.slice(0, 4)]).toEqual([0, 0.25, 0.5, 0.75]);
+  });
+
+  it("decodes both versions into a batch tensor at an offset", () => {
+    const features = new Float32Array(36 * 2048).map((_, i) => (i % 50) / 7);
+    const out = new Float32Array(3 * 36 * 2048);
+    decodeRoi(encodeRoi(roi(features)), out, 0);
+    decodeRoi(encodeRoi(roi(features), "lxtag-roi/2"), out, 2 * 36 * 2048);
+    expect(out[49]).toBeCloseTo(7, 2);
+    expect(out[2 * 36 * 2048 + 49]).toBeCloseTo(7, 1);
+    expect(out[36 * 2048 + 49]).toBe(0);
+  });
+
+  it("refuses features that are not finite and objects of an unknown format", () => {
+    const bad = new Float32Array(36 * 2048);
+    bad[5] = Number.NaN;
+    expect(() => encodeRoi(roi(bad), "lxtag-roi/2")).toThrow(/box 0 has a feature that is not finite/);
+    const v2 = encodeRoi(roi(new Float32Array(36 * 2048)), "lxtag-roi/2");
+    const forged = Buffer.from(v2.toString("latin1").replace("lxtag-roi/2", "lxtag-roi/9"), "latin1");
+    expect(() => decodeRoi(forged)).toThrow(/format lxtag-roi\/9/);
+  });
+});

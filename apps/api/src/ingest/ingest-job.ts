@@ -1,22 +1,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  batchOptionsSchema,
-  batchSourceSchema,
-  type FeatureJob,
-  jobIds,
-  jsonPostSchema,
-} from "@lxtag/contracts";
-import type { NewPost, Repositories } from "@lxtag/db";
+import { batchOptionsSchema, batchSourceSchema, type FeatureJob, jsonPostSchema } from "@lxtag/contracts";
+import type { Repositories } from "@lxtag/db";
 import { ExportError, readExport, ZipTree } from "@lxtag/exports";
-import { addBulkChunked, type Logger } from "@lxtag/runtime";
+import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import { type Queue, UnrecoverableError } from "bullmq";
 import { formatIssues } from "../errors.js";
 import { foreignKeyReason } from "../services/upload-keys.js";
-import { readPostMedia } from "./media-reader.js";
+import { ChunkWriter } from "./chunk-writer.js";
+import { MediaReader, type MediaReaderOptions } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
+import { mapConcurrent } from "./semaphore.js";
 
 /** An image given as a URL: the feature worker decides which URLs it fetches (https, public addresses). */
 const URL_IMAGE = /^https?:\/\//i;
@@ -32,16 +28,17 @@ function imageRefusal(apiKeyId: string, ref: string): string | undefined {
   return reason && `invalid-image: S3 key ${JSON.stringify(ref)} is ${reason}`;
 }
 
-/** Post flags worth a batch-level warning. */
-const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-large"]);
-
 export interface IngestDeps {
   repos: Repositories;
   store: ObjectStore;
   features: Queue<FeatureJob>;
   log: Logger;
-  /** Posts per database transaction and per addBulk call. */
+  /** Posts per database transaction and per addBulk call. @defaultValue 500 */
   chunkSize?: number;
+  /** Posts whose media are read at once. @defaultValue 32 */
+  mediaConcurrency?: number;
+  /** S3 requests and memory of the media reader (see `MediaReaderOptions`). */
+  media?: MediaReaderOptions;
 }
 
 /** Parses one uploaded batch, stores its posts, enqueues them for features. Safe to run twice. */
@@ -55,32 +52,15 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   await repos.batches.markIngesting(batchId);
   const source = batchSourceSchema.parse(batch.source);
   const options = batchOptionsSchema.parse(batch.options ?? {});
-  const chunkSize = deps.chunkSize ?? 1000;
-  let total = 0;
-  const flagged = new Map<string, number>();
-  // Two-stage pipeline: while one chunk's jobs go to Redis, the next chunk is written to Postgres.
-  let enqueuing: Promise<void> = Promise.resolve();
-  const flush = async (posts: NewPost[]) => {
-    for (const p of posts)
-      for (const f of p.flags) if (WARN_FLAGS.has(f)) flagged.set(f, (flagged.get(f) ?? 0) + 1);
-    const ids = await repos.posts.insertMany(batchId, posts);
-    await enqueuing;
-    enqueuing = addBulkChunked(
-      deps.features,
-      ids.map((postId) => ({
-        name: "features",
-        data: { batchId, postId },
-        opts: { jobId: jobIds.features(postId) },
-      })),
-    );
-    enqueuing.catch(() => {}); // handled: the next `await enqueuing` rethrows
-    total += posts.length;
-  };
+  const chunkSize = deps.chunkSize ?? 500;
+  const writer = new ChunkWriter(batchId, repos, deps.features);
+  let warnings: string[];
   try {
     if (source.type === "json") {
       const raw: unknown = JSON.parse((await deps.store.get(source.key)).toString("utf8"));
       if (!Array.isArray(raw))
         throw new ExportError("invalid-posts-file", `${source.key}: expected an array of posts`);
+      await writer.setTotal(raw.length);
       for (let i = 0; i < raw.length; i += chunkSize) {
         const chunk = raw.slice(i, i + chunkSize).map((item, j) => {
           const seq = i + j;
@@ -97,49 +77,54 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
             failReason: refused,
           });
         });
-        await flush(chunk);
+        await writer.write(chunk);
       }
     } else {
+      // zip parts go to temporary files and are read through their central directories, entry by entry: never
+      // held whole in memory
       const dir = await mkdtemp(join(tmpdir(), "lxtag-ingest-"));
       let tree: ZipTree | undefined;
       try {
-        const paths: string[] = [];
-        for (const [i, key] of source.keys.entries()) {
-          paths.push(join(dir, `part-${i}.zip`));
-          await deps.store.download(key, paths[i]!);
-        }
+        const paths = source.keys.map((_, i) => join(dir, `part-${i}.zip`));
+        // every download settled before a failure unwinds: none still writes while the folder is removed
+        const downloads = await Promise.allSettled(
+          source.keys.map((key, i) => deps.store.download(key, paths[i]!)),
+        );
+        for (const d of downloads) if (d.status === "rejected") throw d.reason;
         tree = await ZipTree.open(paths);
         const { posts, files } = await readExport(tree, options);
         log.info({ batchId, files, posts: posts.length }, "export read");
-        let chunk: NewPost[] = [];
-        for (const [seq, post] of posts.entries()) {
-          const media = await readPostMedia(tree, deps.store, post.mediaUris);
-          if (!post.mediaUris.length) media.flags.push("no-media");
-          chunk.push(
-            buildPost({
-              seq,
-              kind: post.kind,
-              sourceFile: post.sourceFile,
-              caption: post.caption,
-              takenAt: post.takenAt,
-              takenAtRaw: post.takenAtRaw,
-              media: media.media,
-              flags: media.flags,
-              image: media.image,
-            }),
+        await writer.setTotal(posts.length);
+        const media = new MediaReader(tree, deps.store, deps.media);
+        for (let i = 0; i < posts.length; i += chunkSize) {
+          const chunk = await mapConcurrent(
+            posts.slice(i, i + chunkSize),
+            deps.mediaConcurrency ?? 32,
+            async (post, j) => {
+              const read = await media.read(post.mediaUris);
+              if (!post.mediaUris.length) read.flags.push("no-media");
+              return buildPost({
+                seq: i + j,
+                kind: post.kind,
+                sourceFile: post.sourceFile,
+                caption: post.caption,
+                takenAt: post.takenAt,
+                takenAtRaw: post.takenAtRaw,
+                media: read.media,
+                flags: read.flags,
+                image: read.image,
+              });
+            },
           );
-          if (chunk.length >= chunkSize) {
-            await flush(chunk);
-            chunk = [];
-          }
+          await writer.write(chunk);
         }
-        await flush(chunk);
+        log.info({ batchId, ...media.stats }, "export media read");
       } finally {
         tree?.close();
         await rm(dir, { recursive: true, force: true });
       }
     }
-    await enqueuing;
+    warnings = await writer.finish();
   } catch (err) {
     if (err instanceof ExportError || err instanceof SyntaxError) {
       const message = err instanceof ExportError ? err.message : `invalid-json: ${err.message}`;
@@ -149,10 +134,8 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
     }
     throw err;
   }
-  // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
-  const warnings = [...flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
-  // `total` counts every record read: those beyond the distinct posts were merged into an identical one
-  const posts = await repos.batches.markIngested(batchId, warnings, total);
-  log.info({ batchId, records: total, posts }, "batch ingested");
+  // `records` counts every record read: those beyond the distinct posts were merged into an identical one
+  const posts = await repos.batches.markIngested(batchId, warnings, writer.records);
+  log.info({ batchId, records: writer.records, posts }, "batch ingested");
   return { posts };
 }

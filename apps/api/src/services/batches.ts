@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Multipart } from "@fastify/multipart";
 import {
   type AcceptedBatch,
+  type BatchesPage,
   type BatchOptions,
   type BatchSource,
   type BatchSummary,
@@ -9,10 +10,11 @@ import {
   type CreateBatchBody,
   type IngestJob,
   jobIds,
+  type ListBatchesQuery,
   type ListPostsQuery,
   type PostsPage,
 } from "@lxtag/contracts";
-import type { PostResult, Repositories } from "@lxtag/db";
+import type { LabelRow, PostResult, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
@@ -147,6 +149,19 @@ export class BatchService {
     const batch = await this.find(id, apiKeyId);
     const page = await this.deps.repos.results.page(batch.id, query);
     return page;
+  }
+
+  /** A page of the key's batches, newest first, each as its summary. */
+  async list(apiKeyId: string, query: ListBatchesQuery): Promise<BatchesPage> {
+    const rows = await this.deps.repos.batches.listForKey(apiKeyId, query);
+    const batches = await Promise.all(rows.map((b) => this.deps.repos.batches.summary(b)));
+    return { batches, nextCursor: rows.length === query.limit ? rows.at(-1)!.id : null };
+  }
+
+  /** The batch's human corrections, page by page (the labels export). */
+  async labels(id: string, apiKeyId: string): Promise<AsyncIterable<LabelRow>> {
+    const batch = await this.find(id, apiKeyId);
+    return this.deps.repos.labels.forBatch(batch.id);
   }
 
   /** Every post of the batch, page by page. */

@@ -3,7 +3,9 @@ import { BatchService } from "./batches.js";
 import { createMetricsRegistry } from "./metrics.js";
 import { ModelService } from "./models.js";
 import { PostService } from "./posts.js";
+import { RelabelService } from "./relabel.js";
 import { TrainingRunService } from "./training-runs.js";
+import { VocabularyService } from "./vocabulary.js";
 
 /** What the routes call; built once per app from its dependencies. */
 export function createServices(deps: ApiDeps) {
@@ -15,9 +17,11 @@ export function createServices(deps: ApiDeps) {
       maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
       log: deps.log,
     }),
-    posts: new PostService(deps.repos),
+    posts: new PostService(deps.repos, deps.store),
+    relabel: new RelabelService({ repos: deps.repos, predict: deps.queues.predict, log: deps.log }),
     models: new ModelService({ models: deps.repos.models, store: deps.store }),
     trainingRuns: new TrainingRunService({ runs: deps.repos.trainingRuns, training: deps.queues.training }),
+    vocabulary: new VocabularyService(deps.repos.models),
     metrics: createMetricsRegistry(deps),
   };
 }

@@ -6,7 +6,7 @@ export const CSV_HEADER =
 export const MEDIA_URI_SEPARATOR = "|";
 
 // RFC 4180: a cell holding a quote, comma or line break is quoted, its quotes doubled
-const cell = (v: unknown) => {
+export const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? "" : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
@@ -25,7 +25,7 @@ export function toCsv(post: PostResult): string {
     post.state,
     post.error,
   ];
-  const row = (cells: unknown[]) => `${cells.map(cell).join(",")}\n`;
+  const row = (cells: unknown[]) => `${cells.map(csvCell).join(",")}\n`;
   if (!post.hashtags.length) return row([...base, "", "", "", "", post.modelVersion]);
   return post.hashtags
     .map((h) => row([...base, h.rank, h.hashtag, h.score, h.inCaption, post.modelVersion]))

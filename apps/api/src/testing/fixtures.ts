@@ -85,6 +85,7 @@ export function firstPostView(modelId: string) {
     flags: ["caption-only"],
     labels: ["travel"],
     modelVersion: modelId,
+    previousModelVersion: null,
     hashtags: [
       { hashtag: "travel", score: 0.5, rank: 1, inCaption: true },
       { hashtag: "food", score: 0.25, rank: 2, inCaption: false },

@@ -244,6 +244,7 @@ describe("/v1/batches", () => {
         totalPosts: 3,
         duplicatePosts: 0,
         counts: { pending: 0, featurizing: 0, predicting: 0, done: 2, failed: 1 },
+        ingest: { postsRead: 3, postsTotal: 3 },
         progress: 1,
         createdAt: row.createdAt.toISOString(),
         ingestedAt: row.ingestedAt!.toISOString(),
@@ -288,6 +289,7 @@ describe("/v1/batches", () => {
       expect(next.json()).toEqual({
         posts: [expect.objectContaining({ id: postIds[2], state: "failed" })],
         nextCursor: null,
+        next: null,
       });
     });
 

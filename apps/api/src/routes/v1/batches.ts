@@ -8,6 +8,7 @@ import {
   listPostsQuerySchema,
   postResultSchema,
   postsPageSchema,
+  relabelAcceptedSchema,
   resultsQuerySchema,
 } from "@lxtag/contracts";
 import { z } from "zod";
@@ -15,11 +16,13 @@ import { MissingUploadError } from "../../errors.js";
 import { errorResponses } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { BatchService } from "../../services/batches.js";
+import type { RelabelService } from "../../services/relabel.js";
 import { CSV_HEADER } from "../../services/results-csv.js";
 import { RESULT_CONTENT_TYPES, resultFormat, resultsStream } from "../../services/results-stream.js";
 
 export interface BatchRoutesOptions {
   batches: BatchService;
+  relabel: RelabelService;
   /** Largest zip part, bytes. */
   maxPartBytes: number;
 }
@@ -33,7 +36,7 @@ const forbiddenObject = {
 };
 
 /** /v1/batches: create a batch, then follow it and read its results. */
-export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches, maxPartBytes }) => {
+export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches, relabel, maxPartBytes }) => {
   // multipart parsing exists in this scope only: uploads are accepted here and nowhere else
   await app.register(multipart, { limits: { fileSize: maxPartBytes, files: 64, fields: 8 } });
   // Fastify validates a body by its content type: one the schema does not list would pass unchecked, so this
@@ -81,6 +84,26 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
       },
     },
     async (req) => batches.summary(req.params.id, req.apiKey.id),
+  );
+
+  app.post(
+    "/:id/relabel",
+    {
+      schema: {
+        tags: ["batches"],
+        summary: "Re-predict the batch's posts with the active model",
+        description:
+          "Queues every finished post whose newest predictions are another model's, from the RoI features its " +
+          "image already has (the detector does not run). Earlier predictions stay until the new ones are " +
+          "written; results then show the newest (`modelVersion`) and the one they replaced " +
+          "(`previousModelVersion`). 409 `batch_ingesting` while the batch is queued or ingesting, 409 " +
+          "`no_active_model` when no model is active.",
+        params,
+        response: { 202: relabelAcceptedSchema, ...errorResponses(400, 404, 409, 503) },
+      },
+    },
+    async (req, reply) =>
+      reply.code(202).send(await relabel.relabel(await batches.find(req.params.id, req.apiKey.id))),
   );
 
   app.get(

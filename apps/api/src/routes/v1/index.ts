@@ -4,10 +4,12 @@ import { type RateLimitOptions, rateLimitHook } from "../../http/rate-limit.js";
 import { forbiddenResponse, rateLimitedResponse, unauthorizedResponse } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { ApiServices } from "../../services/index.js";
+import { batchListRoutes } from "./batch-list.js";
 import { batchRoutes } from "./batches.js";
 import { modelRoutes } from "./models.js";
 import { postRoutes } from "./posts.js";
 import { trainingRunRoutes } from "./training-runs.js";
+import { vocabularyRoutes } from "./vocabulary.js";
 
 export interface V1Options {
   services: ApiServices;
@@ -43,8 +45,15 @@ export const v1Routes: ApiPlugin<V1Options> = async (app, options) => {
     };
   });
 
-  await app.register(batchRoutes, { prefix: "/batches", batches: services.batches, maxPartBytes });
+  await app.register(batchRoutes, {
+    prefix: "/batches",
+    batches: services.batches,
+    relabel: services.relabel,
+    maxPartBytes,
+  });
+  await app.register(batchListRoutes, { prefix: "/batches", batches: services.batches });
   await app.register(postRoutes, { prefix: "/posts", posts: services.posts });
   await app.register(modelRoutes, { prefix: "/models", models: services.models });
   await app.register(trainingRunRoutes, { prefix: "/training-runs", trainingRuns: services.trainingRuns });
+  await app.register(vocabularyRoutes, { prefix: "/vocabulary", vocabulary: services.vocabulary });
 };

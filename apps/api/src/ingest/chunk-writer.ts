@@ -1,0 +1,65 @@
+import { type FeatureJob, jobIds } from "@lxtag/contracts";
+import type { NewPost, Repositories } from "@lxtag/db";
+import { addBulkChunked } from "@lxtag/runtime";
+import type { Queue } from "bullmq";
+
+/** Post flags worth a batch-level warning. */
+const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-large"]);
+
+/**
+ * Stores and enqueues an ingest's posts chunk by chunk, as they are read, and records the batch's ingest progress.
+ * A three-stage pipeline: while chunk n+1 is read, chunk n is written to Postgres and chunk n-1's jobs go to Redis;
+ * at most one chunk waits in each stage, so memory stays at a few chunks whatever the export's size.
+ */
+export class ChunkWriter {
+  /** Records handed to `write` so far (distinct or not: identical ones merge into one post). */
+  records = 0;
+  private total: number | null = null;
+  private readonly flagged = new Map<string, number>();
+  private writing: Promise<void> = Promise.resolve();
+  private enqueuing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly batchId: string,
+    private readonly repos: Repositories,
+    private readonly features: Queue<FeatureJob>,
+  ) {}
+
+  /** The number of records the export holds, once known. */
+  async setTotal(total: number): Promise<void> {
+    this.total = total;
+    await this.repos.batches.recordIngestProgress(this.batchId, this.records, total);
+  }
+
+  /** Hands a chunk on; returns once the previous chunk is in Postgres (so at most one chunk waits). */
+  async write(posts: NewPost[]): Promise<void> {
+    await this.writing;
+    for (const p of posts)
+      for (const f of p.flags) if (WARN_FLAGS.has(f)) this.flagged.set(f, (this.flagged.get(f) ?? 0) + 1);
+    this.records += posts.length;
+    this.writing = this.store(posts, this.records);
+    this.writing.catch(() => {}); // handled: the next `await this.writing` rethrows
+  }
+
+  /** Waits for every chunk to be stored and enqueued; returns the batch's warnings. */
+  async finish(): Promise<string[]> {
+    await this.writing;
+    await this.enqueuing;
+    // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
+    return [...this.flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
+  }
+
+  private async store(posts: NewPost[], recordsSoFar: number): Promise<void> {
+    const ids = await this.repos.posts.insertMany(this.batchId, posts);
+    await this.enqueuing;
+    this.enqueuing = addBulkChunked(
+      this.features,
+      ids.map((postId) => ({
+        name: "features",
+        data: { batchId: this.batchId, postId },
+        opts: { jobId: jobIds.features(postId) },
+      })),
+    ).then(() => this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total));
+    this.enqueuing.catch(() => {}); // handled: the next `await this.enqueuing` rethrows
+  }
+}

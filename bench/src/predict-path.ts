@@ -1,0 +1,335 @@
+// The predict path against its ceiling, and relabeling (issue 11), on a fresh install of their own (scratch
+// database and bucket: models are activated there, never in the shared registry). Called from main.ts.
+import { execFile } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { FEATURE_DIM, jobIds, NUM_BOXES, QUEUES, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
+import type { NewPost } from "@lxtag/db";
+import { IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
+import { HashtagModel } from "@lxtag/inference";
+import { addBulkChunked, createQueue, storeOptions } from "@lxtag/runtime";
+import { decodeRoi, encodeRoi, ObjectStore } from "@lxtag/storage";
+import type { BenchConfig } from "./config.js";
+
+export interface BenchContext {
+  config: BenchConfig;
+  report: (name: string, value: number, unit: string, detail?: string) => void;
+  say: (s: string) => void;
+}
+
+const BATCH = 32;
+const IN_FLIGHT = 3; // LXTAG_BATCHES_IN_FLIGHT's default: the worker reads up to 96 RoI objects at once
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seconds = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+};
+const range = (xs: number[]) =>
+  `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)} over ${xs.length} runs`;
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Runs a command; resolves with its stdout. */
+const runCommand = (file: string, args: string[], env: NodeJS.ProcessEnv) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(file, args, { env }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** An RoI object per image, with features that differ from image to image (as a detector's do). */
+function roiObject(detectorId: string, i: number): Buffer {
+  return encodeRoi(
+    {
+      detectorId,
+      imageWidth: 640,
+      imageHeight: 480,
+      numRealBoxes: NUM_BOXES,
+      features: Float32Array.from(
+        { length: NUM_BOXES * FEATURE_DIM },
+        (_, j) => ((j * 7 + i * 13) % 97) / 29,
+      ),
+      boxes: Float32Array.from({ length: NUM_BOXES * 4 }, (_, j) => (j % 4) / 4),
+      scores: new Float32Array(NUM_BOXES).fill(1),
+    },
+    ROI_FORMAT_V2,
+  );
+}
+
+export async function benchPredictPath({ config, report, say }: BenchContext): Promise<void> {
+  const fresh = await IsolatedPipeline.ownRegistry({ LXTAG_LOG_LEVEL: "error" });
+  try {
+    await fresh.start([], { model: false });
+    const { repos, db, env } = fresh;
+    const store = new ObjectStore(storeOptions(env));
+    const words = [
+      "sunset",
+      "coffee",
+      "trip",
+      "dog",
+      "dinner",
+      "beach",
+      "friends",
+      "city",
+      "morning",
+      "snow",
+    ];
+    const caption = (i: number) =>
+      `post ${i} ${words[i % 10]} with ${words[(i * 7) % 10]} #${words[(i * 3) % 10]} #${words[(i * 5) % 10]}`;
+    const texts = Array.from({ length: 200 }, (_, i) => caption(i));
+    const models = {
+      a: await fresh.publishRandomModel("pp-a", { hashtags: 50, texts, vocabSize: 1000 }),
+      b: await fresh.publishRandomModel("pp-b", { hashtags: 50, texts, vocabSize: 1000 }),
+      c: await fresh.publishRandomModel("pp-c", { hashtags: 50, texts, vocabSize: 1000 }),
+    };
+    /** A stack of its own (fresh queues) over the fresh install's database and bucket. */
+    const stackOf = (extra: Record<string, string>) => {
+      const prefix = `lxtag-bench-${randomUUID().slice(0, 8)}`;
+      const stack = new LocalStack(20_000 + Math.floor(Math.random() * 5000), {
+        DATABASE_URL: env.DATABASE_URL,
+        LXTAG_S3_BUCKET: env.LXTAG_S3_BUCKET,
+        LXTAG_QUEUE_PREFIX: prefix,
+        LXTAG_API_KEYS: `bench:${fresh.key}`,
+        LXTAG_LOG_LEVEL: "error",
+        LXTAG_MAX_BATCH_SIZE: String(BATCH),
+        LXTAG_BATCHES_IN_FLIGHT: String(IN_FLIGHT),
+        LXTAG_MAX_WAIT_MS: "5",
+        LXTAG_ORT_THREADS: "2",
+        LXTAG_MODEL_POLL_MS: "200",
+        ...extra,
+      });
+      return { stack, prefix };
+    };
+    /** A batch of `n` posts over `images` distinct RoI objects (post i shows image i % images). */
+    const seedBatch = async (apiKeyId: string, n: number, images: number) => {
+      const shas = Array.from({ length: images }, (_, i) =>
+        createHash("sha256").update(`bench-pp-${randomUUID()}-${i}`).digest("hex"),
+      );
+      await pool(
+        shas.map((sha, i) => [sha, i] as const),
+        32,
+        ([sha, i]) => store.put(roiCacheKey(fresh.detectorId, sha), roiObject(fresh.detectorId, i)),
+      );
+      const batchId = randomUUID();
+      await repos.batches.create(batchId, apiKeyId, { type: "json", key: "bench" }, {});
+      const posts: NewPost[] = Array.from({ length: n }, (_, i) => ({
+        seq: i,
+        externalId: null,
+        dedupKey: `p${i}`,
+        kind: "post",
+        sourceFile: null,
+        caption: caption(i),
+        modelText: caption(i),
+        takenAt: null,
+        takenAtRaw: null,
+        flags: [],
+        imageKey: null,
+        imageSha256: shas[i % images]!,
+        media: [],
+        hashtags: [],
+        failReason: null,
+      }));
+      const ids: string[] = [];
+      for (let i = 0; i < n; i += 5000)
+        ids.push(...(await repos.posts.insertMany(batchId, posts.slice(i, i + 5000))));
+      await db.pool.query("UPDATE batches SET state = 'processing', ingested_at = now() WHERE id = $1", [
+        batchId,
+      ]);
+      return { batchId, ids, keys: shas.map((sha) => roiCacheKey(fresh.detectorId, sha)) };
+    };
+    const countDone = async (batchId: string) =>
+      Number(
+        (
+          await db.pool.query<{ n: string }>(
+            "SELECT count(*) AS n FROM posts WHERE batch_id = $1 AND state = 'done'",
+            [batchId],
+          )
+        ).rows[0]!.n,
+      );
+
+    // the batches' owner (no API runs here: the relabel goes through the operator's command)
+    const apiKeyId = await repos.apiKeys.ensure("bench", fresh.key);
+
+    // 1. the predict path: every post its own RoI object (no cache can help), one predict job per post as the
+    //    feature workers enqueue them, from enqueueing until every post is done; against (a) the model alone at
+    //    the same batch size and (b) parallel GETs of the same objects at the worker's RoI reads in flight
+    const n = config.LXTAG_BENCH_PREDICT_PATH_POSTS;
+    say(
+      `== predict path: ${n} posts, each with its own RoI object (lxtag-roi/2), tiny model, batch ${BATCH}`,
+    );
+    const worker: number[] = [];
+    const gets: number[] = [];
+    const model: number[] = [];
+    let roiBytes = 0;
+    const alone = await HashtagModel.load(join(fresh.work, "pp-a"), { intraOpThreads: 2 });
+    try {
+      for (let run = 0; run < 3; run++) {
+        const batch = await seedBatch(apiKeyId, n, n);
+        await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [batch.batchId]);
+        const { stack, prefix } = stackOf({ LXTAG_MODEL_ID: models.a });
+        await stack.startAll(["predict-worker"]);
+        const queue = createQueue(QUEUES.predict, env.LXTAG_REDIS_URL, prefix);
+        try {
+          const s = await seconds(async () => {
+            await addBulkChunked(
+              queue,
+              batch.ids.map((id) => ({
+                name: "predict",
+                data: { batchId: batch.batchId, postId: id },
+                opts: { jobId: jobIds.predict(id) },
+              })),
+            );
+            while ((await countDone(batch.batchId)) < n) await sleep(20);
+          });
+          if (run > 0) worker.push(n / s); // the first run warms up the database, S3's disk cache, the model
+        } finally {
+          await stack.stop();
+          await queue.obliterate({ force: true });
+          await queue.close();
+        }
+        if (run === 0) continue;
+        // (b) the same objects, read as the worker reads them, at its reads in flight
+        let bytes = 0;
+        const reader = new ObjectStore(storeOptions(env));
+        const getS = await seconds(() =>
+          pool(batch.keys, BATCH * IN_FLIGHT, async (key) => {
+            const read = await reader.get(key);
+            bytes += read.length;
+          }),
+        );
+        reader.destroy();
+        gets.push(n / getS);
+        roiBytes = bytes / n;
+        // (a) the model alone: the same captions and features, decoded beforehand, batch 32
+        const inputs = await Promise.all(
+          batch.keys.slice(0, 256).map(async (key, i) => {
+            const roi = decodeRoi(await store.get(key));
+            return { text: caption(i), features: roi.features, boxes: roi.boxes };
+          }),
+        );
+        await alone.rank(inputs.slice(0, BATCH), 10); // warm-up
+        const modelS = await seconds(async () => {
+          for (let i = 0; i < inputs.length; i += BATCH) await alone.rank(inputs.slice(i, i + BATCH), 10);
+        });
+        model.push(inputs.length / modelS);
+      }
+    } finally {
+      await alone.dispose();
+    }
+    const ratios = worker.map((w, i) => w / Math.min(model[i]!, gets[i]!));
+    report(
+      "predict_path_posts_per_s",
+      median(worker),
+      "posts/s",
+      `tiny, batch ${BATCH}, ${IN_FLIGHT} batches in flight; ${range(worker)}`,
+    );
+    report(
+      "predict_path_model_posts_per_s",
+      median(model),
+      "posts/s",
+      `model alone, batch ${BATCH}; ${range(model)}`,
+    );
+    report(
+      "predict_path_s3_gets_per_s",
+      median(gets),
+      "GETs/s",
+      `${BATCH * IN_FLIGHT} in flight, ${(roiBytes / 1000).toFixed(1)} kB each; ${range(gets)}`,
+    );
+    report(
+      "predict_path_vs_ceiling_ratio",
+      median(ratios),
+      "ratio",
+      `over the lower of model and GETs, same run; ${ratios.map((r) => r.toFixed(2)).join(", ")}; goal >= 0.8`,
+    );
+    report(
+      "predict_path_vs_model_ratio",
+      median(worker.map((w, i) => w / model[i]!)),
+      "ratio",
+      worker.map((w, i) => (w / model[i]!).toFixed(2)).join(", "),
+    );
+    report(
+      "roi_bytes_per_post",
+      roiBytes,
+      "bytes",
+      "lxtag-roi/2 (8-bit features); lxtag-roi/1 is about 148 kB",
+    );
+
+    // 2. relabeling: a finished batch, predicted by model a, relabeled through the API with model b (the worker's
+    //    feature cache cold: a fresh process), then with model c (the same worker process: from its cache)
+    const posts = config.LXTAG_BENCH_RELABEL_POSTS;
+    const images = config.LXTAG_BENCH_RELABEL_IMAGES;
+    say(`== relabel: ${posts} posts over ${images} images, tiny model, through npm run relabel`);
+    const batch = await seedBatch(apiKeyId, posts, images);
+    for (let i = 0; i < posts; i += 1000)
+      await repos.posts.savePredictions(
+        models.a,
+        batch.ids.slice(i, i + 1000).map((postId) => ({ postId, ranked: [{ hashtag: "x", score: 0.5 }] })),
+      );
+    await repos.batches.completeIfFinished([batch.batchId]);
+    const { stack, prefix } = stackOf({});
+    await repos.models.activate(models.b);
+    await stack.startAll(["predict-worker"]);
+    try {
+      const relabel = async (modelId: string) => {
+        await repos.models.activate(modelId);
+        await sleep(1000); // the worker's registry check (every 200 ms) loads it
+        const relabeled = async () =>
+          Number(
+            (
+              await db.pool.query<{ n: string }>(
+                `SELECT count(DISTINCT post_id) AS n FROM predictions
+                 WHERE model_version_id = $2 AND post_id = ANY($1::uuid[])`,
+                [batch.ids, modelId],
+              )
+            ).rows[0]!.n,
+          );
+        return seconds(async () => {
+          // the operator's command (`npm run relabel -- <batchId>`), which POST /v1/batches/:id/relabel shares
+          const out = await runCommand(
+            process.execPath,
+            [join(ROOT, "apps/api/dist/cli/relabel.js"), batch.batchId],
+            {
+              ...process.env,
+              DATABASE_URL: env.DATABASE_URL,
+              LXTAG_S3_BUCKET: env.LXTAG_S3_BUCKET,
+              LXTAG_QUEUE_PREFIX: prefix,
+              LXTAG_LOG_LEVEL: "error",
+            },
+          );
+          const body = JSON.parse(out) as { posts?: number };
+          if (body.posts !== posts) throw new Error(`relabel queued ${out}`);
+          while ((await relabeled()) < posts) await sleep(50);
+        });
+      };
+      const first = await relabel(models.b);
+      report(
+        "relabel_posts_per_s",
+        posts / first,
+        "posts/s",
+        `${first.toFixed(1)} s, request to last prediction; cold worker cache: each of ${images} objects read from S3 once`,
+      );
+      const second = await relabel(models.c);
+      report(
+        "relabel_posts_per_s_cached",
+        posts / second,
+        "posts/s",
+        `${second.toFixed(1)} s, the same worker again: every object from its feature cache`,
+      );
+    } finally {
+      await stack.stop();
+    }
+    store.destroy();
+  } finally {
+    await fresh.stop();
+  }
+}

@@ -1,0 +1,147 @@
+// The review desk in headless Chromium (Debian's `chromium`, driven by playwright-core) against the real API,
+// Redis, Postgres and S3 stack with its workers: upload an export from the page, watch it finish, correct a post's
+// hashtags with the keyboard alone, find the labels in Postgres; another key sees none of it.
+// With LXTAG_SCREENSHOTS=<dir> (relative to the repository root) it saves the three main screens there as PNG.
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { IsolatedPipeline } from "./isolated-pipeline.js";
+import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const { LXTAG_SCREENSHOTS: shotsDir } = z
+  .object({ LXTAG_SCREENSHOTS: z.string().min(1).optional() })
+  .parse(process.env);
+const REVIEWER = "Robin Reviewer";
+
+const t = new IsolatedPipeline({ LXTAG_MAX_WAIT_MS: "20" });
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: run npm run setup (it installs chromium)`);
+  if (!existsSync(join(root, "apps/api/dist/web/index.html")))
+    throw new Error("the review desk is not built: run npm run setup (or node apps/api/web/build.mjs)");
+  await t.start();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+}, 240_000);
+afterAll(async () => {
+  await browser?.close();
+  await t.stop();
+});
+
+async function signedIn(key: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  await page.goto(`${t.client.baseUrl}/`);
+  await page.getByLabel("API key").fill(key);
+  await page.getByLabel(/Your name/).fill(REVIEWER);
+  await page.getByRole("button", { name: "Open the desk" }).click();
+  await page.getByRole("heading", { name: "Batches" }).waitFor();
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (shotsDir) await page.screenshot({ path: resolve(root, shotsDir, `review-desk-${name}.png`) });
+}
+
+describe("the review desk", () => {
+  let page: Page;
+  let batchId: string;
+
+  it("uploads an export from the page and shows the batch moving until it is done", async () => {
+    page = await signedIn(t.key);
+    expect(await page.evaluate(() => location.href)).not.toContain(t.key); // the key is never in a URL
+    const parts = [1, 2].map((i) => join(t.work, `desk-export-${i}.zip`));
+    await writeExportZips(await syntheticPosts(16, 11), parts);
+    await page.setInputFiles("#zip-input", parts);
+    const accepted = page.getByText(/^batch [0-9a-f-]{36} accepted$/);
+    await accepted.waitFor({ timeout: 30_000 });
+    batchId = /batch ([0-9a-f-]{36})/.exec((await accepted.textContent()) ?? "")![1]!;
+    const row = page.locator(`tr[data-batch="${batchId}"]`);
+    await row.waitFor();
+    await page.locator(`tr[data-batch="${batchId}"][data-state="done"]`).waitFor({ timeout: 150_000 });
+    expect(await row.locator(".batch-progress").textContent()).toBe("100%");
+    await shot(page, "batches");
+  }, 200_000);
+
+  it("shows the posts as a grid of thumbnails with predicted hashtags, filtered by flag", async () => {
+    await page.locator(`tr[data-batch="${batchId}"]`).getByRole("link", { name: "Posts" }).click();
+    await expect.poll(() => page.locator(".grid .card").count()).toBe(16);
+    await expect.poll(() => page.locator(".grid .card img.thumb").count(), { timeout: 20_000 }).toBe(16);
+    const size = await page
+      .locator(".grid .card img.thumb")
+      .first()
+      .evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
+    expect(Math.max(...size)).toBeLessThanOrEqual(256); // a thumbnail, not the original
+    expect(await page.locator(".grid .card").first().locator(".chip").count()).toBeGreaterThan(0);
+    await shot(page, "posts");
+    await page.getByLabel("Flag").selectOption("video");
+    await page.getByText("No posts match these filters.").waitFor();
+    await page.getByLabel("Flag").selectOption("");
+    await expect.poll(() => page.locator(".grid .card").count()).toBe(16);
+  }, 60_000);
+
+  it("corrects a post's hashtags with the keyboard alone, each action a label with the reviewer's name", async () => {
+    await page.locator(".grid .card .card-link").first().click();
+    const pane = page.getByTestId("review-pane");
+    await pane.waitFor();
+    const postId = (await pane.getAttribute("data-post"))!;
+    const chips = await pane
+      .locator("button.chip")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-hashtag")!));
+    expect(chips.length).toBeGreaterThanOrEqual(3);
+    const status = page.getByTestId("review-status");
+
+    await page.keyboard.press("a"); // accept the top 3
+    await expect.poll(() => status.textContent()).toMatch(/^accepted #/);
+    await page.keyboard.press("l"); // focus the second chip
+    await page.keyboard.press("x"); // and reject it
+    await expect.poll(() => status.textContent()).toBe(`rejected #${chips[1]}`);
+    await page.keyboard.press("i"); // type a hashtag with autocomplete
+    await page.keyboard.type("handmade");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => status.textContent()).toBe("added #handmade");
+    await expect.poll(() => page.getByTestId("labels").textContent()).toContain("#handmade");
+    await shot(page, "review");
+
+    const rows = await t.db.pool.query<{ hashtag: string; positive: boolean; reviewer: string }>(
+      "SELECT hashtag, positive, reviewer FROM labels WHERE post_id = $1 AND source = 'human' ORDER BY hashtag",
+      [postId],
+    );
+    const expected = [
+      { hashtag: chips[0]!, positive: true, reviewer: REVIEWER },
+      { hashtag: chips[1]!, positive: false, reviewer: REVIEWER },
+      { hashtag: chips[2]!, positive: true, reviewer: REVIEWER },
+      { hashtag: "handmade", positive: true, reviewer: REVIEWER },
+    ].sort((a, b) => a.hashtag.localeCompare(b.hashtag));
+    expect(rows.rows).toEqual(expected);
+
+    await page.keyboard.press("j"); // the next post
+    await expect.poll(() => pane.getAttribute("data-post")).not.toBe(postId);
+    await page.keyboard.press("k"); // and back
+    await expect.poll(() => pane.getAttribute("data-post")).toBe(postId);
+  }, 60_000);
+
+  it("the queue mode orders posts by uncertainty: scores nearest 0.5 first", async () => {
+    await page.goto(`${t.client.baseUrl}/desk/#/review/${batchId}?order=uncertainty&state=done`);
+    const pane = page.getByTestId("review-pane");
+    await pane.waitFor();
+    const api = await t.client.get(`/v1/batches/${batchId}/posts?order=uncertainty&state=done&limit=1`);
+    const first = ((await api.json()) as { posts: { id: string }[] }).posts[0]!.id;
+    expect(await pane.getAttribute("data-post")).toBe(first);
+  }, 30_000);
+
+  it("another key sees none of this key's batches", async () => {
+    const theirs = await signedIn(t.otherKey);
+    await theirs.getByText("No batches yet").waitFor();
+    expect(await theirs.locator(`tr[data-batch="${batchId}"]`).count()).toBe(0);
+    await theirs.goto(`${t.client.baseUrl}/desk/#/batches/${batchId}`);
+    await theirs.getByText(`batch ${batchId} not found`).first().waitFor();
+    await theirs.context().close();
+  }, 30_000);
+});
