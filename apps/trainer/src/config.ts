@@ -33,7 +33,7 @@ const trainerEnvSchema = serviceEnvSchema.extend({
    */
   LXTAG_TRAIN_CANDIDATES: z
     .string()
-    .default("lxmert4hashtag,lxmert4hashtag+mask,text-only+mask,linear,popularity"),
+    .default("lxmert4hashtag,lxmert4hashtag+mask,text-only+mask,linear,linear@softmax,popularity"),
   /** The loss of candidates without `@<loss>`: `bce` (the paper's) or `softmax` (cross-entropy over each post's
    * labels as a distribution). */
   LXTAG_TRAIN_LOSS: z.enum(["bce", "softmax"]).default("bce"),
