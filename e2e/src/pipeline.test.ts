@@ -53,7 +53,11 @@ describe("a multi-part zip export", () => {
     const summary = await api.waitForBatch(firstBatch);
     expect(summary.state).toBe("done");
     expect(summary.totalPosts).toBe(28);
-    expect(summary.warnings).toEqual(["1 post: media-missing", "1 post: unsupported-media"]); // gone.webp; corrupt2.jpg is text
+    expect(summary.warnings).toEqual([
+      "1 post: media-missing", // gone.webp
+      "1 post: unsupported-media", // corrupt2.jpg is text
+      "degraded: 1 post was predicted from the caption alone (1 image-error:corrupt-image)", // broken.jpg
+    ]);
     const rows = await api.results(firstBatch);
     expect(rows).toHaveLength(28);
     expect(rows.filter((r) => r.state === "done" && r.hashtags.length === 10)).toHaveLength(28);

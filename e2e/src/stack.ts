@@ -42,6 +42,9 @@ export class LocalStack {
         ...process.env,
         LXTAG_API_PORT: String(this.port),
         LXTAG_LOG_LEVEL: "warn",
+        // off unless asked for (the fault suite, on services of its own): a local stack shares its database with
+        // test suites under other queue prefixes, whose unfinished posts a reconciler would take into its queues
+        LXTAG_RECONCILE_INTERVAL_MS: "0",
         ...(name === "api" ? {} : { LXTAG_METRICS_PORT: new URL(this.metricsUrl(name)).port }),
         ...this.env,
       },

@@ -166,9 +166,14 @@ export class Batches {
    */
   private async degradedWarning(batchId: string): Promise<string[]> {
     const r = await this.db.pool.query<{ flag: string; n: string }>(
-      `SELECT f AS flag, count(*) AS n FROM posts p, unnest(p.flags) f
-       WHERE p.batch_id = $1 AND p.state = 'done' AND (f = 'roi-missing' OR f LIKE 'image-error:%')
-       GROUP BY f ORDER BY 2 DESC, 1`,
+      // one reason per post: its image error when featurization had one (its RoI object is then missing too)
+      `SELECT coalesce((SELECT f FROM unnest(p.flags) f WHERE f LIKE 'image-error:%' ORDER BY f LIMIT 1),
+                       'roi-missing') AS flag,
+              count(*) AS n
+       FROM posts p
+       WHERE p.batch_id = $1 AND p.state = 'done'
+         AND EXISTS (SELECT 1 FROM unnest(p.flags) f WHERE f = 'roi-missing' OR f LIKE 'image-error:%')
+       GROUP BY 1 ORDER BY 2 DESC, 1`,
       [batchId],
     );
     const total = r.rows.reduce((sum, row) => sum + Number(row.n), 0);
