@@ -87,21 +87,29 @@ describe("the review desk", () => {
   }, 60_000);
 
   it("corrects a post's hashtags with the keyboard alone, each action a label with the reviewer's name", async () => {
-    await page.locator(".grid .card .card-link").first().click();
+    const link = page.locator(".grid .card .card-link").first();
+    const postId = /[?&]post=([0-9a-f-]+)/.exec((await link.getAttribute("href"))!)![1]!;
+    await link.click();
     const pane = page.getByTestId("review-pane");
     await pane.waitFor();
-    const postId = (await pane.getAttribute("data-post"))!;
+    // the pane may show the batch's first post until the one clicked has loaded
+    await expect.poll(() => pane.getAttribute("data-post"), { timeout: 10_000 }).toBe(postId);
     const chips = await pane
-      .locator("button.chip")
+      .locator('ul[aria-label="predicted hashtags"] button.chip')
       .evaluateAll((els) => els.map((e) => e.getAttribute("data-hashtag")!));
     expect(chips.length).toBeGreaterThanOrEqual(3);
     const status = page.getByTestId("review-status");
 
     await page.keyboard.press("a"); // accept the top 3
     await expect.poll(() => status.textContent()).toMatch(/^accepted #/);
+    // the predicted chips as the labels API returned the post, in the order the keys move through
+    const after = await pane
+      .locator('ul[aria-label="predicted hashtags"] button.chip')
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-hashtag")!));
     await page.keyboard.press("l"); // focus the second chip
     await page.keyboard.press("x"); // and reject it
-    await expect.poll(() => status.textContent()).toBe(`rejected #${chips[1]}`);
+    const rejected = after[1]!;
+    await expect.poll(() => status.textContent()).toBe(`rejected #${rejected}`);
     await page.keyboard.press("i"); // type a hashtag with autocomplete
     await page.keyboard.type("handmade");
     await page.keyboard.press("Enter");
@@ -113,11 +121,11 @@ describe("the review desk", () => {
       "SELECT hashtag, positive, reviewer FROM labels WHERE post_id = $1 AND source = 'human' ORDER BY hashtag",
       [postId],
     );
+    const decided = new Map<string, boolean>(chips.slice(0, 3).map((h) => [h, true]));
+    decided.set(rejected, false);
+    decided.set("handmade", true);
     const expected = [
-      { hashtag: chips[0]!, positive: true, reviewer: REVIEWER },
-      { hashtag: chips[1]!, positive: false, reviewer: REVIEWER },
-      { hashtag: chips[2]!, positive: true, reviewer: REVIEWER },
-      { hashtag: "handmade", positive: true, reviewer: REVIEWER },
+      ...[...decided].map(([hashtag, positive]) => ({ hashtag, positive, reviewer: REVIEWER })),
     ].sort((a, b) => a.hashtag.localeCompare(b.hashtag));
     expect(rows.rows).toEqual(expected);
 
@@ -133,7 +141,8 @@ describe("the review desk", () => {
     await pane.waitFor();
     const api = await t.client.get(`/v1/batches/${batchId}/posts?order=uncertainty&state=done&limit=1`);
     const first = ((await api.json()) as { posts: { id: string }[] }).posts[0]!.id;
-    expect(await pane.getAttribute("data-post")).toBe(first);
+    // the desk is one page: the pane of the previous test shows its post until the queue's first has loaded
+    await expect.poll(() => pane.getAttribute("data-post"), { timeout: 10_000 }).toBe(first);
   }, 30_000);
 
   it("another key sees none of this key's batches", async () => {
