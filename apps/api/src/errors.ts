@@ -1,3 +1,5 @@
+import type { BatchStateName } from "@lxtag/contracts";
+
 /** The API's own errors: each has a stable code and an HTTP status; the error handler turns them into responses. */
 export abstract class ApiError extends Error {
   abstract readonly statusCode: number;
@@ -212,5 +214,28 @@ export class NoThumbnailError extends ApiError {
     reason: string,
   ) {
     super(`post ${postId} has no thumbnail: ${reason}`);
+  }
+}
+
+/** A relabel asked for while the batch's posts are still being read: they are not all there to relabel. */
+export class BatchIngestingError extends ApiError {
+  override name = "BatchIngestingError";
+  readonly statusCode = 409;
+  readonly code = "batch_ingesting";
+  constructor(
+    readonly batchId: string,
+    readonly state: BatchStateName,
+  ) {
+    super(`batch ${batchId} is ${state}: relabel it once its ingest has finished`);
+  }
+}
+
+/** A relabel with no model to relabel with (a fresh install, before its first model is activated). */
+export class NoActiveModelError extends ApiError {
+  override name = "NoActiveModelError";
+  readonly statusCode = 409;
+  readonly code = "no_active_model";
+  constructor() {
+    super("no model is active: activate one (POST /v1/models/:id/activate) before relabeling");
   }
 }

@@ -9,31 +9,8 @@ import {
 import type { Repositories } from "@lxtag/db";
 import { addBulkChunked, type Logger } from "@lxtag/runtime";
 import type { Queue } from "bullmq";
-import { ApiError, QueueUnavailableError } from "../errors.js";
+import { BatchIngestingError, NoActiveModelError, QueueUnavailableError } from "../errors.js";
 import { QUEUE_RETRY_AFTER_S } from "./batches.js";
-
-/** A relabel asked for while the batch's posts are still being read: they are not all there to relabel. */
-export class BatchIngestingError extends ApiError {
-  override name = "BatchIngestingError";
-  readonly statusCode = 409;
-  readonly code = "batch_ingesting";
-  constructor(
-    readonly batchId: string,
-    readonly state: BatchStateName,
-  ) {
-    super(`batch ${batchId} is ${state}: relabel it once its ingest has finished`);
-  }
-}
-
-/** A relabel with no model to relabel with (a fresh install, before its first model is activated). */
-export class NoActiveModelError extends ApiError {
-  override name = "NoActiveModelError";
-  readonly statusCode = 409;
-  readonly code = "no_active_model";
-  constructor() {
-    super("no model is active: activate one (POST /v1/models/:id/activate) before relabeling");
-  }
-}
 
 export interface RelabelServiceDeps {
   repos: Repositories;
