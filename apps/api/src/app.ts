@@ -1,6 +1,8 @@
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
+import { configuredKeys } from "./config.js";
 import type { ApiDeps } from "./deps.js";
+import { ConfiguredKeysFilter } from "./http/configured-keys.js";
 import { registerDesk } from "./http/desk.js";
 import { registerErrorHandling } from "./http/error-handler.js";
 import { CachedKeyVerifier } from "./http/key-cache.js";
@@ -23,7 +25,11 @@ export async function buildApp(deps: ApiDeps) {
   await registerOpenApi(app);
 
   const services = createServices(deps);
-  const apiKeys = new CachedKeyVerifier(deps.repos.apiKeys, deps.config.LXTAG_API_KEY_CACHE_MS);
+  const listed = configuredKeys(deps.config).map((k) => k.key);
+  const apiKeys = new CachedKeyVerifier(
+    new ConfiguredKeysFilter(deps.repos.apiKeys, listed),
+    deps.config.LXTAG_API_KEY_CACHE_MS,
+  );
   await registerDesk(app);
   await app.register(healthRoutes, { deps });
   await app.register(operationsRoutes, {

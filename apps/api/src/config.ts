@@ -25,6 +25,12 @@ const apiEnvSchema = serviceEnvSchema
       .int()
       .positive()
       .default(8 * 2 ** 30),
+    /**
+     * How long a multipart upload may stream before the reconciler takes it for abandoned (the API process that
+     * received it was killed): its batch, `uploading` since it began, loses the parts it wrote and fails with
+     * `upload-abandoned`. Longer than the slowest upload you expect. @defaultValue 3600
+     */
+    LXTAG_UPLOAD_ABANDONED_AFTER_S: z.coerce.number().int().positive().default(3_600),
     LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
     /**
      * How often the reconciler (`@lxtag/reconciler`) looks for unfinished batches and posts without a live job and

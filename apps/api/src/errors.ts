@@ -46,6 +46,25 @@ export class QueueUnavailableError extends ApiError {
   }
 }
 
+/**
+ * A multipart upload that streamed longer than LXTAG_UPLOAD_ABANDONED_AFTER_S: the reconciler gave its batch up
+ * as abandoned meanwhile, so what it wrote is deleted and the client uploads again.
+ */
+export class UploadAbandonedError extends ApiError {
+  override name = "UploadAbandonedError";
+  readonly statusCode = 409;
+  readonly code = "upload_abandoned";
+  constructor(
+    readonly batchId: string,
+    limitSeconds: number,
+  ) {
+    super(
+      `the upload took longer than ${limitSeconds} s and its batch ${batchId} was given up as abandoned; ` +
+        "nothing was kept, upload again",
+    );
+  }
+}
+
 /** A valid key asking for what only an admin key may do. */
 export class ForbiddenError extends ApiError {
   override name = "ForbiddenError";

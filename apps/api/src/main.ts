@@ -5,11 +5,12 @@ import { buildApp } from "./app.js";
 import { configuredKeys } from "./config.js";
 import { connect } from "./connect.js";
 import { runIngest } from "./ingest/ingest-job.js";
+import { discardUpload } from "./services/uploads.js";
 
 const deps = connect();
 const { config, log } = deps;
 for (const { name, key, admin } of configuredKeys(config))
-  await deps.repos.apiKeys.ensure(name, key, { admin });
+  await deps.repos.apiKeys.ensure(name, key, { admin, configured: true });
 
 const app = await buildApp(deps);
 // The ingest job runs beside the API: parsing is I/O-bound; scale it by adding API replicas.
@@ -34,6 +35,10 @@ const reconciler =
           log: log.child({ component: "reconciler" }),
           // re-featurized posts' jobs are named after the serving model's detector
           servingDetector: async () => (await deps.repos.models.active())?.detectorId,
+          uploads: {
+            abandonedAfterMs: config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000,
+            discard: (batch) => discardUpload(deps.store, batch),
+          },
         },
         { intervalMs: config.LXTAG_RECONCILE_INTERVAL_MS },
       )

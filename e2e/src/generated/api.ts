@@ -344,7 +344,7 @@ export interface paths {
                                 /** Format: uuid */
                                 id: string;
                                 /** @enum {string} */
-                                state: "queued" | "ingesting" | "processing" | "done" | "failed";
+                                state: "uploading" | "queued" | "ingesting" | "processing" | "done" | "failed";
                                 totalPosts: number;
                                 /** @description records merged into an identical earlier post of the batch (not counted in totalPosts) */
                                 duplicatePosts: number;
@@ -432,7 +432,7 @@ export interface paths {
         put?: never;
         /**
          * Create a batch
-         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch id; an ingest job does the parsing. Uploads are stored under the key's own prefix `uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; a refused image fails its post alone (`invalid-image`).
+         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch id; an ingest job does the parsing. Uploads are stored under the key's own prefix `uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; a refused image fails its post alone (`invalid-image`). A multipart upload's batch exists (state `uploading`) from its first byte; an upload still streaming after LXTAG_UPLOAD_ABANDONED_AFTER_S is given up by the reconciler and answers 409 `upload_abandoned`.
          */
         post: {
             parameters: {
@@ -526,6 +526,19 @@ export interface paths {
                 };
                 /** @description An `s3Keys` entry outside the key's own uploads, `uploads/<apiKeyId>/` (`forbidden_object`) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description stable code, e.g. bad_request, unauthorized, not_found */
+                            error: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Conflicts with the current state */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -639,7 +652,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            state: "queued" | "ingesting" | "processing" | "done" | "failed";
+                            state: "uploading" | "queued" | "ingesting" | "processing" | "done" | "failed";
                             totalPosts: number;
                             /** @description records merged into an identical earlier post of the batch (not counted in totalPosts) */
                             duplicatePosts: number;

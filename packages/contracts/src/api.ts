@@ -2,7 +2,7 @@ import { z } from "zod";
 
 export const MAX_CAPTION_CHARS = 65_536;
 
-export const BATCH_STATES = ["queued", "ingesting", "processing", "done", "failed"] as const;
+export const BATCH_STATES = ["uploading", "queued", "ingesting", "processing", "done", "failed"] as const;
 export type BatchStateName = (typeof BATCH_STATES)[number];
 
 export const POST_STATES = ["pending", "featurizing", "predicting", "done", "failed"] as const;

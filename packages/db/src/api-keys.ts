@@ -3,10 +3,14 @@ import type { Db } from "./client.js";
 
 const hashKey = (raw: string) => createHash("sha256").update(raw).digest("hex");
 
-/** Who a valid key belongs to: its id, and whether it may manage the model registry. */
+/**
+ * Who a valid key belongs to: its id, whether it may manage the model registry, and whether it was registered from
+ * an API's configuration (then an API accepts it only while its own configuration lists it).
+ */
 export interface ApiKeyIdentity {
   id: string;
   admin: boolean;
+  configured: boolean;
 }
 
 export interface ApiKeyOptions {
@@ -14,16 +18,32 @@ export interface ApiKeyOptions {
   admin?: boolean;
 }
 
+export interface EnsureKeyOptions extends ApiKeyOptions {
+  /**
+   * The key comes from the API's configuration (LXTAG_API_KEYS, LXTAG_ADMIN_API_KEYS), so it is valid only while
+   * the configuration lists it: removing it there and restarting the API is enough to revoke it. @defaultValue false
+   */
+  configured?: boolean;
+}
+
 /** A key as `list` shows it: never the key itself, which is stored only as its hash. */
 export interface ApiKeyEntry {
   id: string;
   name: string;
   admin: boolean;
+  configured: boolean;
   createdAt: Date;
   revokedAt: Date | null;
 }
 
-const ENTRY = { id: true, name: true, admin: true, createdAt: true, revokedAt: true } as const;
+const ENTRY = {
+  id: true,
+  name: true,
+  admin: true,
+  configured: true,
+  createdAt: true,
+  revokedAt: true,
+} as const;
 
 /** API keys are stored as sha256 hashes; the raw key is shown once, at creation. */
 export class ApiKeys {
@@ -37,14 +57,18 @@ export class ApiKeys {
   }
 
   /**
-   * Registers a key chosen by the operator (e.g. from configuration); idempotent. The configuration decides the
-   * admin flag: a registered key moved between plain and admin keys follows it.
+   * Registers a key chosen by the operator (e.g. from configuration); idempotent. The caller decides the admin and
+   * configured flags: a registered key moved between plain and admin keys follows it.
    */
-  async ensure(name: string, key: string, { admin = false }: ApiKeyOptions = {}): Promise<string> {
+  async ensure(
+    name: string,
+    key: string,
+    { admin = false, configured = false }: EnsureKeyOptions = {},
+  ): Promise<string> {
     const row = await this.db.prisma.apiKey.upsert({
       where: { keyHash: hashKey(key) },
-      create: { id: randomUUID(), name, keyHash: hashKey(key), admin },
-      update: { admin },
+      create: { id: randomUUID(), name, keyHash: hashKey(key), admin, configured },
+      update: { admin, configured },
     });
     return row.id;
   }
@@ -73,7 +97,7 @@ export class ApiKeys {
   /** The key's identity, or null for an unknown or revoked key. */
   async identify(key: string): Promise<ApiKeyIdentity | null> {
     const row = await this.db.prisma.apiKey.findUnique({ where: { keyHash: hashKey(key) } });
-    return row && !row.revokedAt ? { id: row.id, admin: row.admin } : null;
+    return row && !row.revokedAt ? { id: row.id, admin: row.admin, configured: row.configured } : null;
   }
 
   /** The key's id, or null for an unknown or revoked key. */

@@ -38,6 +38,43 @@ export class Batches {
     return this.db.prisma.batch.create({ data: { id, apiKeyId, source, options } });
   }
 
+  /** A batch whose zip parts are still being uploaded: it exists before its first part is written to S3. */
+  createUploading(id: string, apiKeyId: string): Promise<Batch> {
+    return this.db.prisma.batch.create({
+      data: { id, apiKeyId, state: "uploading", source: { type: "zip", keys: [] } },
+    });
+  }
+
+  /**
+   * The upload finished: the batch, still `uploading`, takes its parts and options and is `queued`. False when it
+   * is no longer uploading (the reconciler gave it up as abandoned while the upload was still running).
+   */
+  async finishUpload(id: string, source: BatchSource, options: object): Promise<boolean> {
+    const r = await this.db.prisma.batch.updateMany({
+      where: { id, state: "uploading" },
+      data: { state: "queued", source, options },
+    });
+    return r.count === 1;
+  }
+
+  /** Batches still `uploading` that were created before `before`: uploads no process is finishing any more. */
+  async abandonedUploads(before: Date): Promise<{ id: string; apiKeyId: string }[]> {
+    return this.db.prisma.batch.findMany({
+      where: { state: "uploading", createdAt: { lt: before } },
+      select: { id: true, apiKeyId: true },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+  }
+
+  /** Fails the batch if it is still `uploading`; false when the upload finished (or was given up) meanwhile. */
+  async failUpload(id: string, error: string): Promise<boolean> {
+    const r = await this.db.prisma.batch.updateMany({
+      where: { id, state: "uploading" },
+      data: { state: "failed", error, finishedAt: new Date() },
+    });
+    return r.count === 1;
+  }
+
   /** Removes a batch that was never accepted (its ingest job could not be queued); its posts go with it. */
   async delete(id: string): Promise<void> {
     await this.db.prisma.batch.deleteMany({ where: { id } });
@@ -184,7 +221,10 @@ export class Batches {
     ];
   }
 
-  /** Batches not finished (queued, ingesting or processing), oldest first: what the reconciler looks after. */
+  /**
+   * Batches not finished (queued, ingesting or processing), oldest first: what the reconciler looks after (uploads
+   * still running have no job to look after; `abandonedUploads` finds those that stopped).
+   */
   async unfinished(): Promise<{ id: string; state: "queued" | "ingesting" | "processing" }[]> {
     const r = await this.db.pool.query(
       `SELECT id, state FROM batches WHERE state IN ('queued', 'ingesting', 'processing') ORDER BY created_at, id`,

@@ -1,4 +1,10 @@
-export { type ApiKeyEntry, type ApiKeyIdentity, type ApiKeyOptions, ApiKeys } from "./api-keys.js";
+export {
+  type ApiKeyEntry,
+  type ApiKeyIdentity,
+  type ApiKeyOptions,
+  ApiKeys,
+  type EnsureKeyOptions,
+} from "./api-keys.js";
 export { Batches, type BatchSummary, DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
 export { createDb, type Db, type DbOptions } from "./client.js";
 export type { TrainingRun, TrainingRunState } from "./generated/client.js";

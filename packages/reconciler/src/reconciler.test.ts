@@ -229,6 +229,55 @@ describe("Reconciler", () => {
     expect((await repos.batches.find(batchId))?.state).toBe("done");
   });
 
+  it("discards an upload that stopped long ago and fails its batch; a recent upload is left to finish", async () => {
+    const stale = randomUUID();
+    const recent = randomUUID();
+    await repos.batches.createUploading(stale, apiKeyId);
+    await repos.batches.createUploading(recent, apiKeyId);
+    await db.pool.query("UPDATE batches SET created_at = now() - interval '2 hours' WHERE id = $1", [stale]);
+    const discarded: string[] = [];
+    const withUploads = new Reconciler({
+      repos,
+      queues,
+      log,
+      servingDetector: async () => undefined,
+      uploads: { abandonedAfterMs: 3_600_000, discard: async (b) => void discarded.push(b.id) },
+    });
+    expect((await withUploads.run()).abandonedUploads).toBe(1);
+    expect(discarded).toEqual([stale]);
+    const failed = await repos.batches.find(stale);
+    expect(failed?.state).toBe("failed");
+    expect(failed?.error).toMatch(/^upload-abandoned: the upload did not finish within 60 min/);
+    expect((await repos.batches.find(recent))?.state).toBe("uploading");
+    // the recent upload finishes: its batch is queued, with its parts and options
+    expect(await repos.batches.finishUpload(recent, { type: "zip", keys: ["k"] }, {})).toBe(true);
+    expect((await repos.batches.find(recent))?.state).toBe("queued");
+    // a finish that comes after the reconciler gave the upload up is refused
+    expect(await repos.batches.finishUpload(stale, { type: "zip", keys: ["k"] }, {})).toBe(false);
+    expect((await withUploads.run()).abandonedUploads).toBe(0);
+    expect(discarded).toEqual([stale]);
+  });
+
+  it("keeps an abandoned upload's batch uploading when its parts cannot be deleted, for the next pass", async () => {
+    const stale = randomUUID();
+    await repos.batches.createUploading(stale, apiKeyId);
+    await db.pool.query("UPDATE batches SET created_at = now() - interval '2 hours' WHERE id = $1", [stale]);
+    const failing = new Reconciler({
+      repos,
+      queues,
+      log,
+      servingDetector: async () => undefined,
+      uploads: {
+        abandonedAfterMs: 3_600_000,
+        discard: async () => {
+          throw new Error("S3 unreachable");
+        },
+      },
+    });
+    await expect(failing.run()).rejects.toThrow("S3 unreachable");
+    expect((await repos.batches.find(stale))?.state).toBe("uploading");
+  });
+
   it("runs one pass per interval however many processes host it", async () => {
     const passes: ReconcileReport[] = [];
     const deps = { repos, queues, log, servingDetector: async () => undefined };

@@ -24,7 +24,19 @@ export interface ReconcilerDeps {
    * of jobs of a post sent back to featurization (`jobIds.refeaturize`, `jobIds.repredict`).
    */
   servingDetector: () => Promise<string | undefined>;
+  /**
+   * Multipart uploads that stopped (the API process killed mid-stream): a batch still `uploading` after
+   * `abandonedAfterMs` has what it wrote removed by `discard` and is then failed. Left out, uploads are not looked
+   * after (a process that does not host the API, which owns the upload layout).
+   */
+  uploads?: {
+    abandonedAfterMs: number;
+    discard: (batch: { id: string; apiKeyId: string }) => Promise<void>;
+  };
 }
+
+/** The error an abandoned upload's batch is failed with. */
+export const UPLOAD_ABANDONED = "upload-abandoned";
 
 export interface ReconcilerOptions {
   /** Posts read, and job states asked for, at a time. @defaultValue 500 */
@@ -43,6 +55,8 @@ export interface ReconcileReport {
   failuresRecorded: number;
   /** Re-featurized posts left alone because no model serves (their jobs are named after its detector). */
   waitingForModel: number;
+  /** Uploads given up as abandoned: their parts deleted, their batch failed. */
+  abandonedUploads: number;
 }
 
 type Stage = keyof ReconcilerQueues;
@@ -61,7 +75,8 @@ const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-ch
  *   job gets one (also while no model serves: the job then waits in the queue, as the predict worker intends);
  * - a job that completed although its post (or batch) is still at that stage is removed and added again; one that
  *   failed for good gets its failure recorded, as the worker's `onFinalFailure` would have;
- * - a `processing` batch whose posts are all finished is completed.
+ * - a `processing` batch whose posts are all finished is completed;
+ * - a batch still `uploading` long after its upload began (`uploads`) loses its parts and is failed.
  *
  * Jobs carry the contracts' deterministic ids, and every job is idempotent, so a pass that races the pipeline
  * (adds a job a producer is about to add, re-runs one that just finished) changes nothing: BullMQ never adds an id
@@ -84,7 +99,9 @@ export class Reconciler {
       requeued: { ingest: 0, features: 0, predict: 0 },
       failuresRecorded: 0,
       waitingForModel: 0,
+      abandonedUploads: 0,
     };
+    await this.abandonedUploads(report);
     const detector = await this.deps.servingDetector();
     for (const batch of await this.deps.repos.batches.unfinished()) {
       report.batches += 1;
@@ -101,6 +118,22 @@ export class Reconciler {
       }
     }
     return report;
+  }
+
+  /**
+   * Parts first, then the batch: a pass that cannot delete (S3 down) leaves the batch `uploading` for the next pass.
+   * An upload still streaming after all loses the race in `finishUpload`, and deletes what it wrote since.
+   */
+  private async abandonedUploads(report: ReconcileReport): Promise<void> {
+    const { uploads, repos } = this.deps;
+    if (!uploads) return;
+    const before = new Date(Date.now() - uploads.abandonedAfterMs);
+    for (const batch of await repos.batches.abandonedUploads(before)) {
+      await uploads.discard(batch);
+      const minutes = Math.round(uploads.abandonedAfterMs / 60_000);
+      const error = `${UPLOAD_ABANDONED}: the upload did not finish within ${minutes} min; its parts were deleted`;
+      if (await repos.batches.failUpload(batch.id, error)) report.abandonedUploads += 1;
+    }
   }
 
   private async posts(batchId: string, detector: string | undefined, report: ReconcileReport): Promise<void> {

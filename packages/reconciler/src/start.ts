@@ -33,7 +33,8 @@ export function startReconciler(deps: ReconcilerDeps, options: StartReconcilerOp
         report.requeued.ingest +
           report.requeued.features +
           report.requeued.predict +
-          report.failuresRecorded >
+          report.failuresRecorded +
+          report.abandonedUploads >
         0;
       log[acted ? "warn" : "debug"](
         report,

@@ -54,6 +54,18 @@ describe("ObjectStore", () => {
     await store.delete([]);
   });
 
+  it("lists every key under a prefix, across pages, and nothing outside it", async () => {
+    const prefix = `test/${randomUUID()}/`;
+    const keys = Array.from({ length: 5 }, (_, i) => `${prefix}${i}`);
+    await Promise.all(keys.map((k) => store.put(k, "x")));
+    await store.put(`${prefix.slice(0, -1)}-sibling`, "x");
+    expect((await store.list(prefix, 2)).sort()).toEqual(keys); // three pages
+    expect((await store.list(prefix)).sort()).toEqual(keys);
+    expect(await store.list(`test/${randomUUID()}/`)).toEqual([]);
+    await store.delete([...keys, `${prefix.slice(0, -1)}-sibling`]);
+    expect(await store.list(prefix)).toEqual([]);
+  });
+
   it("creates a bucket S3 reports missing (404), and only checks it the second time", async () => {
     const bucket = `lxtag-test-${randomUUID().slice(0, 8)}`;
     created.push(bucket);

@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
@@ -132,6 +133,27 @@ export class ObjectStore {
 
   async download(key: string, path: string): Promise<void> {
     await pipeline(await this.getStream(key), createWriteStream(path));
+  }
+
+  /**
+   * Every key under `prefix`, `pageSize` per request (S3's most is 1,000), in key order. ListObjects (v1) with the
+   * last key seen as `Marker`: s3rver answers a truncated ListObjectsV2 with a 500 (its continuation tokens need
+   * DES, which OpenSSL 3 no longer offers), and every S3-compatible server speaks v1.
+   */
+  async list(prefix: string, pageSize = 1_000): Promise<string[]> {
+    const keys: string[] = [];
+    for (;;) {
+      const page = await this.s3.send(
+        new ListObjectsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxKeys: pageSize,
+          Marker: keys.at(-1),
+        }),
+      );
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      if (!page.IsTruncated || !page.Contents?.length) return keys;
+    }
   }
 
   /**

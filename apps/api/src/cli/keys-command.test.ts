@@ -33,19 +33,27 @@ describe("npm run keys", () => {
     expect(plain.key).toMatch(/^lxt_[\w-]{32}$/);
     const row = await api.deps.db.pool.query("SELECT * FROM api_keys WHERE id = $1", [plain.id]);
     expect(JSON.stringify(row.rows)).not.toContain(plain.key);
-    expect(await api.deps.repos.apiKeys.identify(plain.key)).toEqual({ id: plain.id, admin: false });
+    expect(await api.deps.repos.apiKeys.identify(plain.key)).toEqual({
+      id: plain.id,
+      admin: false,
+      configured: false,
+    });
     const admin = await create("ops", "--admin");
     expect(admin.out).toContain(`admin key "ops"`);
-    expect(await api.deps.repos.apiKeys.identify(admin.key)).toEqual({ id: admin.id, admin: true });
+    expect(await api.deps.repos.apiKeys.identify(admin.key)).toEqual({
+      id: admin.id,
+      admin: true,
+      configured: false,
+    });
   });
 
   it("lists every key with its role and state, never the key", async () => {
     const { key, id } = await create("listed");
     const out = await run("list");
     const [header, ...lines] = out.trimEnd().split("\n");
-    expect(header).toBe("id\tname\trole\tcreated\tstate");
+    expect(header).toBe("id\tname\trole\torigin\tcreated\tstate");
     const mine = lines.find((l) => l.startsWith(id))!.split("\t");
-    expect(mine).toEqual([id, "listed", "plain", expect.stringMatching(/^\d{4}-.*Z$/), "active"]);
+    expect(mine).toEqual([id, "listed", "plain", "cli", expect.stringMatching(/^\d{4}-.*Z$/), "active"]);
     expect(out).not.toContain(key);
   });
 
@@ -53,14 +61,14 @@ describe("npm run keys", () => {
     const { key, id } = await create("leaked");
     expect((await models(key)).statusCode).toBe(200); // now cached as valid
     const out = await run("revoke", id);
-    expect(out).toMatch(new RegExp(`^${id}\\tleaked\\tplain\\t\\S+\\trevoked \\d{4}-\\S+Z\\n$`));
+    expect(out).toMatch(new RegExp(`^${id}\\tleaked\\tplain\\tcli\\t\\S+\\trevoked \\d{4}-\\S+Z\\n$`));
     await new Promise((r) => setTimeout(r, CACHE_MS + 50));
     const refused = await models(key);
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error).toBe("unauthorized");
     expect(await run("revoke", id)).toBe(out); // the first revocation's time stays
     // a configured key that was revoked stays revoked when the API registers its configuration again
-    await api.deps.repos.apiKeys.ensure("leaked", key);
+    await api.deps.repos.apiKeys.ensure("leaked", key, { configured: true });
     expect(await api.deps.repos.apiKeys.identify(key)).toBeNull();
   });
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 
 export const KEYS_USAGE = `usage: npm run keys -- <command>
   create <name> [--admin]   a new key: printed once, stored only as its hash
-  list                      every key: id, name, role, created, revoked
+  list                      every key: id, name, role, origin (config or cli), created, revoked
   revoke <id>               refuse the key from now on (APIs notice within LXTAG_API_KEY_CACHE_MS)`;
 
 /** Arguments the command does not understand: the message and the usage go to stderr, exit status 2. */
@@ -24,6 +24,7 @@ const line = (k: ApiKeyEntry) =>
     k.id,
     k.name,
     k.admin ? "admin" : "plain",
+    k.configured ? "config" : "cli",
     k.createdAt.toISOString(),
     k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : "active",
   ].join("\t");
@@ -52,7 +53,7 @@ export async function keysCommand(
     case "list": {
       if (operands.length) throw new KeysUsageError("list takes no arguments");
       const all = await keys.list();
-      return `${["id", "name", "role", "created", "state"].join("\t")}\n${all.map((k) => `${line(k)}\n`).join("")}`;
+      return `${["id", "name", "role", "origin", "created", "state"].join("\t")}\n${all.map((k) => `${line(k)}\n`).join("")}`;
     }
     case "revoke": {
       const id = z.uuid().safeParse(operands[0]);

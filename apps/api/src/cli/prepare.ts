@@ -11,5 +11,5 @@ const applied = await migrate(deps.config.DATABASE_URL, migrations);
 console.log(applied.length ? `applied migrations: ${applied.join(", ")}` : "migrations up to date");
 await deps.store.ensureBucket();
 for (const { name, key, admin } of configuredKeys(deps.config))
-  await deps.repos.apiKeys.ensure(name, key, { admin });
+  await deps.repos.apiKeys.ensure(name, key, { admin, configured: true });
 await deps.close();

@@ -18,9 +18,9 @@ import type { LabelRow, PostResult, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
-import { ForeignObjectError, NotFoundError, QueueUnavailableError } from "../errors.js";
+import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
 import { foreignKeyReason, uploadKey } from "./upload-keys.js";
-import { receiveUpload } from "./uploads.js";
+import { receiveUpload, type Upload } from "./uploads.js";
 
 /** What a 503 asks the client to wait: about a Redis restart or failover. */
 export const QUEUE_RETRY_AFTER_S = 10;
@@ -35,6 +35,8 @@ export interface BatchServiceDeps {
   ingest: Queue<IngestJob>;
   /** Largest zip part of a multipart upload, bytes (the multipart plugin's `fileSize` limit). */
   maxPartBytes: number;
+  /** How long an upload may stream before the reconciler gives it up (LXTAG_UPLOAD_ABANDONED_AFTER_S). */
+  uploadAbandonedAfterS: number;
   log: Logger;
 }
 
@@ -43,14 +45,25 @@ export class BatchService {
   constructor(private readonly deps: BatchServiceDeps) {}
 
   /**
-   * A multipart upload: zip parts stream to S3 under the key's prefix first, then the batch is created. The queue
-   * is asked first, so an upload is not streamed into S3 while Redis is down only to be refused after.
+   * A multipart upload. The queue is asked first, so an upload is not streamed into S3 while Redis is down only to
+   * be refused after. The batch is created (`uploading`) before the first part is written, so parts of an upload
+   * that never finishes (this process killed mid-stream) belong to a batch the reconciler finds and cleans up; an
+   * upload refused here (bad options, a part too large, the client gone) removes its parts and its batch at once.
    */
   async fromUpload(apiKeyId: string, parts: AsyncIterable<Multipart>): Promise<AcceptedBatch> {
     await this.queueReachable();
     const batchId = randomUUID();
-    const { keys, options } = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
-    return this.accept(batchId, apiKeyId, { type: "zip", keys }, options, keys);
+    await this.deps.repos.batches.createUploading(batchId, apiKeyId);
+    let upload: Upload;
+    try {
+      upload = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
+    } catch (err) {
+      await this.discard(batchId, true, []); // receiveUpload deleted its parts
+      throw err;
+    }
+    return this.accept(batchId, apiKeyId, { type: "zip", keys: upload.keys }, upload.options, upload.keys, {
+      uploading: true,
+    });
   }
 
   /**
@@ -99,9 +112,9 @@ export class BatchService {
   }
 
   /**
-   * Creates the batch row, then its ingest job. When either fails, what the request wrote (`written`: its uploads,
-   * then the row) is removed, so no batch waits `queued` for a job that does not exist; a queue that refused the
-   * job answers 503 with Retry-After.
+   * Creates the batch row (or, for an upload, moves its `uploading` row to `queued`), then its ingest job. When
+   * either fails, what the request wrote (`written`: its uploads, then the row) is removed, so no batch waits
+   * `queued` for a job that does not exist; a queue that refused the job answers 503 with Retry-After.
    */
   private async accept(
     batchId: string,
@@ -109,13 +122,20 @@ export class BatchService {
     source: BatchSource,
     options: BatchOptions,
     written: string[],
+    { uploading = false } = {},
   ): Promise<AcceptedBatch> {
-    let created = false;
+    let created = uploading;
     try {
-      await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
+      if (!uploading) await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
+      else if (!(await this.deps.repos.batches.finishUpload(batchId, source, options))) {
+        // the reconciler gave the upload up while it streamed: its batch is failed, and what it wrote goes too
+        await this.discard(batchId, false, written);
+        throw new UploadAbandonedError(batchId, this.deps.uploadAbandonedAfterS);
+      }
       created = true;
       await this.deps.ingest.add("ingest", { batchId }, { jobId: jobIds.ingest(batchId) });
     } catch (err) {
+      if (err instanceof UploadAbandonedError) throw err;
       await this.discard(batchId, created, written);
       if (!created) throw err;
       throw new QueueUnavailableError(QUEUE_RETRY_AFTER_S, { cause: err });

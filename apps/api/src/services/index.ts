@@ -15,6 +15,7 @@ export function createServices(deps: ApiDeps) {
       store: deps.store,
       ingest: deps.queues.ingest,
       maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
+      uploadAbandonedAfterS: deps.config.LXTAG_UPLOAD_ABANDONED_AFTER_S,
       log: deps.log,
     }),
     posts: new PostService(deps.repos, deps.store),

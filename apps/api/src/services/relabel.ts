@@ -28,7 +28,7 @@ export class RelabelService {
   constructor(private readonly deps: RelabelServiceDeps) {}
 
   async relabel(batch: { id: string; state: BatchStateName }): Promise<RelabelAccepted> {
-    if (batch.state === "queued" || batch.state === "ingesting")
+    if (batch.state === "uploading" || batch.state === "queued" || batch.state === "ingesting")
       throw new BatchIngestingError(batch.id, batch.state);
     const { repos } = this.deps;
     const model = await repos.models.active();

@@ -3,7 +3,7 @@ import { type BatchOptions, batchOptionsSchema } from "@lxtag/contracts";
 import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import { InvalidJsonError, MissingUploadError, UploadTooLargeError, ValidationError } from "../errors.js";
-import { uploadKey } from "./upload-keys.js";
+import { uploadKey, uploadPrefix } from "./upload-keys.js";
 
 export interface Upload {
   keys: string[];
@@ -70,4 +70,16 @@ export async function receiveUpload(
   }
   if (!keys.length) throw new MissingUploadError();
   return { keys, options };
+}
+
+/**
+ * Deletes whatever an upload of the batch wrote (`uploads/<apiKeyId>/<batchId>/`), listed from S3: what the
+ * reconciler does with an upload no process is finishing any more.
+ */
+export async function discardUpload(
+  store: ObjectStore,
+  batch: { id: string; apiKeyId: string },
+): Promise<void> {
+  const keys = await store.list(`${uploadPrefix(batch.apiKeyId)}${batch.id}/`);
+  if (keys.length) await store.delete(keys);
 }

@@ -31,11 +31,14 @@ describe("/v1/batches", () => {
     return keys;
   }
 
+  /** A refused upload leaves nothing: neither its parts nor the batch it created before writing them. */
   async function expectDeleted(keys: string[], n: number) {
     expect(keys).toHaveLength(n);
     for (const key of keys) {
       expect(key.startsWith(`uploads/${api.keyId}/`), key).toBe(true);
       expect(await api.deps.store.exists(key), key).toBe(false);
+      const batchId = key.split("/")[2]!;
+      expect(await api.deps.repos.batches.find(batchId), batchId).toBeNull();
     }
   }
 
@@ -74,6 +77,42 @@ describe("/v1/batches", () => {
       expect(row.options).toEqual({ includeReels: false, includeArchived: false, allowTraining: true });
       expect((await api.deps.store.get(keys[0]!)).toString()).toBe("first part");
       expect([...(await api.deps.store.get(keys[1]!))]).toEqual([0, 1, 2, 255]);
+    });
+
+    it("creates the batch, uploading, before it writes the first part; one the API is gone from can be found", async () => {
+      const seen: { state?: string; apiKeyId?: string }[] = [];
+      const putStream = api.deps.store.putStream.bind(api.deps.store);
+      vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+        const row = await api.deps.repos.batches.find(key.split("/")[2]!);
+        seen.push({ state: row?.state, apiKeyId: row?.apiKeyId });
+        return putStream(key, ...rest);
+      });
+      const { batchId } = await expectAccepted(await post(uploadForm([{ name: "a.zip", bytes: "zip" }])));
+      expect(seen).toEqual([{ state: "uploading", apiKeyId: api.keyId }]);
+      const summary = await get(`/v1/batches/${batchId}`);
+      expect(summary.json().state).toBe("queued");
+    });
+
+    it("answers 409 upload_abandoned when the reconciler gave the upload up while it streamed, deleting its part", async () => {
+      const written: string[] = [];
+      const putStream = api.deps.store.putStream.bind(api.deps.store);
+      vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+        written.push(key);
+        await putStream(key, ...rest);
+        // what the reconciler does with an upload it takes for abandoned, while this one is still streaming
+        await api.deps.repos.batches.failUpload(key.split("/")[2]!, "upload-abandoned: test");
+      });
+      const res = await post(uploadForm([{ name: "a.zip", bytes: "zip" }]));
+      expect(res.statusCode).toBe(409);
+      const batchId = written[0]!.split("/")[2]!;
+      expect(res.json()).toEqual({
+        error: "upload_abandoned",
+        message: `the upload took longer than 3600 s and its batch ${batchId} was given up as abandoned; nothing was kept, upload again`,
+      });
+      expect(await api.deps.store.exists(written[0]!)).toBe(false);
+      const row = await api.deps.repos.batches.find(batchId);
+      expect(row?.state).toBe("failed");
+      expect(await api.deps.queues.ingest.getJob(jobIds.ingest(batchId))).toBeUndefined();
     });
 
     it("accepts inline JSON posts: stored in S3, one ingest job with the batch's job id", async () => {

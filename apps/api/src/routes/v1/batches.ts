@@ -55,14 +55,20 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
           "id; an ingest job does the parsing. Uploads are stored under the key's own prefix " +
           "`uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may " +
           "also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; " +
-          "a refused image fails its post alone (`invalid-image`).",
+          "a refused image fails its post alone (`invalid-image`). A multipart upload's batch exists (state " +
+          "`uploading`) from its first byte; an upload still streaming after LXTAG_UPLOAD_ABANDONED_AFTER_S " +
+          "is given up by the reconciler and answers 409 `upload_abandoned`.",
         body: {
           content: {
             "multipart/form-data": { schema: createBatchUploadSchema },
             "application/json": { schema: createBatchBodySchema },
           },
         },
-        response: { 202: acceptedBatchSchema, ...errorResponses(400, 413, 415, 503), 403: forbiddenObject },
+        response: {
+          202: acceptedBatchSchema,
+          ...errorResponses(400, 409, 413, 415, 503),
+          403: forbiddenObject,
+        },
       },
     },
     async (req, reply) => {
