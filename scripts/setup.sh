@@ -34,6 +34,8 @@ fi
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
 # the review desk's browser tests drive Debian's Chromium with playwright-core (never `playwright install`)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
+# and its Firefox smoke test drives Debian's stock Firefox ESR over WebDriver BiDi with puppeteer-core
+command -v firefox-esr >/dev/null || need_pkgs+=(firefox-esr)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${need_pkgs[*]} (a minute or two the first time)"
@@ -46,7 +48,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 or point LXTAG_REDIS_URL / DATABASE_URL / LXTAG_S3_ENDPOINT at running services."
   fi
 else
-  say "Debian packages present (redis-server, postgresql, python3-torch, python3-torchvision, python3-onnx, python3-pytest, OpenBLAS)"
+  say "Debian packages present (redis-server, postgresql, python3-torch, python3-torchvision, python3-onnx, python3-pytest, OpenBLAS, chromium, firefox-esr)"
 fi
 
 # kubectl with kustomize v5 renders and checks the Kubernetes manifests in the infra tests (CI fails without it).

@@ -1,5 +1,6 @@
-// The review desk's grid on a large batch: 100,000 posts with ten ranked hashtags each, written straight into
-// Postgres (ingest has its own figures), served by an API process of its own; warm pages timed over HTTP.
+// The review desk's grid on a large batch: 100,000 posts with ten ranked hashtags each, written into Postgres by the
+// predict workers' own write (savePredictions, without the pipeline: ingest has its own figures), served by an API
+// process of its own; warm pages timed over HTTP, unfiltered, with each filter, and in the uncertainty queue.
 import { randomUUID } from "node:crypto";
 import { modelManifestSchema } from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
@@ -16,6 +17,10 @@ export interface ReviewGridBench {
 const POSTS = 100_000;
 /** Ranked hashtags per post, as a serving model writes them. */
 const RANKED = 10;
+/** One post in this many has the caption hashtag #rare: 20 in the batch, fewer than a page. */
+const RARE_EVERY = 5000;
+/** Posts per savePredictions call while the batch is written. */
+const WRITE_CHUNK = 2000;
 /** The desk's grid page (`GRID_PAGE` in apps/api/web/src/posts.tsx). */
 const PAGE = 48;
 const WARM_UP = 5;
@@ -25,7 +30,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /**
  * `review_grid_ms_100k` (target < 100 ms): the median time for the API to answer one grid page of a 100,000-post
- * batch, warm, at depths spread over the batch; beside it the filtered grid and the uncertainty queue.
+ * batch, warm, at depths spread over the batch; beside it the grid with each filter (common ones, and a hashtag on
+ * fewer posts than a page, which no page in seq order can find by walking the batch) and the uncertainty queue,
+ * its first page and later ones.
  */
 export async function benchReviewGrid({ config, report, say }: ReviewGridBench): Promise<void> {
   say(`== review desk grid: one ${PAGE}-post page of a ${POSTS}-post batch, warm`);
@@ -61,19 +68,30 @@ export async function benchReviewGrid({ config, report, say }: ReviewGridBench):
     await repos.batches.create(batchId, apiKeyId, { type: "json", key: `uploads/${batchId}/posts.json` }, {});
     const t0 = performance.now();
     await db.pool.query(
-      `INSERT INTO posts (id, batch_id, seq, dedup_key, caption, model_text, state, flags, hashtags, finished_at)
+      `INSERT INTO posts (id, batch_id, seq, dedup_key, caption, model_text, state, flags, hashtags)
        SELECT gen_random_uuid(), $1, s, s::text, 'post ' || s || ' with a caption #tag' || (s % 50), 'post ' || s,
-              'done', CASE WHEN s % 7 = 0 THEN ARRAY['caption-only'] ELSE '{}'::text[] END,
-              ARRAY['tag' || (s % 50)], now()
+              'predicting', CASE WHEN s % 7 = 0 THEN ARRAY['caption-only'] ELSE '{}'::text[] END,
+              ARRAY['tag' || (s % 50)] || CASE WHEN s % $3 = $3 - 1 THEN ARRAY['rare'] ELSE '{}'::text[] END
        FROM generate_series(0, $2 - 1) s`,
-      [batchId, POSTS],
+      [batchId, POSTS, RARE_EVERY],
     );
-    await db.pool.query(
-      `INSERT INTO predictions (post_id, model_version_id, rank, hashtag, score)
-       SELECT p.id, $2, r, 'tag' || ((p.seq * 7 + r * 13) % 50), (0.95 - r * 0.08 + (p.seq % 17) * 0.003)::real
-       FROM posts p, generate_series(1, $3) r WHERE p.batch_id = $1`,
-      [batchId, modelId, RANKED],
-    );
+    const ids = (
+      await db.pool.query<{ id: string; seq: number }>(
+        "SELECT id, seq FROM posts WHERE batch_id = $1 ORDER BY seq",
+        [batchId],
+      )
+    ).rows;
+    for (let i = 0; i < ids.length; i += WRITE_CHUNK)
+      await repos.posts.savePredictions(
+        modelId,
+        ids.slice(i, i + WRITE_CHUNK).map(({ id, seq }) => ({
+          postId: id,
+          ranked: Array.from({ length: RANKED }, (_, r) => ({
+            hashtag: `tag${(seq * 7 + (r + 1) * 13) % 50}`,
+            score: 0.95 - (r + 1) * 0.08 + (seq % 17) * 0.003,
+          })),
+        })),
+      );
     await db.pool.query(
       "UPDATE batches SET state = 'done', total_posts = $2, ingested_at = now(), finished_at = now() WHERE id = $1",
       [batchId, POSTS],
@@ -84,14 +102,14 @@ export async function benchReviewGrid({ config, report, say }: ReviewGridBench):
     );
 
     const api = new LxtagClient(stack.baseUrl, key);
-    const pageMs = async (query: (i: number) => string) => {
+    const pageMs = async (query: (i: number) => string, posts = PAGE) => {
       const times: number[] = [];
       for (let i = 0; i < WARM_UP + TIMED; i++) {
         const t = performance.now();
         const res = await api.get(`/v1/batches/${batchId}/posts?limit=${PAGE}${query(i)}`);
         const body = (await res.json()) as { posts: unknown[] };
-        if (res.status !== 200 || body.posts.length !== PAGE)
-          throw new Error(`grid page: ${res.status}, ${body.posts?.length} posts`);
+        if (res.status !== 200 || body.posts.length !== posts)
+          throw new Error(`grid page ${query(i)}: ${res.status}, ${body.posts?.length} posts, not ${posts}`);
         if (i >= WARM_UP) times.push(performance.now() - t);
       }
       return median(times);
@@ -100,10 +118,41 @@ export async function benchReviewGrid({ config, report, say }: ReviewGridBench):
     const depth = (i: number) => Math.floor(((i * 7919) % TIMED) * (POSTS / TIMED));
     const grid = await pageMs((i) => `&after=${depth(i)}`);
     report("review_grid_ms_100k", grid, "ms", `median of ${TIMED} warm ${PAGE}-post pages, target < 100 ms`);
-    const filtered = await pageMs((i) => `&after=${depth(i) % 50_000}&flag=caption-only&hashtag=tag3`);
-    report("review_grid_filtered_ms_100k", filtered, "ms", "flag and hashtag filters");
+    const filters: [string, string, (i: number) => string, number?][] = [
+      [
+        "filtered",
+        "flag and hashtag filters",
+        (i) => `&after=${depth(i) % 50_000}&flag=caption-only&hashtag=tag3`,
+      ],
+      ["flag", "flag on 1 post in 7", (i) => `&after=${depth(i) % 90_000}&flag=caption-only`],
+      ["hashtag", "hashtag predicted for 1 post in 5", (i) => `&after=${depth(i) % 90_000}&hashtag=tag3`],
+      [
+        "rare_hashtag",
+        `caption hashtag on ${POSTS / RARE_EVERY} posts`,
+        () => "&hashtag=rare",
+        POSTS / RARE_EVERY,
+      ],
+      ["score", "best score below 0.9 (6 posts in 10)", (i) => `&after=${depth(i) % 90_000}&scoreBelow=0.9`],
+      ["state", "state done", (i) => `&after=${depth(i) % 90_000}&state=done`],
+    ];
+    for (const [name, detail, query, posts] of filters)
+      report(`review_grid_${name}_ms_100k`, await pageMs(query, posts), "ms", detail);
     const queue = await pageMs(() => "&order=uncertainty&state=done");
     report("review_queue_ms_100k", queue, "ms", "first page in uncertainty order (scores nearest 0.5 first)");
+    // later pages: the `next` tokens of pages spread over the queue, as the API writes them
+    const tokenAt = async (offset: number) => {
+      const r = await db.pool.query<{ uncertainty: number; seq: number }>(
+        "SELECT uncertainty, seq FROM posts WHERE batch_id = $1 ORDER BY uncertainty, seq OFFSET $2 LIMIT 1",
+        [batchId, offset],
+      );
+      return `${r.rows[0]!.uncertainty}:${r.rows[0]!.seq}`;
+    };
+    const tokens: string[] = [];
+    for (let i = 0; i < TIMED; i++) tokens.push(await tokenAt(depth(i) % 90_000));
+    const later = await pageMs((i) => `&order=uncertainty&state=done&after=${tokens[i % TIMED]}`);
+    report("review_queue_later_ms_100k", later, "ms", "later pages of the queue, at depths spread over it");
+    const queueHashtag = await pageMs(() => "&order=uncertainty&state=done&hashtag=tag3");
+    report("review_queue_hashtag_ms_100k", queueHashtag, "ms", "first page of the queue of one hashtag");
   } finally {
     await stack.stop();
     await db.pool.query("DELETE FROM batches WHERE id = $1", [batchId]);

@@ -247,12 +247,21 @@ export class Posts {
           [JSON.stringify(rows), modelVersionId],
         );
       // flags found while predicting (e.g. the RoI object is gone) are added in the same transaction, each once,
-      // in the order they were first set
+      // in the order they were first set; beside them what the review desk filters and orders by (results.ts), from
+      // the post's newest predictions (this model's, or an older model's where this one ranked nothing)
       await client.query(
         `UPDATE posts p SET state = 'done', finished_at = coalesce(p.finished_at, now()), error = NULL,
-           flags = ARRAY(SELECT f FROM unnest(p.flags || u.flags) WITH ORDINALITY t(f, i) GROUP BY f ORDER BY min(i))
+           flags = ARRAY(SELECT f FROM unnest(p.flags || u.flags) WITH ORDINALITY t(f, i) GROUP BY f ORDER BY min(i)),
+           uncertainty = n.uncertainty, top_score = n.top_score, predicted_hashtags = n.hashtags
          FROM (SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags
                FROM jsonb_array_elements($1::jsonb) e) u
+         CROSS JOIN LATERAL (
+           SELECT coalesce(min(abs(pr.score::float8 - 0.5)), 1) AS uncertainty, max(pr.score) AS top_score,
+                  coalesce(array_agg(pr.hashtag ORDER BY pr.rank), '{}') AS hashtags
+           FROM predictions pr
+           WHERE pr.post_id = u.id
+             AND pr.model_version_id = (SELECT model_version_id FROM predictions
+                                        WHERE post_id = u.id ORDER BY created_at DESC LIMIT 1)) n
          WHERE p.id = u.id AND p.state <> 'failed'`,
         [JSON.stringify(results.map((r) => ({ id: r.postId, flags: r.flags ?? [] })))],
       );

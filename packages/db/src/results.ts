@@ -77,68 +77,27 @@ const SELECT_RESULTS = `
   FROM posts p
   LEFT JOIN LATERAL (SELECT model_version_id FROM predictions WHERE post_id = p.id ORDER BY created_at DESC LIMIT 1) latest ON true`;
 
+/** Posts a filtered page reads in index order before it looks its filters up in their indexes. */
+const PROBE_ROWS = 4000;
+
+interface PageKey {
+  id: string;
+  seq: number;
+  /** The post's uncertainty: its distance from 0.5 in the uncertainty order's token. */
+  distance: number;
+}
+
 export class Results {
   constructor(private readonly db: Db) {}
 
   /**
    * One page of a batch's posts: in seq order after `cursor` (a seq), or in either order after `after` (a page's
    * `next`), filtered by state, flag, hashtag and best score. Two steps, so that a page costs the same at any depth
-   * of a large batch: the page's ids by keyset over an index, then the results of those ids alone.
+   * of a large batch: the page's ids over indexes, then the results of those ids alone.
    */
   async page(batchId: string, opts: PostPageQuery): Promise<ResultsPage> {
     const order = opts.order ?? "seq";
-    const token = parseToken(opts.after);
-    const params: unknown[] = [batchId];
-    const arg = (v: unknown) => `$${params.push(v)}`;
-    const where = ["p.batch_id = $1"];
-    if (opts.state) where.push(`p.state = ${arg(opts.state)}::"PostState"`);
-    if (opts.flag) where.push(`${arg(opts.flag)}::text = ANY(p.flags)`);
-    if (opts.hashtag) {
-      const h = arg(opts.hashtag.replace(/^#/, "").toLowerCase());
-      where.push(
-        `(EXISTS (SELECT 1 FROM predictions pr WHERE pr.post_id = p.id
-                    AND pr.model_version_id = latest.model_version_id AND pr.hashtag = ${h})
-          OR ${h} = ANY(p.hashtags)
-          OR EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.id AND l.hashtag = ${h} AND l.positive))`,
-      );
-    }
-    if (opts.scoreBelow !== undefined)
-      where.push(
-        `(SELECT max(pr.score) FROM predictions pr
-          WHERE pr.post_id = p.id AND pr.model_version_id = latest.model_version_id) < ${arg(opts.scoreBelow)}`,
-      );
-    // the newest predictions' model, joined only when a filter or the order reads it
-    const latest =
-      opts.hashtag || opts.scoreBelow !== undefined || order === "uncertainty"
-        ? `LEFT JOIN LATERAL (SELECT model_version_id FROM predictions WHERE post_id = p.id
-                              ORDER BY created_at DESC LIMIT 1) latest ON true`
-        : "";
-    let keys: { id: string; seq: number; distance?: number }[];
-    if (order === "seq") {
-      where.push(`p.seq > ${arg(token?.seq ?? opts.cursor ?? -1)}`);
-      keys = (
-        await this.db.pool.query(
-          `SELECT p.id, p.seq FROM posts p ${latest} WHERE ${where.join(" AND ")} ORDER BY p.seq LIMIT ${arg(opts.limit)}`,
-          params,
-        )
-      ).rows;
-    } else {
-      // distance of the newest predictions' least certain hashtag from 0.5; posts without predictions come last
-      const after = token
-        ? `WHERE (q.distance, q.seq) > (${arg(token.distance ?? -1)}::float8, ${arg(token.seq)})`
-        : "";
-      keys = (
-        await this.db.pool.query(
-          `SELECT q.id, q.seq, q.distance FROM (
-             SELECT p.id, p.seq,
-                    coalesce((SELECT min(abs(pr.score::float8 - 0.5)) FROM predictions pr
-                              WHERE pr.post_id = p.id AND pr.model_version_id = latest.model_version_id), 1) AS distance
-             FROM posts p ${latest} WHERE ${where.join(" AND ")}) q
-           ${after} ORDER BY q.distance, q.seq LIMIT ${arg(opts.limit)}`,
-          params,
-        )
-      ).rows;
-    }
+    const keys = await this.pageKeys(batchId, opts, order);
     const byId = new Map<string, PostResult>();
     if (keys.length) {
       const r = await this.db.pool.query<PostResult>(`${SELECT_RESULTS} WHERE p.id = ANY($1::uuid[])`, [
@@ -153,6 +112,66 @@ export class Results {
       nextCursor: last && order === "seq" ? last.seq : null,
       next: last ? (order === "seq" ? String(last.seq) : `${last.distance}:${last.seq}`) : null,
     };
+  }
+
+  /**
+   * A page's ids by keyset, from the columns savePredictions stores on each post (no per-post read of predictions).
+   * A filtered page first reads the next PROBE_ROWS posts in index order, which holds a page of any filter that is
+   * not rare there; otherwise it finds the filter's matches through their own indexes (GIN on the batch's flags
+   * and hashtags, the best score's btree, labels by hashtag), a cost that grows with the matches, not the batch.
+   */
+  private async pageKeys(
+    batchId: string,
+    opts: PostPageQuery,
+    order: "seq" | "uncertainty",
+  ): Promise<PageKey[]> {
+    const token = parseToken(opts.after);
+    const params: unknown[] = [batchId];
+    const arg = (v: unknown) => `$${params.push(v)}`;
+    // what the index walks: the batch after the token, in seq order one state of it over (batch_id, state, seq)
+    const walk = ["p.batch_id = $1"];
+    const filters: string[] = [];
+    if (opts.state) (order === "seq" ? walk : filters).push(`p.state = ${arg(opts.state)}::"PostState"`);
+    // `@>` rather than `= ANY`: only containment can use the GIN index
+    if (opts.flag) filters.push(`p.flags @> ARRAY[${arg(opts.flag)}::text]`);
+    // null without predictions: such posts are left out
+    if (opts.scoreBelow !== undefined) filters.push(`p.top_score < ${arg(opts.scoreBelow)}`);
+    let predicted: string | undefined;
+    let labeled: string | undefined;
+    if (opts.hashtag) {
+      const h = arg(opts.hashtag.replace(/^#/, "").toLowerCase());
+      predicted = `(p.predicted_hashtags @> ARRAY[${h}::text] OR p.hashtags @> ARRAY[${h}::text])`;
+      labeled = `p.id IN (SELECT l.post_id FROM labels l WHERE l.hashtag = ${h} AND l.positive)`;
+    }
+    if (order === "seq") walk.push(`p.seq > ${arg(token?.seq ?? opts.cursor ?? -1)}`);
+    else if (token)
+      walk.push(`(p.uncertainty, p.seq) > (${arg(token.distance ?? -1)}::float8, ${arg(token.seq)})`);
+    const indexOrder = order === "seq" ? "p.seq" : "p.uncertainty, p.seq";
+    const limit = arg(opts.limit);
+    const columns = "p.id, p.seq, p.uncertainty AS distance";
+    const run = async (sql: string) => (await this.db.pool.query<PageKey>(sql, params)).rows;
+    const all = [...filters, ...(predicted ? [`(${predicted} OR ${labeled})`] : [])];
+    if (!all.length)
+      return run(
+        `SELECT ${columns} FROM posts p WHERE ${walk.join(" AND ")} ORDER BY ${indexOrder} LIMIT ${limit}`,
+      );
+    const near = await run(
+      `SELECT ${columns} FROM (SELECT * FROM posts p WHERE ${walk.join(" AND ")}
+                               ORDER BY ${indexOrder} LIMIT ${PROBE_ROWS}) p
+       WHERE ${all.join(" AND ")} ORDER BY ${indexOrder} LIMIT ${limit}`,
+    );
+    if (near.length === opts.limit) return near;
+    const where = (...more: string[]) => [...walk, ...filters, ...more].join(" AND ");
+    // an OR of the predicted and labeled sides in one WHERE could use neither side's index
+    const matching = predicted
+      ? `SELECT ${columns} FROM posts p WHERE ${where(predicted)}
+         UNION SELECT ${columns} FROM posts p WHERE ${where(labeled!)}`
+      : `SELECT ${columns} FROM posts p WHERE ${where()}`;
+    // materialized: planned for all its rows, through the filters' indexes, rather than walked in page order
+    return run(
+      `WITH m AS MATERIALIZED (${matching})
+       SELECT * FROM m ORDER BY ${order === "seq" ? "seq" : "distance, seq"} LIMIT ${limit}`,
+    );
   }
 
   /** Every post of a batch, page by page (for NDJSON/CSV streaming without holding the batch in memory). */
