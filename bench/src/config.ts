@@ -13,6 +13,11 @@ const benchEnvSchema = serviceEnvSchema.extend({
   /** Posts of the relabeled batch, and the distinct images (RoI objects) they share. */
   LXTAG_BENCH_RELABEL_POSTS: z.coerce.number().int().positive().default(20_000),
   LXTAG_BENCH_RELABEL_IMAGES: z.coerce.number().int().positive().default(2000),
+  /** Posts of the end-to-end run at scale (`--only e2e-100k`), and the distinct images they share. */
+  LXTAG_BENCH_SCALE_POSTS: z.coerce.number().int().positive().default(100_000),
+  LXTAG_BENCH_SCALE_IMAGES: z.coerce.number().int().positive().default(1000),
+  /** MiB of content lxtag does not read in that export's last zip part (a real export's messages and videos). */
+  LXTAG_BENCH_SCALE_OTHER_MB: z.coerce.number().int().min(0).default(1024),
 });
 export type BenchConfig = z.infer<typeof benchEnvSchema>;
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): BenchConfig =>

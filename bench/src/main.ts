@@ -23,6 +23,7 @@ import { encodeRoi } from "@lxtag/storage";
 import { Detector, decodeImage } from "@lxtag/vision";
 import yazl from "yazl";
 import { loadConfig } from "./config.js";
+import { benchE2eScale } from "./e2e-scale.js";
 import { benchHardSynthetic } from "./hard-synthetic.js";
 import { benchIngestImages } from "./ingest-images.js";
 import { benchPredictPath } from "./predict-path.js";
@@ -55,6 +56,8 @@ const SECTIONS: Record<string, (work: string) => Promise<void>> = {
   "ingest-images": (work) => benchIngestImages({ config, work, report, say }),
   "hard-synthetic": (work) => benchHardSynthetic({ work, report, say, plotTo: PLOT }),
   "review-grid": () => benchReviewGrid({ config, report, say }),
+  "predict-path": () => benchPredictPath({ config, report, say }),
+  "e2e-100k": (work) => benchE2eScale({ config, work, report, say }),
 };
 const onlyAt = process.argv.indexOf("--only");
 if (onlyAt >= 0) {

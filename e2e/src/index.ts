@@ -2,6 +2,20 @@
 export { engineCommand, ROOT, SERVICES, type ServiceName, trainerCommand } from "./apps.js";
 export { type BatchSummary, LxtagClient, type PostResult } from "./client.js";
 export { IsolatedPipeline } from "./isolated-pipeline.js";
+export {
+  dropScaleRuns,
+  type ExactlyOnce,
+  RSS_CEILING,
+  restartServices,
+  rssCeilingMiB,
+  rssCeilingText,
+  runScaleExport,
+  SCALE_SETTINGS,
+  SCALE_TEST_EXPORT,
+  type ScaleExport,
+  type ScaleRun,
+  writeScaleExport,
+} from "./scale.js";
 export { LocalStack } from "./stack.js";
 export {
   type ExportZipOptions,

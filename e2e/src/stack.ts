@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { ROOT, SERVICES, type ServiceName } from "./apps.js";
 
 /** The lxtag services as processes on this machine, for the demo, cross-process tests and benchmarks. */
@@ -77,6 +78,18 @@ export class LocalStack {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`lxtag not ready within 60 s:\n${this.logs.join("\n")}`);
+  }
+
+  /**
+   * A running service's peak resident memory since it started, in bytes: the kernel's high-water mark (`VmHWM` in
+   * `/proc/<pid>/status`, Linux only), so it counts native memory (ONNX Runtime, libvips) that the V8 heap does not.
+   */
+  async peakRssBytes(name: ServiceName): Promise<number> {
+    const p = this.procs.get(name);
+    if (!p?.pid || p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} is not running`);
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(await readFile(`/proc/${p.pid}/status`, "utf8"))?.[1];
+    if (!kib) throw new Error(`no VmHWM in /proc/${p.pid}/status`);
+    return Number(kib) * 1024;
   }
 
   /** The services that exited (crashed, or were killed) since they were last started. */

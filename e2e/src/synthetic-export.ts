@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
+import { Readable } from "node:stream";
 import sharp from "sharp";
 import yazl from "yazl";
 
@@ -50,7 +52,30 @@ function rng(seed: number) {
   };
 }
 
-export async function syntheticPosts(count: number, seed = 1): Promise<SyntheticPost[]> {
+export interface SyntheticPostOptions {
+  /**
+   * Marks post i's image with the bits of `stamp` (32) and of i (20) as dark squares in a corner of its sky, so no two
+   * images of one call share bytes and a new stamp makes images no earlier run stored (a cold RoI cache).
+   * @defaultValue none: scenes may repeat, as the seed draws them
+   */
+  stamp?: number;
+}
+
+/** Squares, one per bit of the stamp then of the post's index, in rows of 13 at the image's top left. */
+function stampSquares(stamp: number, index: number): string {
+  const bits = (stamp >>> 0).toString(2).padStart(32, "0") + (index % 2 ** 20).toString(2).padStart(20, "0");
+  return [...bits]
+    .map((bit, b) =>
+      bit === "1" ? `<rect x="${(b % 13) * 6}" y="${Math.floor(b / 13) * 6}" width="6" height="6"/>` : "",
+    )
+    .join("");
+}
+
+export async function syntheticPosts(
+  count: number,
+  seed = 1,
+  options: SyntheticPostOptions = {},
+): Promise<SyntheticPost[]> {
   const rand = rng(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   const posts: SyntheticPost[] = [];
@@ -62,7 +87,7 @@ export async function syntheticPosts(count: number, seed = 1): Promise<Synthetic
     const jitter = Math.floor(rand() * 40) - 20;
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">
       <rect width="256" height="256" fill="${scene.sky}"/><rect y="${horizon}" width="256" height="${256 - horizon}" fill="${scene.ground}"/>
-      <g transform="translate(${jitter},0)">${shape.svg(i % 2 ? "#d01010" : "#202020")}</g></svg>`;
+      <g transform="translate(${jitter},0)">${shape.svg(i % 2 ? "#d01010" : "#202020")}</g>${options.stamp === undefined ? "" : stampSquares(options.stamp, i)}</svg>`;
     const image = await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
     const hashtags = [scene.tag, topic.tag, ...(shape.tag ? [shape.tag] : [])];
     const caption = `${pick(FILLER)} ${pick(topic.words)} ${pick(FILLER)}\n.\n${hashtags.map((h) => `#${h}`).join(" ")}`;
@@ -82,6 +107,18 @@ export interface ExportZipOptions {
   shareImages?: boolean;
   /** Captions only: posts without media and no media files. @defaultValue false */
   captionsOnly?: boolean;
+  /**
+   * Bytes of export content that lxtag does not read (a message thread's video), stored uncompressed in the last
+   * part: parts as large as real exports' are, without more posts. @defaultValue 0
+   */
+  otherBytes?: number;
+}
+
+/** `bytes` of incompressible content, 1 MiB at a time, so a large entry is never one Buffer in memory. */
+async function* otherContent(bytes: number): AsyncGenerator<Buffer> {
+  const chunk = randomBytes(2 ** 20);
+  for (let left = bytes; left > 0; left -= chunk.length)
+    yield chunk.subarray(0, Math.min(left, chunk.length));
 }
 
 /**
@@ -109,6 +146,14 @@ export async function writeExportZips(
     return { media: [{ uri, creation_timestamp, title: mojibake(p.caption) }] };
   });
   zips[0]!.addBuffer(Buffer.from(JSON.stringify(entries)), "your_instagram_activity/media/posts_1.json");
+  if (options.otherBytes)
+    zips
+      .at(-1)!
+      .addReadStream(
+        Readable.from(otherContent(options.otherBytes)),
+        "your_instagram_activity/messages/inbox/friend_1/videos/video_1.mp4",
+        { compress: false, size: options.otherBytes },
+      );
   await Promise.all(
     zips.map(async (zip, i) => {
       const out = createWriteStream(paths[i]!);
