@@ -59,6 +59,34 @@ describe("feature worker", () => {
     expect(detector.runs).toBe(runs + 1);
   });
 
+  it("trusts the hash ingest stored: a post whose image is already detected needs no download", async () => {
+    h = await new FeatureHarness(detector).start();
+    const image = randomPng();
+    const first = await h.post(key("a.png"), image);
+    await h.enqueue(first);
+    expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+    const runs = detector.runs;
+    // nothing under this image key: only the hash can tell that the RoIs are cached
+    const second = await h.postFromIngest(key("never-written.png"), sha256(image));
+    await h.enqueue(second);
+    expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+    expect(await h.row(second)).toEqual({
+      state: "predicting",
+      flags: [],
+      imageSha256: sha256(image),
+      error: null,
+    });
+    expect(detector.runs).toBe(runs);
+    // a hash with no RoIs yet: the image is downloaded and detected as before
+    const fresh = randomPng();
+    const freshKey = key("fresh.png");
+    await h.direct.put(freshKey, fresh);
+    const third = await h.postFromIngest(freshKey, sha256(fresh));
+    await h.enqueue(third);
+    expect((await h.settled(third)).returnvalue).toEqual({ outcome: "detected" });
+    expect(detector.runs).toBe(runs + 1);
+  });
+
   it("with no detector published, takes no jobs (they wait, unfailed), says so once, and serves once one is", async () => {
     // a bucket of the test's own: publishing here leaves the shared detectors/current.json as it is
     const env = {

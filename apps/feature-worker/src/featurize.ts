@@ -55,7 +55,7 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
   let sha256: string | null = null;
   const flags: string[] = [];
   try {
-    ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps));
+    ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps, post.imageSha256));
   } catch (err) {
     const reason = unusableReason(err);
     if (!reason) throw err;
@@ -74,11 +74,16 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
 /**
  * The RoI cache entry of one image for this detector: fetched, hashed, and detected only when the cache does not
  * already hold it. Throws ImageUnavailableError or ImageDecodeError for an image that will never be usable.
+ * `knownSha256`, the hash ingest computed of an image it stored (content-addressed, `images/<sha256>`), lets a
+ * cached image skip the download: posts of an export share few images, so most of their jobs end at one HEAD.
  */
 export async function ensureRoi(
   imageKey: string,
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
+  knownSha256: string | null = null,
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
+  if (knownSha256 && (await deps.store.exists(roiCacheKey(deps.detector.id, knownSha256))))
+    return { outcome: "cached", sha256: knownSha256 };
   const bytes = await fetchImage(deps.store, imageKey, deps.limits);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const key = roiCacheKey(deps.detector.id, sha256);

@@ -70,7 +70,9 @@ export class WorkerHarness<C extends ServiceEnv> {
   }
 
   /** Inserts the batch's next post (`post-<seq>`, no media or hashtags); returns its id. */
-  protected async insertPost(fields: { caption?: string; imageKey?: string | null } = {}): Promise<string> {
+  protected async insertPost(
+    fields: { caption?: string; imageKey?: string | null; imageSha256?: string | null } = {},
+  ): Promise<string> {
     const seq = this.seq++;
     const caption = fields.caption ?? `post ${seq}`;
     const post: NewPost = {
@@ -85,7 +87,7 @@ export class WorkerHarness<C extends ServiceEnv> {
       takenAtRaw: null,
       flags: [],
       imageKey: fields.imageKey ?? null,
-      imageSha256: null,
+      imageSha256: fields.imageSha256 ?? null,
       media: [],
       hashtags: [],
       failReason: null,

@@ -115,6 +115,11 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
     return this.insertPost({ imageKey });
   }
 
+  /** A pending post as ingest leaves one whose image it stored: its image key and the hash ingest computed. */
+  postFromIngest(imageKey: string, imageSha256: string): Promise<string> {
+    return this.insertPost({ imageKey, imageSha256 });
+  }
+
   /** Failed attempts per job id, as the worker reports them (a retried job fails first). */
   failures(): Map<string, string[]> {
     const seen = new Map<string, string[]>();
