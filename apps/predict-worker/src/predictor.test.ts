@@ -177,6 +177,38 @@ describe("predictor", () => {
     );
   }, 70_000);
 
+  it("ranks each post of a micro-batch from its own row when an unreadable RoI object is decoded before them", async () => {
+    // RoI objects are decoded straight into the batch's input tensor: a failed one must neither shift nor leak
+    // into the rows of the posts after it
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
+    await h.handle.serving;
+    const half = await h.post("half written", { detector });
+    const ok = await h.post("a red sunset over the ocean", { detector });
+    const plain = await h.post("coffee and croissants in paris");
+    const other = await h.post("my dog at the beach", { detector });
+    const whole = encodeRoi(half.roi!);
+    await h.direct.put(half.key!, whole.subarray(0, whole.length - 1000));
+    await h.enqueue(half.id, ok.id, plain.id, other.id);
+    for (const p of [ok, plain, other]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    expect(h.handle.predictor.batcher.stats.recent[0]).toBe(4); // the four were one micro-batch
+    expect((await h.row(half.id)).state).toBe("predicting"); // its job is retried
+    expectRanking(
+      await h.predictions(ok.id),
+      await expected({
+        text: "a red sunset over the ocean",
+        features: ok.roi!.features,
+        boxes: ok.roi!.boxes,
+      }),
+    );
+    expectRanking(await h.predictions(plain.id), await expected({ text: "coffee and croissants in paris" }));
+    expectRanking(
+      await h.predictions(other.id),
+      await expected({ text: "my dog at the beach", features: other.roi!.features, boxes: other.roi!.boxes }),
+    );
+    await h.direct.put(half.key!, whole);
+    expect((await h.settled(half.id, 60_000)).returnvalue).toBe("done");
+  }, 70_000);
+
   it("fails a post whose RoI object stays unreadable through its attempts, with the reason", async () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("my dog", { detector, gone: true });

@@ -1,19 +1,15 @@
 import { type FeatureJob, jobIds, REFEATURIZED_FLAG, roiCacheKey } from "@lxtag/contracts";
 import type { PostForPredict, Repositories } from "@lxtag/db";
 import {
+  BOXES_PER_POST,
   DynamicBatcher,
   type DynamicBatcherOptions,
+  FEATURES_PER_POST,
   type HashtagModel,
-  type ModelInput,
+  ModelBatch,
 } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
-import {
-  decodeRoi,
-  ObjectNotFoundError,
-  type ObjectStore,
-  type RoiFeatures,
-  SafetensorsError,
-} from "@lxtag/storage";
+import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { FeatureCache } from "./feature-cache.js";
 
@@ -58,8 +54,14 @@ export interface RelabelOutcome {
 /** One post's part of a micro-batch: its outcome, or the error its job fails with. */
 type ItemResult = { outcome: PredictOutcome } | { error: Error };
 
-/** A post's model input, or why it has none now, or that it needs features from the model's detector first. */
-type Features = { input: ModelInput; flags: string[] } | { error: Error } | { refeaturize: true };
+/**
+ * A post's RoI object (undecoded; absent: caption only, with the flags that say why), or why it has none now, or
+ * that it needs features from the model's detector first.
+ */
+type Features =
+  | { roi?: { key: string; bytes: Buffer }; flags: string[] }
+  | { error: Error }
+  | { refeaturize: true };
 
 /**
  * Micro-batches concurrent predict jobs into one ONNX run, then writes the posts' ranked hashtags in one
@@ -110,7 +112,7 @@ export class Predictor {
     const todo = [...posts.values()].filter((p) => p.state === "predicting" || p.state === "done");
     const features = await Promise.all(todo.map((post) => this.features(model, post)));
     const failed = new Map<string, Error>();
-    const ready: { post: PostForPredict; input: ModelInput; flags: string[] }[] = [];
+    const found: { post: PostForPredict; roi?: { key: string; bytes: Buffer }; flags: string[] }[] = [];
     // sent back now, or before by an attempt that failed between the state change and adding its features job
     const back = [...posts.values()].filter(
       (p) => p.state === "featurizing" && p.flags.includes(REFEATURIZED_FLAG),
@@ -119,17 +121,22 @@ export class Predictor {
       const f = features[i]!;
       if ("error" in f) failed.set(post.id, f.error);
       else if ("refeaturize" in f) back.push(post);
-      else ready.push({ post, ...f });
+      else found.push({ post, ...f });
     });
     const sentBack = new Map(
       await Promise.all(back.map(async (post) => [post.id, await this.sendBack(model, post)] as const)),
     );
-    const ranked = ready.length
-      ? await model.rank(
-          ready.map((r) => r.input),
-          this.deps.topK,
-        )
-      : [];
+    const batch = new ModelBatch(found.length);
+    const ready: { post: PostForPredict; flags: string[] }[] = [];
+    for (const f of found) {
+      const error = f.roi && this.decodeInto(batch, ready.length, f.roi);
+      if (error) failed.set(f.post.id, error);
+      else {
+        batch.texts.push(f.post.modelText);
+        ready.push(f);
+      }
+    }
+    const ranked = await model.rankBatch(batch, this.deps.topK);
     await repos.posts.savePredictions(
       model.id,
       ready.map((r, i) => ({ postId: r.post.id, ranked: ranked[i]!, flags: r.flags })),
@@ -142,6 +149,27 @@ export class Predictor {
       if (error) return { error };
       return sentBack.get(id) ?? { outcome: done.has(id) ? "done" : "skipped" };
     });
+  }
+
+  /**
+   * Decodes an RoI object straight into row `row` of the batch (no tensors of its own to allocate and copy), or
+   * says why it cannot be: the post's attempt fails and its job is retried. An unreadable object leaves the cache
+   * and the row zero: S3-compatible stores that write objects in place (s3rver does) can serve a half-written
+   * object while another feature job stores the same image's RoIs, and the retry reads it whole.
+   */
+  private decodeInto(batch: ModelBatch, row: number, roi: { key: string; bytes: Buffer }): Error | undefined {
+    try {
+      const { boxes } = decodeRoi(roi.bytes, batch.features, row * FEATURES_PER_POST);
+      batch.boxes.set(boxes, row * BOXES_PER_POST);
+      return undefined;
+    } catch (err) {
+      this.deps.cache.delete(roi.key);
+      batch.features.fill(0, row * FEATURES_PER_POST, (row + 1) * FEATURES_PER_POST);
+      batch.boxes.fill(0, row * BOXES_PER_POST, (row + 1) * BOXES_PER_POST);
+      if (err instanceof SafetensorsError)
+        return new Error(`RoI object ${roi.key} is unreadable: ${err.message}`);
+      return err as Error;
+    }
   }
 
   /**
@@ -170,27 +198,17 @@ export class Predictor {
   }
 
   /**
-   * The post's RoI tensors for this model's detector. None there (NoSuchKey): back to featurization if it was not
+   * The post's RoI object for this model's detector. None there (NoSuchKey): back to featurization if it was not
    * sent back before (features of another detector, or the object was removed), else caption only, flagged. Anything
-   * else (S3 unreachable, or an unreadable object) fails this post's attempt and its job is retried: S3-compatible
-   * stores that write objects in place (s3rver does) can serve a half-written object while another feature job
-   * stores the same image's RoIs, and the retry reads it whole. An object still unreadable after every attempt
-   * fails the post with the reason.
+   * else (S3 unreachable) fails this post's attempt and its job is retried; an object still unreadable after every
+   * attempt fails the post with the reason (`decodeInto`).
    */
   private async features(model: HashtagModel, post: PostForPredict): Promise<Features> {
-    if (!post.imageSha256) return { input: { text: post.modelText }, flags: [] };
+    if (!post.imageSha256) return { flags: [] };
     const key = roiCacheKey(model.manifest.detector, post.imageSha256);
     const { cache, store } = this.deps;
     try {
-      const bytes = await cache.get(key, () => store.get(key));
-      let roi: RoiFeatures;
-      try {
-        roi = decodeRoi(bytes);
-      } catch (err) {
-        cache.delete(key); // half-written (see above): the retry reads it again
-        throw err;
-      }
-      return { input: { text: post.modelText, features: roi.features, boxes: roi.boxes }, flags: [] };
+      return { roi: { key, bytes: await cache.get(key, () => store.get(key)) }, flags: [] };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         if (post.state === "predicting" && !post.flags.includes(REFEATURIZED_FLAG))
@@ -199,10 +217,8 @@ export class Predictor {
           { postId: post.id, key },
           "no RoI object for the model's detector after featurizing again; predicting from the caption",
         );
-        return { input: { text: post.modelText }, flags: ROI_MISSING_FLAGS };
+        return { flags: ROI_MISSING_FLAGS };
       }
-      if (err instanceof SafetensorsError)
-        return { error: new Error(`RoI object ${key} is unreadable: ${err.message}`) };
       return { error: err as Error };
     }
   }

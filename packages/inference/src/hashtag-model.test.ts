@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts";
 // the built package: the ONNX session runs on a worker thread, which loads dist/session-worker.js
-import { HashtagModel, type ModelInput } from "@lxtag/inference";
+import { FEATURES_PER_POST, HashtagModel, ModelBatch, type ModelInput } from "@lxtag/inference";
 import { randomModelBundle } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -95,5 +95,24 @@ describe("HashtagModel", () => {
       list.find((r) => r.hashtag === h)!.score;
     const diffs = model.manifest.hashtags.map((h) => Math.abs(score(captionOnly!, h) - score(aAlone!, h)));
     expect(Math.max(...diffs)).toBeGreaterThan(1e-4);
+  });
+
+  it("ranks a batch filled in place as rank does, leaving its rows beyond its texts out", async () => {
+    const a: ModelInput = { text: "a red sunset over the ocean", ...roi(3) };
+    const want = await model.rank([a, { text: "my dog" }], HASHTAGS);
+    const batch = new ModelBatch(3); // a row to spare, as when a post's RoI object could not be decoded
+    batch.features.set(a.features!, 0);
+    batch.boxes.set(a.boxes!, 0);
+    batch.texts.push(a.text, "my dog");
+    batch.features.fill(7, 2 * FEATURES_PER_POST); // the spare row holds what a failed decode left
+    const got = await model.rankBatch(batch, HASHTAGS);
+    expect(got).toHaveLength(2);
+    for (const [i, post] of got.entries()) {
+      expect(post.map((r) => r.hashtag)).toEqual(want[i]!.map((r) => r.hashtag));
+      for (const [j, r] of post.entries()) expect(r.score).toBeCloseTo(want[i]![j]!.score, 5);
+    }
+    const over = new ModelBatch(1);
+    over.texts.push("one", "two");
+    await expect(model.rankBatch(over, 3)).rejects.toThrow(/2 texts in a batch of 1 rows/);
   });
 });

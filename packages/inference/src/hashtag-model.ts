@@ -17,6 +17,36 @@ export interface ModelInput {
   boxes?: Float32Array; // [36 * 4]
 }
 
+/** Values of one post's RoI features and boxes in a {@link ModelBatch}. */
+export const FEATURES_PER_POST = NUM_BOXES * FEATURE_DIM;
+export const BOXES_PER_POST = NUM_BOXES * 4;
+
+/**
+ * Posts' model inputs laid out as the graph takes them, row `i` being post `i` (`texts[i]`): a caller fills the rows
+ * in place (e.g. decodes RoI objects straight into `features`), so no post's tensors are allocated and copied apart.
+ * Rows beyond `texts.length` are not run; a row left zero is caption only.
+ */
+export class ModelBatch {
+  readonly texts: string[] = [];
+  readonly features: Float32Array;
+  readonly boxes: Float32Array;
+
+  constructor(readonly capacity: number) {
+    this.features = new Float32Array(capacity * FEATURES_PER_POST);
+    this.boxes = new Float32Array(capacity * BOXES_PER_POST);
+  }
+
+  static of(inputs: ModelInput[]): ModelBatch {
+    const batch = new ModelBatch(inputs.length);
+    inputs.forEach((input, i) => {
+      if (input.features) batch.features.set(input.features, i * FEATURES_PER_POST);
+      if (input.boxes) batch.boxes.set(input.boxes, i * BOXES_PER_POST);
+      batch.texts.push(input.text);
+    });
+    return batch;
+  }
+}
+
 export interface Ranked {
   hashtag: string;
   score: number;
@@ -53,23 +83,31 @@ export class HashtagModel {
   }
 
   /** Sigmoid scores, top `k` per post, in input order. */
-  async rank(inputs: ModelInput[], k: number): Promise<Ranked[][]> {
+  rank(inputs: ModelInput[], k: number): Promise<Ranked[][]> {
+    return this.rankBatch(ModelBatch.of(inputs), k);
+  }
+
+  /** As `rank`, for a batch built in place; its tensors go to the inference thread and are unusable afterwards. */
+  async rankBatch(batch: ModelBatch, k: number): Promise<Ranked[][]> {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
-    if (!inputs.length) return []; // ORT refuses a batch of zero rows
-    const enc = await this.tokenizer.encodeBatch(inputs.map((i) => i.text));
-    const b = inputs.length;
-    const feats = new Float32Array(b * NUM_BOXES * FEATURE_DIM);
-    const pos = new Float32Array(b * NUM_BOXES * 4);
-    inputs.forEach((input, i) => {
-      if (input.features) feats.set(input.features, i * NUM_BOXES * FEATURE_DIM);
-      if (input.boxes) pos.set(input.boxes, i * NUM_BOXES * 4);
-    });
+    const b = batch.texts.length;
+    if (!b) return []; // ORT refuses a batch of zero rows
+    if (b > batch.capacity) throw new RangeError(`${b} texts in a batch of ${batch.capacity} rows`);
+    const enc = await this.tokenizer.encodeBatch(batch.texts);
     const out = await this.session.run({
       input_ids: { type: "int64", dims: [b, enc.length], data: enc.inputIds },
       attention_mask: { type: "int64", dims: [b, enc.length], data: enc.attentionMask },
       token_type_ids: { type: "int64", dims: [b, enc.length], data: enc.tokenTypeIds },
-      visual_feats: { type: "float32", dims: [b, NUM_BOXES, FEATURE_DIM], data: feats },
-      visual_pos: { type: "float32", dims: [b, NUM_BOXES, 4], data: pos },
+      visual_feats: {
+        type: "float32",
+        dims: [b, NUM_BOXES, FEATURE_DIM],
+        data: batch.features.subarray(0, b * FEATURES_PER_POST),
+      },
+      visual_pos: {
+        type: "float32",
+        dims: [b, NUM_BOXES, 4],
+        data: batch.boxes.subarray(0, b * BOXES_PER_POST),
+      },
     });
     const h = this.manifest.hashtags.length;
     const { dims } = out.logits!;
@@ -78,7 +116,7 @@ export class HashtagModel {
         `logits are [${dims}], expected [${b}, ${h}]: one per hashtag of the manifest`,
       );
     const logits = out.logits!.data as Float32Array;
-    return inputs.map((_, i) => {
+    return batch.texts.map((_, i) => {
       const row = logits.subarray(i * h, (i + 1) * h);
       const order = Array.from(row.keys()).sort((a, c) => row[c]! - row[a]!);
       return order.slice(0, k).map((j) => ({ hashtag: this.manifest.hashtags[j]!, score: sigmoid(row[j]!) }));

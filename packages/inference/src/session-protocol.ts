@@ -13,6 +13,7 @@ export interface SessionInit {
   modelPath: string;
   executionProviders: string[];
   intraOpThreads: number;
+  spinWait: boolean;
 }
 
 export type WorkerRequest = { id: number; feeds: Feeds } | { id: number; dispose: true };

@@ -18,6 +18,7 @@ async function open(): Promise<{ session: ort.InferenceSession; provider: string
         executionProviders: providers,
         intraOpNumThreads: init.intraOpThreads,
         graphOptimizationLevel: "all",
+        extra: { session: { intra_op: { allow_spinning: init.spinWait ? "1" : "0" } } },
       });
       return { session, provider: providers[0]! };
     } catch (err) {
