@@ -61,6 +61,21 @@ export interface PostForPredict {
   flags: string[];
 }
 
+/**
+ * What the review desk orders and filters a post by, from its ranked hashtags: the least certain score's distance
+ * from 0.5 (`u`), the best score (`t`), the hashtags in rank order (`h`). Scores are taken as Postgres stores them
+ * (`real`), so the columns agree with the predictions rows to the bit. Null `u` and `t` when nothing was ranked.
+ */
+function reviewColumns(ranked: RankedHashtag[]): { u: number | null; t: number | null; h: string[] } {
+  if (!ranked.length) return { u: null, t: null, h: [] };
+  const scores = ranked.map((r) => Math.fround(r.score));
+  return {
+    u: Math.min(...scores.map((s) => Math.abs(s - 0.5))),
+    t: Math.max(...scores),
+    h: ranked.map((r) => r.hashtag),
+  };
+}
+
 export class Posts {
   constructor(private readonly db: Db) {}
 
@@ -248,22 +263,22 @@ export class Posts {
         );
       // flags found while predicting (e.g. the RoI object is gone) are added in the same transaction, each once,
       // in the order they were first set; beside them what the review desk filters and orders by (results.ts), from
-      // the post's newest predictions (this model's, or an older model's where this one ranked nothing)
+      // these predictions, which are now the post's newest (a model that ranked nothing leaves the older ones')
       await client.query(
         `UPDATE posts p SET state = 'done', finished_at = coalesce(p.finished_at, now()), error = NULL,
            flags = ARRAY(SELECT f FROM unnest(p.flags || u.flags) WITH ORDINALITY t(f, i) GROUP BY f ORDER BY min(i)),
-           uncertainty = n.uncertainty, top_score = n.top_score, predicted_hashtags = n.hashtags
-         FROM (SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags
+           uncertainty = coalesce(u.uncertainty, p.uncertainty), top_score = coalesce(u.top_score, p.top_score),
+           predicted_hashtags = CASE WHEN u.ranked THEN u.hashtags ELSE p.predicted_hashtags END
+         FROM (SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags,
+                      (e->>'u')::float8 AS uncertainty, (e->>'t')::real AS top_score,
+                      ARRAY(SELECT jsonb_array_elements_text(e->'h')) AS hashtags, jsonb_array_length(e->'h') > 0 AS ranked
                FROM jsonb_array_elements($1::jsonb) e) u
-         CROSS JOIN LATERAL (
-           SELECT coalesce(min(abs(pr.score::float8 - 0.5)), 1) AS uncertainty, max(pr.score) AS top_score,
-                  coalesce(array_agg(pr.hashtag ORDER BY pr.rank), '{}') AS hashtags
-           FROM predictions pr
-           WHERE pr.post_id = u.id
-             AND pr.model_version_id = (SELECT model_version_id FROM predictions
-                                        WHERE post_id = u.id ORDER BY created_at DESC LIMIT 1)) n
          WHERE p.id = u.id AND p.state <> 'failed'`,
-        [JSON.stringify(results.map((r) => ({ id: r.postId, flags: r.flags ?? [] })))],
+        [
+          JSON.stringify(
+            results.map((r) => ({ id: r.postId, flags: r.flags ?? [], ...reviewColumns(r.ranked) })),
+          ),
+        ],
       );
       await client.query("COMMIT");
     } catch (err) {
