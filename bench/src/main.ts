@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FEATURE_DIM, type FeatureJob, jobIds, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { postId } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import {
   engineCommand,
   IsolatedPipeline,
@@ -168,23 +169,9 @@ try {
   await repos.batches.create(predictBatch, apiKeyId, { type: "json", key: "bench" }, {});
   const ids = await repos.posts.insertMany(
     predictBatch,
-    predictPosts.map((e, i) => ({
-      seq: i,
-      externalId: null,
-      dedupKey: `p${i}`,
-      kind: "post",
-      sourceFile: null,
-      caption: e.title,
-      modelText: e.title,
-      takenAt: null,
-      takenAtRaw: null,
-      flags: [],
-      imageKey: null,
-      imageSha256: shas[i % shas.length]!,
-      media: [],
-      hashtags: [],
-      failReason: null,
-    })),
+    predictPosts.map((e, i) =>
+      examplePost(i, { dedupKey: `p${i}`, caption: e.title, imageSha256: shas[i % shas.length]! }),
+    ),
   );
   const benchPredict = async (label: string, preset: string, modelConfig: object) => {
     const modelId = await pipeline.publishRandomModel(`bench-${label}`, {

@@ -5,6 +5,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { FEATURE_DIM, jobIds, NUM_BOXES, QUEUES, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
 import type { NewPost } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import { IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
 import { HashtagModel } from "@lxtag/inference";
 import { addBulkChunked, createQueue, storeOptions } from "@lxtag/runtime";
@@ -133,23 +134,9 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
       );
       const batchId = randomUUID();
       await repos.batches.create(batchId, apiKeyId, { type: "json", key: "bench" }, {});
-      const posts: NewPost[] = Array.from({ length: n }, (_, i) => ({
-        seq: i,
-        externalId: null,
-        dedupKey: `p${i}`,
-        kind: "post",
-        sourceFile: null,
-        caption: caption(i),
-        modelText: caption(i),
-        takenAt: null,
-        takenAtRaw: null,
-        flags: [],
-        imageKey: null,
-        imageSha256: shas[i % images]!,
-        media: [],
-        hashtags: [],
-        failReason: null,
-      }));
+      const posts: NewPost[] = Array.from({ length: n }, (_, i) =>
+        examplePost(i, { dedupKey: `p${i}`, caption: caption(i), imageSha256: shas[i % images]! }),
+      );
       const ids: string[] = [];
       for (let i = 0; i < n; i += 5000)
         ids.push(...(await repos.posts.insertMany(batchId, posts.slice(i, i + 5000))));

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { modelManifestSchema } from "@lxtag/contracts";
 import { createDb, type NewPost, postId, repositories } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
@@ -31,23 +32,14 @@ let modelId: string | undefined;
 let browser: Browser;
 
 function newPost(seq: number): NewPost {
-  return {
-    seq,
+  return examplePost(seq, {
     externalId: `ff-${seq}`,
     dedupKey: `ff-${seq}`,
-    kind: "post",
-    sourceFile: null,
     caption: `Evening walk ${seq} #sunset`,
     modelText: `Evening walk ${seq}`,
-    takenAt: null,
-    takenAtRaw: null,
     flags: ["caption-only"],
-    imageKey: null,
-    imageSha256: null,
-    media: [],
     hashtags: ["sunset"],
-    failReason: null,
-  };
+  });
 }
 
 beforeAll(async () => {

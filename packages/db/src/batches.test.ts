@@ -9,27 +9,12 @@ import { createDb, type Db } from "./client.js";
 import { type Repositories, repositories } from "./index.js";
 import type { NewPost } from "./posts.js";
 import { scratchDatabase } from "./scratch-database.js";
+import { examplePost } from "./testing.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
-const newPost = (seq: number, imageKey: string | null = null): NewPost => ({
-  seq,
-  externalId: null,
-  dedupKey: `post-${seq}`,
-  kind: "post",
-  sourceFile: null,
-  caption: `post ${seq}`,
-  modelText: `post ${seq}`,
-  takenAt: null,
-  takenAtRaw: null,
-  flags: [],
-  imageKey,
-  imageSha256: null,
-  media: [],
-  hashtags: [],
-  failReason: null,
-});
+const newPost = (seq: number, imageKey: string | null = null): NewPost => examplePost(seq, { imageKey });
 
 describe("batches and posts without a serving model", () => {
   let db: Db;

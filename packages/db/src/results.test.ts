@@ -11,6 +11,7 @@ import { type Repositories, repositories } from "./index.js";
 import { type NewPost, postId, type RankedHashtag } from "./posts.js";
 import type { PostPageQuery } from "./results.js";
 import { scratchDatabase } from "./scratch-database.js";
+import { examplePost } from "./testing.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
@@ -34,24 +35,11 @@ interface ModelPost {
 }
 
 function newPost(seq: number): NewPost {
-  const captionTags = seq === CAPTIONED_SEQ ? ["captioned"] : [];
-  return {
-    seq,
-    externalId: null,
-    dedupKey: `post-${seq}`,
-    kind: "post",
-    sourceFile: null,
-    caption: `post ${seq}`,
-    modelText: `post ${seq}`,
-    takenAt: null,
-    takenAtRaw: null,
+  return examplePost(seq, {
     flags: [seq % 7 === 0 ? "caption-only" : "", seq === RARE_FLAG_SEQ ? "rare-flag" : ""].filter(Boolean),
-    imageKey: null,
-    imageSha256: null,
-    media: [],
-    hashtags: captionTags,
+    hashtags: seq === CAPTIONED_SEQ ? ["captioned"] : [],
     failReason: seq === FAILED_SEQ ? "invalid-post: test" : null,
-  };
+  });
 }
 
 function ranked(seq: number): RankedHashtag[] {

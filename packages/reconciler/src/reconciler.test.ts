@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { type FeatureJob, type IngestJob, jobIds, type PredictJob, QUEUES } from "@lxtag/contracts";
 import { createDb, type Db, type NewPost, type Repositories, repositories } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import { createLogger, createQueue, parseEnv, redisConnection, serviceEnvSchema } from "@lxtag/runtime";
 import { scratchDatabase } from "@lxtag/testkit";
 import { type Queue, UnrecoverableError, Worker } from "bullmq";
@@ -50,23 +51,7 @@ afterEach(async () => {
 const reconciler = (detector?: string) =>
   new Reconciler({ repos, queues, log, servingDetector: async () => detector });
 
-const newPost = (seq: number): NewPost => ({
-  seq,
-  externalId: null,
-  dedupKey: `post-${seq}`,
-  kind: "post",
-  sourceFile: null,
-  caption: `post ${seq}`,
-  modelText: `post ${seq}`,
-  takenAt: null,
-  takenAtRaw: null,
-  flags: [],
-  imageKey: `img/${seq}.png`,
-  imageSha256: null,
-  media: [],
-  hashtags: [],
-  failReason: null,
-});
+const newPost = (seq: number): NewPost => examplePost(seq, { imageKey: `img/${seq}.png` });
 
 /** A processing batch with `n` pending posts (as ingest leaves it, minus the features jobs). */
 async function processingBatch(n: number): Promise<{ batchId: string; postIds: string[] }> {

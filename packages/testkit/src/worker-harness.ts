@@ -2,7 +2,8 @@
 // batch of the test's own with its posts, and cleaning all of that up.
 import { randomUUID } from "node:crypto";
 import { jobIds } from "@lxtag/contracts";
-import { createDb, type Db, type NewPost, type Repositories, repositories } from "@lxtag/db";
+import { createDb, type Db, type Repositories, repositories } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import { createQueue, type ServiceEnv } from "@lxtag/runtime";
 import type { Job, Queue } from "bullmq";
 import { waitForJob } from "./jobs.js";
@@ -73,26 +74,7 @@ export class WorkerHarness<C extends ServiceEnv> {
   protected async insertPost(
     fields: { caption?: string; imageKey?: string | null; imageSha256?: string | null } = {},
   ): Promise<string> {
-    const seq = this.seq++;
-    const caption = fields.caption ?? `post ${seq}`;
-    const post: NewPost = {
-      seq,
-      externalId: null,
-      dedupKey: `post-${seq}`,
-      kind: "post",
-      sourceFile: null,
-      caption,
-      modelText: caption,
-      takenAt: null,
-      takenAtRaw: null,
-      flags: [],
-      imageKey: fields.imageKey ?? null,
-      imageSha256: fields.imageSha256 ?? null,
-      media: [],
-      hashtags: [],
-      failReason: null,
-    };
-    const [id] = await this.repos.posts.insertMany(this.batchId, [post]);
+    const [id] = await this.repos.posts.insertMany(this.batchId, [examplePost(this.seq++, fields)]);
     return id!;
   }
 

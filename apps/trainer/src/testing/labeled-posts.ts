@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { FEATURE_DIM, NUM_BOXES, roiCacheKey } from "@lxtag/contracts";
 import type { NewPost, Repositories } from "@lxtag/db";
+import { examplePost } from "@lxtag/db/testing";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
 import { extractHashtags, modelText } from "@lxtag/text";
 
@@ -110,23 +111,13 @@ export async function seedLabeledPosts(
     const scene = SCENES[spec.scene]!;
     const tags = [...scene.tags, ...(rand() < 0.4 ? ["love"] : [])];
     const caption = `${scene.texts[seq % 2]} ${seq}\n.\n${tags.map((t) => `#${t}`).join(" ")}`;
-    return {
-      seq,
-      externalId: null,
-      dedupKey: `post-${seq}`,
-      kind: "post",
-      sourceFile: null,
+    return examplePost(seq, {
       caption,
       modelText: modelText(caption),
-      takenAt: null,
-      takenAtRaw: null,
       flags: spec.sha ? [] : ["caption-only"],
-      imageKey: null,
       imageSha256: spec.sha,
-      media: [],
       hashtags: extractHashtags(caption),
-      failReason: null,
-    };
+    });
   });
   const ids = await repos.posts.insertMany(batchId, posts);
   // as the feature worker leaves them (insertMany returns the new posts' ids in seq order)
