@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { QUEUES } from "@lxtag/contracts";
+import { imageObjectKey, QUEUES } from "@lxtag/contracts";
 import { createDb } from "@lxtag/db";
 import { LocalStack, LxtagClient, noisePhotos, type SyntheticPost, writeExportZips } from "@lxtag/e2e";
 import { createQueue, storeOptions } from "@lxtag/runtime";
@@ -100,7 +100,7 @@ export async function benchIngestImages({ config, work, report, say }: IngestIma
       [batches],
     );
     const uploads = sources.rows.flatMap((r) => r.source.keys ?? []);
-    const keys = [...uploads, ...[...images].map((sha) => `images/${sha}`)];
+    const keys = [...uploads, ...[...images].map(imageObjectKey)];
     for (let i = 0; i < keys.length; i += 32) await store.delete(keys.slice(i, i + 32));
     await db.pool.query("DELETE FROM batches WHERE id = ANY($1::uuid[])", [batches]);
     await db.close();

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { QUEUES, roiCacheKey } from "@lxtag/contracts";
+import { imageObjectKey, QUEUES, roiCacheKey } from "@lxtag/contracts";
 import { createQueue } from "@lxtag/runtime";
 import { SERVICES, type ServiceName } from "./apps.js";
 import { type BatchSummary, LxtagClient } from "./client.js";
@@ -245,7 +245,7 @@ export async function dropScaleRuns(t: IsolatedPipeline, exports: ScaleExport[])
   const keys = [
     ...batches.rows.flatMap((r) => r.source.keys ?? []),
     ...exports.flatMap((e) =>
-      e.imageShas.flatMap((sha) => [`images/${sha}`, roiCacheKey(t.detectorId, sha)]),
+      e.imageShas.flatMap((sha) => [imageObjectKey(sha), roiCacheKey(t.detectorId, sha)]),
     ),
   ];
   for (let i = 0; i < keys.length; i += 64) await t.store.delete(keys.slice(i, i + 64));

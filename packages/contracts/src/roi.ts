@@ -10,6 +10,11 @@ export const ROI_FORMAT = "lxtag-roi/1";
 export const ROI_FORMAT_V2 = "lxtag-roi/2";
 export const ROI_FORMATS = [ROI_FORMAT, ROI_FORMAT_V2] as const;
 export type RoiFormat = (typeof ROI_FORMATS)[number];
+/**
+ * Where ingest stores an export's image: content-addressed, so a post's `imageSha256` names its bytes and the
+ * feature worker may look its RoIs up by that hash without reading the image.
+ */
+export const imageObjectKey = (imageSha256: string) => `images/${imageSha256}`;
 export const roiCacheKey = (detectorId: string, imageSha256: string) =>
   `features/${detectorId}/${imageSha256}.safetensors`;
 export const modelBundlePrefix = (modelVersionId: string) => `models/${modelVersionId}/`;

@@ -2,6 +2,7 @@
 // looked up and stored once (counted on the wire through an S3 proxy), and posts are stored, enqueued and processed
 // while the rest of the export is still being read (the batch's progress moves during ingest).
 import { createHash, randomBytes } from "node:crypto";
+import { imageObjectKey } from "@lxtag/contracts";
 import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { S3Proxy } from "@lxtag/testkit";
@@ -10,7 +11,7 @@ import yazl from "yazl";
 import { seedModel } from "../testing/fixtures.js";
 import { uploadForm, useTestApi } from "../testing/harness.js";
 import { runIngest } from "./ingest-job.js";
-import { imageKey, LOOKUP_ABOVE_BYTES } from "./media-reader.js";
+import { LOOKUP_ABOVE_BYTES } from "./media-reader.js";
 
 /** A PNG signature and random bytes: a new image to S3 each run (the sniffer reads the signature only). */
 const png = (bytes = 256) =>
@@ -96,7 +97,7 @@ describe("an export whose posts share images", () => {
     expect(await runIngest(batchId, deps)).toEqual({ posts: posts.length });
 
     const images = proxy.seen.filter((r) => r.includes("/images/"));
-    const keys = [a, b, c, large].map((bytes) => `/${imageKey(sha(bytes))}`);
+    const keys = [a, b, c, large].map((bytes) => `/${imageObjectKey(sha(bytes))}`);
     const calls = (method: string) =>
       images
         .filter((r) => r.startsWith(`${method} `))
@@ -118,12 +119,13 @@ describe("an export whose posts share images", () => {
     );
     expect(rows.rows).toHaveLength(posts.length);
     const bySeq = new Map(rows.rows.map((r) => [r.seq, r]));
-    expect(bySeq.get(0)).toMatchObject({ imageSha256: sha(a), keys: [imageKey(sha(a))] });
-    expect(bySeq.get(59)).toMatchObject({ imageSha256: sha(b), keys: [imageKey(sha(b))] });
-    expect(bySeq.get(60)).toMatchObject({ imageSha256: sha(a), keys: [imageKey(sha(a)), null] });
-    expect(bySeq.get(61)).toMatchObject({ imageSha256: sha(a), keys: [imageKey(sha(a))] });
-    expect(bySeq.get(63)).toMatchObject({ imageSha256: sha(c), keys: [imageKey(sha(c)), null] });
-    for (const bytes of [a, b, c]) expect(await api.deps.store.get(imageKey(sha(bytes)))).toEqual(bytes);
+    expect(bySeq.get(0)).toMatchObject({ imageSha256: sha(a), keys: [imageObjectKey(sha(a))] });
+    expect(bySeq.get(59)).toMatchObject({ imageSha256: sha(b), keys: [imageObjectKey(sha(b))] });
+    expect(bySeq.get(60)).toMatchObject({ imageSha256: sha(a), keys: [imageObjectKey(sha(a)), null] });
+    expect(bySeq.get(61)).toMatchObject({ imageSha256: sha(a), keys: [imageObjectKey(sha(a))] });
+    expect(bySeq.get(63)).toMatchObject({ imageSha256: sha(c), keys: [imageObjectKey(sha(c)), null] });
+    for (const bytes of [a, b, c])
+      expect(await api.deps.store.get(imageObjectKey(sha(bytes)))).toEqual(bytes);
   });
 
   it("stores, enqueues and finishes posts while the rest of the export is still being read", async () => {
@@ -147,7 +149,7 @@ describe("an export whose posts share images", () => {
       get(target, prop) {
         if (prop === "put")
           return async (key: string, ...rest: [Buffer, string]) => {
-            if (key === imageKey(sha(late))) await gate;
+            if (key === imageObjectKey(sha(late))) await gate;
             return target.put(key, ...rest);
           };
         const value = Reflect.get(target, prop);

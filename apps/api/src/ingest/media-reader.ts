@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
+import { imageObjectKey } from "@lxtag/contracts";
 import type { NewMedia } from "@lxtag/db";
 import type { ZipTree } from "@lxtag/exports";
 import type { ObjectStore } from "@lxtag/storage";
 import { isImage, isVideo, MIME, sniffMediaType } from "@lxtag/vision";
 import { Semaphore } from "./semaphore.js";
-
-export const imageKey = (sha256: string) => `images/${sha256}`;
 
 export interface ReadMedia {
   media: NewMedia[];
@@ -94,7 +93,7 @@ export class MediaReader {
       if (entry.kind === "unknown") flags.add("unsupported-media");
       let objectKey: string | null = null;
       if (entry.kind === "image" && !image) {
-        objectKey = imageKey(entry.sha256);
+        objectKey = imageObjectKey(entry.sha256);
         await this.ensureStored(path, entry.sha256, entry.mime);
         image = { sha256: entry.sha256, key: objectKey };
       }
@@ -162,7 +161,7 @@ export class MediaReader {
    * does; a larger one (a video frame, a scan) is looked up first, as another batch may have stored it.
    */
   private upload(sha256: string, bytes: Buffer, mime: string): Promise<void> {
-    const key = imageKey(sha256);
+    const key = imageObjectKey(sha256);
     return this.s3.use(1, async () => {
       if (bytes.length > LOOKUP_ABOVE_BYTES) {
         this.stats.lookups++;
