@@ -10,7 +10,7 @@ import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
-import { publishRandomModel, registerModel } from "./testing/models.js";
+import { publishModelPair, registerModel } from "./testing/models.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,12 +26,7 @@ describe("predict worker", () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "lxtag-pw-models-"));
-    [a, b] = (
-      await Promise.all([
-        publishRandomModel(env, join(work, "a"), { id: `pw-a-${run}`, seed: 1, detector }),
-        publishRandomModel(env, join(work, "b"), { id: `pw-b-${run}`, seed: 2, detector }),
-      ])
-    ).map((m) => m.manifest) as [ModelManifest, ModelManifest];
+    [a, b] = await publishModelPair(env, work, { idPrefix: "pw-", run, detector });
   });
   beforeEach(async () => {
     scratch = await scratchDatabase(env.DATABASE_URL);

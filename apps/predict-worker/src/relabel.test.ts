@@ -10,7 +10,7 @@ import { scratchDatabase, waitForJob } from "@lxtag/testkit";
 import type { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PredictHarness } from "./testing/fixtures.js";
-import { publishRandomModel, registerModel } from "./testing/models.js";
+import { publishModelPair, registerModel } from "./testing/models.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
 
@@ -25,12 +25,7 @@ describe("relabel jobs", () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "lxtag-pw-relabel-"));
-    [a, b] = (
-      await Promise.all([
-        publishRandomModel(env, join(work, "a"), { id: `pw-ra-${run}`, seed: 1, detector }),
-        publishRandomModel(env, join(work, "b"), { id: `pw-rb-${run}`, seed: 2, detector }),
-      ])
-    ).map((m) => m.manifest) as [ModelManifest, ModelManifest];
+    [a, b] = await publishModelPair(env, work, { idPrefix: "pw-r", run, detector });
     scratch = await scratchDatabase(env.DATABASE_URL);
   });
   afterEach(async () => {

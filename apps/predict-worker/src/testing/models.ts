@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type ModelManifest, modelBundlePrefix } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
 import { type ServiceEnv, storeOptions } from "@lxtag/runtime";
@@ -21,6 +22,23 @@ export async function publishRandomModel(
   } finally {
     store.destroy();
   }
+}
+
+/**
+ * Two random models (seeds 1 and 2) of one detector, published under `<dir>/a` and `<dir>/b` with ids
+ * `<idPrefix>a-<run>` and `<idPrefix>b-<run>`: what the tests switch a worker between.
+ */
+export async function publishModelPair(
+  env: ServiceEnv,
+  dir: string,
+  { idPrefix, run, detector }: { idPrefix: string; run: string; detector: string },
+): Promise<[ModelManifest, ModelManifest]> {
+  const [a, b] = await Promise.all(
+    (["a", "b"] as const).map((name, i) =>
+      publishRandomModel(env, join(dir, name), { id: `${idPrefix}${name}-${run}`, seed: i + 1, detector }),
+    ),
+  );
+  return [a!.manifest, b!.manifest];
 }
 
 /** Puts a published model in a registry (a candidate until activated). */
