@@ -20,7 +20,7 @@ import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
 import { foreignKeyReason, uploadKey } from "./upload-keys.js";
-import { receiveUpload, type Upload } from "./uploads.js";
+import { receiveUpload } from "./uploads.js";
 
 /** What a 503 asks the client to wait: about a Redis restart or failover. */
 export const QUEUE_RETRY_AFTER_S = 10;
@@ -54,16 +54,22 @@ export class BatchService {
     await this.queueReachable();
     const batchId = randomUUID();
     await this.deps.repos.batches.createUploading(batchId, apiKeyId);
-    let upload: Upload;
+    let keys: string[] = []; // receiveUpload deletes its parts itself when it fails
+    let finished: boolean;
     try {
-      upload = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
+      const upload = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
+      keys = upload.keys;
+      finished = await this.deps.repos.batches.finishUpload(batchId, { type: "zip", keys }, upload.options);
     } catch (err) {
-      await this.discard(batchId, true, []); // receiveUpload deleted its parts
+      await this.discard(batchId, true, keys);
       throw err;
     }
-    return this.accept(batchId, apiKeyId, { type: "zip", keys: upload.keys }, upload.options, upload.keys, {
-      uploading: true,
-    });
+    if (!finished) {
+      // the reconciler gave the upload up while it streamed: its batch is failed, and what it wrote goes too
+      await this.discard(batchId, false, keys);
+      throw new UploadAbandonedError(batchId, this.deps.uploadAbandonedAfterS);
+    }
+    return this.enqueue(batchId, keys);
   }
 
   /**
@@ -112,9 +118,8 @@ export class BatchService {
   }
 
   /**
-   * Creates the batch row (or, for an upload, moves its `uploading` row to `queued`), then its ingest job. When
-   * either fails, what the request wrote (`written`: its uploads, then the row) is removed, so no batch waits
-   * `queued` for a job that does not exist; a queue that refused the job answers 503 with Retry-After.
+   * Creates the batch row, then its ingest job (`enqueue`). When the row cannot be created, what the request wrote
+   * (`written`, its uploads) is removed.
    */
   private async accept(
     batchId: string,
@@ -122,22 +127,25 @@ export class BatchService {
     source: BatchSource,
     options: BatchOptions,
     written: string[],
-    { uploading = false } = {},
   ): Promise<AcceptedBatch> {
-    let created = uploading;
     try {
-      if (!uploading) await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
-      else if (!(await this.deps.repos.batches.finishUpload(batchId, source, options))) {
-        // the reconciler gave the upload up while it streamed: its batch is failed, and what it wrote goes too
-        await this.discard(batchId, false, written);
-        throw new UploadAbandonedError(batchId, this.deps.uploadAbandonedAfterS);
-      }
-      created = true;
+      await this.deps.repos.batches.create(batchId, apiKeyId, source, options);
+    } catch (err) {
+      await this.discard(batchId, false, written);
+      throw err;
+    }
+    return this.enqueue(batchId, written);
+  }
+
+  /**
+   * Adds the `queued` batch's ingest job. When the queue refuses it, the batch and what the request wrote are
+   * removed, so no batch waits `queued` for a job that does not exist, and the answer is 503 with Retry-After.
+   */
+  private async enqueue(batchId: string, written: string[]): Promise<AcceptedBatch> {
+    try {
       await this.deps.ingest.add("ingest", { batchId }, { jobId: jobIds.ingest(batchId) });
     } catch (err) {
-      if (err instanceof UploadAbandonedError) throw err;
-      await this.discard(batchId, created, written);
-      if (!created) throw err;
+      await this.discard(batchId, true, written);
       throw new QueueUnavailableError(QUEUE_RETRY_AFTER_S, { cause: err });
     }
     return { batchId, state: "queued", links: { self: `/v1/batches/${batchId}` } };
