@@ -1,9 +1,9 @@
 // ObjectStore against the running S3-compatible server (s3rver), with a recording HTTP proxy in between where a
 // test must see which requests were made.
-import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DeleteBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteBucketCommand, GetObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,4 +112,133 @@ describe("ObjectStore", () => {
     expect(missing).not.toBeInstanceOf(ObjectNotFoundError);
     wrongBucket.destroy();
   });
+
+  it("reads keys with characters S3 signs escaped (spaces, unicode, reserved marks)", async () => {
+    const key = `test/${randomUUID()}/a b+c!'()*%20é 写真.roi`;
+    await store.put(key, Buffer.from("signed"));
+    expect((await store.get(key)).toString()).toBe("signed");
+    const chunks: Buffer[] = [];
+    for await (const c of await store.getStream(key)) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe("signed");
+    await store.delete([key]);
+  });
+
+  it("retries a read S3 answers 503 as the SDK does (three attempts), then throws the answer", async () => {
+    const key = `test/${randomUUID()}`;
+    await store.put(key, "after a while");
+    const s = new ObjectStore({ ...base, endpoint: proxy.url });
+    proxy.fail(key, 2);
+    expect((await s.get(key)).toString()).toBe("after a while");
+    expect(proxy.failed.get(key)).toBe(2);
+    proxy.fail(key, 3);
+    const err = await s.get(key).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: "SlowDown", $metadata: { httpStatusCode: 503 } });
+    expect(proxy.failed.get(key)).toBe(5);
+    s.destroy();
+  });
+
+  it("a read with credentials S3 refuses is the refusal (403), not a missing object", async () => {
+    const key = `test/${randomUUID()}`;
+    await store.put(key, "x");
+    // s3rver checks the access key, not the signature (the signature's own test is below)
+    const s = new ObjectStore({ ...base, accessKeyId: "NOT-A-KEY" });
+    const err = await s.get(key).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(ObjectNotFoundError);
+    expect(err).toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    s.destroy();
+  });
+
+  it("a body cut short, or a server gone silent, fails the read instead of passing as an object", async () => {
+    const server = createServer((req, res) => {
+      if (req.url?.includes("cut")) {
+        res.writeHead(200, { "content-length": "100" });
+        res.write(Buffer.alloc(40));
+        setTimeout(() => res.destroy(), 20);
+      } // else: never answers
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s = new ObjectStore({ ...base, endpoint, requestTimeoutMs: 200 });
+    await expect(s.get("cut/key")).rejects.toBeInstanceOf(Error);
+    await expect(s.get("silent/key")).rejects.toMatchObject({ name: "TimeoutError" });
+    s.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("signs reads as AWS checks them: an independent SigV4 check accepts both the SDK's requests and ours", async () => {
+    const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const verdicts: boolean[] = [];
+    const server = createServer((req, res) => {
+      const ok = sigV4Valid(req, secret);
+      verdicts.push(ok);
+      res.writeHead(ok ? 200 : 403, { "content-length": "2" }).end(ok ? "ok" : "no");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const options = {
+      ...base,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: secret,
+    };
+    const key = "folder/a b+c!'()*é 写真.roi";
+    const sdk = new S3Client({ ...options, forcePathStyle: true, credentials: options });
+    await sdk.send(new GetObjectCommand({ Bucket: base.bucket, Key: key }));
+    const s = new ObjectStore(options);
+    expect((await s.get(key)).toString()).toBe("ok");
+    // the check can fail: the same read with another secret is refused
+    const wrong = new ObjectStore({ ...options, secretAccessKey: "another secret" });
+    await expect(wrong.get(key)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(verdicts).toEqual([true, true, false]);
+    for (const c of [sdk, s, wrong]) c.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
 });
+
+/** AWS Signature Version 4 as S3 checks it, written from AWS's description (not the SDK's code). */
+function sigV4Valid(req: IncomingMessage, secret: string): boolean {
+  const auth = /^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(
+    req.headers.authorization ?? "",
+  );
+  if (!auth) return false;
+  const [, credential, signedHeaders, signature] = auth as unknown as [string, string, string, string];
+  const [, date, region, service] = credential.split("/") as [string, string, string, string];
+  const [path, query = ""] = (req.url ?? "").split("?") as [string, string?];
+  const canonicalQuery = query
+    .split("&")
+    .filter(Boolean)
+    .map((p) => (p.includes("=") ? p : `${p}=`))
+    .sort()
+    .join("&");
+  const headers = signedHeaders
+    .split(";")
+    .map(
+      (h) =>
+        `${h}:${String(req.headers[h] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
+  const canonical = [
+    req.method,
+    path,
+    canonicalQuery,
+    headers,
+    signedHeaders,
+    req.headers["x-amz-content-sha256"],
+  ].join("\n");
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = [
+    "AWS4-HMAC-SHA256",
+    req.headers["x-amz-date"],
+    scope,
+    createHash("sha256").update(canonical).digest("hex"),
+  ].join("\n");
+  const hmac = (k: string | Buffer, d: string) => createHmac("sha256", k).update(d).digest();
+  const signingKey = [date, region, service, "aws4_request"].reduce<Buffer | string>(
+    (k, part) => hmac(k, part),
+    `AWS4${secret}`,
+  );
+  return createHmac("sha256", signingKey).update(toSign).digest("hex") === signature;
+}

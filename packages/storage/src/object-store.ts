@@ -4,16 +4,15 @@ import { pipeline } from "node:stream/promises";
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsCommand,
-  NoSuchKey,
   NotFound,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { SignedGet } from "./signed-get.js";
 
 export interface ObjectStoreOptions {
   /** S3 endpoint; unset means AWS. */
@@ -47,24 +46,29 @@ const isHeadNotFound = (err: unknown) => err instanceof NotFound || status(err) 
 
 /** The key is missing; a missing bucket (also a 404) is a configuration error, not an absent object. */
 const isNoSuchKey = (err: unknown) =>
-  err instanceof NoSuchKey ||
-  (err as S3Error).name === "NoSuchKey" ||
-  (status(err) === 404 && (err as S3Error).name !== "NoSuchBucket");
+  (err as S3Error).name === "NoSuchKey" || (status(err) === 404 && (err as S3Error).name !== "NoSuchBucket");
 
-/** The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. */
+/**
+ * The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. Reads go through
+ * `SignedGet` (the hot path: one RoI object per post), everything else through the SDK.
+ */
 export class ObjectStore {
   readonly bucket: string;
   private readonly s3: S3Client;
+  private readonly reader: SignedGet;
 
   constructor(options: ObjectStoreOptions) {
     this.bucket = options.bucket;
+    const connectionTimeoutMs = 5000;
+    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.s3 = new S3Client({
       endpoint: options.endpoint,
       region: options.region,
       forcePathStyle: options.forcePathStyle ?? true,
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      requestHandler: { connectionTimeout: 5000, requestTimeout: options.requestTimeoutMs ?? 30_000 },
+      requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs },
     });
+    this.reader = new SignedGet({ ...options, connectionTimeoutMs, requestTimeoutMs });
   }
 
   /**
@@ -116,19 +120,12 @@ export class ObjectStore {
 
   /** Throws `ObjectNotFoundError` only when the key does not exist; outages and refusals are thrown as they are. */
   async getStream(key: string): Promise<Readable> {
-    try {
-      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return res.Body as Readable;
-    } catch (err) {
-      if (isNoSuchKey(err)) throw new ObjectNotFoundError(key);
-      throw err;
-    }
+    return this.read(key, (reader) => reader.open(key));
   }
 
+  /** The whole object, its length checked against what S3 announced. Errors as `getStream`'s. */
   async get(key: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.getStream(key)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return this.read(key, (reader) => reader.get(key));
   }
 
   async download(key: string, path: string): Promise<void> {
@@ -169,5 +166,15 @@ export class ObjectStore {
 
   destroy(): void {
     this.s3.destroy();
+    this.reader.destroy();
+  }
+
+  private async read<T>(key: string, fn: (reader: SignedGet) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.reader);
+    } catch (err) {
+      if (isNoSuchKey(err)) throw new ObjectNotFoundError(key);
+      throw err;
+    }
   }
 }
