@@ -44,6 +44,7 @@ export function encodeSafetensors(
   return out;
 }
 
+/** Decodes a safetensors file; tensors may be views of `buf` (so `buf` must not change while they are in use). */
 export function decodeSafetensors(buf: Buffer): {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;
@@ -63,11 +64,20 @@ export function decodeSafetensors(buf: Buffer): {
     const [start, end] = info.data_offsets;
     if (!(info.dtype in BYTES)) throw new SafetensorsError(`tensor ${name}: unsupported dtype ${info.dtype}`);
     if (base + end > buf.length) throw new SafetensorsError(`tensor ${name}: data runs past the end`);
-    const copy = new Uint8Array(buf.subarray(base + start, base + end)); // aligned copy for typed views
+    if (!(start >= 0 && end >= start) || (end - start) % BYTES[info.dtype] !== 0)
+      throw new SafetensorsError(
+        `tensor ${name}: data_offsets ${start}-${end} do not hold whole ${info.dtype}s`,
+      );
+    const at = buf.byteOffset + base + start;
+    // a view where the data is aligned for its type (always for U8, usually for the rest: the header is padded to
+    // 8 bytes), a copy where it is not; on the predict path this saves copying 75 kB per post
+    const aligned = at % BYTES[info.dtype] === 0;
+    const source = aligned ? buf.buffer : new Uint8Array(buf.subarray(base + start, base + end)).buffer;
     const ctor = { F16: Uint16Array, F32: Float32Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array }[
       info.dtype
     ];
-    tensors[name] = { dtype: info.dtype, shape: info.shape, data: new ctor(copy.buffer) };
+    const data = new ctor(source as ArrayBuffer, aligned ? at : 0, (end - start) / BYTES[info.dtype]);
+    tensors[name] = { dtype: info.dtype, shape: info.shape, data };
   }
   return { tensors, metadata };
 }

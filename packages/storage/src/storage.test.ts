@@ -52,6 +52,28 @@ describe("RoI codec", () => {
     });
     expect(() => decodeRoi(buf.subarray(0, buf.length - 10))).toThrow(/runs past the end/);
   });
+  it("decodes an object wherever its bytes sit in memory (views when aligned, copies when not)", () => {
+    const roi = {
+      detectorId: "d",
+      imageWidth: 1,
+      imageHeight: 1,
+      numRealBoxes: 1,
+      features: Float32Array.from({ length: 36 * 2048 }, (_, i) => (i % 13) / 4),
+      boxes: Float32Array.from({ length: 144 }, (_, i) => (i % 4) / 4),
+      scores: new Float32Array(36).fill(0.5),
+    };
+    for (const format of ["lxtag-roi/1", "lxtag-roi/2"] as const) {
+      const buf = encodeRoi(roi, format);
+      const expected = decodeRoi(buf);
+      for (const shift of [1, 2, 3, 4]) {
+        const shifted = Buffer.concat([Buffer.alloc(shift), buf]).subarray(shift);
+        const got = decodeRoi(shifted);
+        expect(got.features).toEqual(expected.features);
+        expect(got.boxes).toEqual(roi.boxes);
+        expect(got.scores).toEqual(roi.scores);
+      }
+    }
+  });
 });
 
 describe("RoI codec, lxtag-roi/2 (8-bit features, per-box scale)", () => {
