@@ -3,7 +3,13 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DeleteBucketCommand, GetObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -166,11 +172,18 @@ describe("ObjectStore", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("signs reads as AWS checks them: an independent SigV4 check accepts both the SDK's requests and ours", async () => {
+  it("signs reads and writes as AWS checks them: an independent SigV4 check accepts the SDK's requests and ours", async () => {
     const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     const verdicts: boolean[] = [];
-    const server = createServer((req, res) => {
-      const ok = sigV4Valid(req, secret);
+    const server = createServer(async (req, res) => {
+      const body: Buffer[] = [];
+      for await (const c of req) body.push(c as Buffer);
+      const payload = req.headers["x-amz-content-sha256"] as string;
+      // a signed payload hash must be the body's (S3 refuses the write otherwise)
+      const bodyOk =
+        !/^[0-9a-f]{64}$/.test(payload) ||
+        createHash("sha256").update(Buffer.concat(body)).digest("hex") === payload;
+      const ok = sigV4Valid(req, secret) && bodyOk;
       verdicts.push(ok);
       res.writeHead(ok ? 200 : 403, { "content-length": "2" }).end(ok ? "ok" : "no");
     });
@@ -184,12 +197,15 @@ describe("ObjectStore", () => {
     const key = "folder/a b+c!'()*é 写真.roi";
     const sdk = new S3Client({ ...options, forcePathStyle: true, credentials: options });
     await sdk.send(new GetObjectCommand({ Bucket: base.bucket, Key: key }));
+    await sdk.send(new PutObjectCommand({ Bucket: base.bucket, Key: key, Body: "sdk body" }));
     const s = new ObjectStore(options);
     expect((await s.get(key)).toString()).toBe("ok");
+    await s.put(key, Buffer.from("our body"), "image/jpeg");
     // the check can fail: the same read with another secret is refused
     const wrong = new ObjectStore({ ...options, secretAccessKey: "another secret" });
     await expect(wrong.get(key)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
-    expect(verdicts).toEqual([true, true, false]);
+    await expect(wrong.put(key, "x")).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(verdicts).toEqual([true, true, true, true, false, false]);
     for (const c of [sdk, s, wrong]) c.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

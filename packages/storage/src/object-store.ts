@@ -8,11 +8,10 @@ import {
   HeadObjectCommand,
   ListObjectsCommand,
   NotFound,
-  PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { SignedGet } from "./signed-get.js";
+import { SignedRequests } from "./signed-requests.js";
 
 export interface ObjectStoreOptions {
   /** S3 endpoint; unset means AWS. */
@@ -49,13 +48,14 @@ const isNoSuchKey = (err: unknown) =>
   (err as S3Error).name === "NoSuchKey" || (status(err) === 404 && (err as S3Error).name !== "NoSuchBucket");
 
 /**
- * The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. Reads go through
- * `SignedGet` (the hot path: one RoI object per post), everything else through the SDK.
+ * The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. Reads and single-request
+ * writes go through `SignedRequests` (the hot paths: an RoI object per post, an image per distinct photo),
+ * everything else through the SDK.
  */
 export class ObjectStore {
   readonly bucket: string;
   private readonly s3: S3Client;
-  private readonly reader: SignedGet;
+  private readonly http: SignedRequests;
 
   constructor(options: ObjectStoreOptions) {
     this.bucket = options.bucket;
@@ -68,7 +68,7 @@ export class ObjectStore {
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
       requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs },
     });
-    this.reader = new SignedGet({ ...options, connectionTimeoutMs, requestTimeoutMs });
+    this.http = new SignedRequests({ ...options, connectionTimeoutMs, requestTimeoutMs });
   }
 
   /**
@@ -93,9 +93,11 @@ export class ObjectStore {
   }
 
   async put(key: string, body: Buffer | Uint8Array | string, contentType?: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
-    );
+    const bytes =
+      typeof body === "string"
+        ? Buffer.from(body)
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    await this.http.put(key, bytes, contentType);
   }
 
   /** Streams a body of unknown length (multipart upload); never buffers the whole object. */
@@ -120,12 +122,12 @@ export class ObjectStore {
 
   /** Throws `ObjectNotFoundError` only when the key does not exist; outages and refusals are thrown as they are. */
   async getStream(key: string): Promise<Readable> {
-    return this.read(key, (reader) => reader.open(key));
+    return this.read(key, (http) => http.open(key));
   }
 
   /** The whole object, its length checked against what S3 announced. Errors as `getStream`'s. */
   async get(key: string): Promise<Buffer> {
-    return this.read(key, (reader) => reader.get(key));
+    return this.read(key, (http) => http.get(key));
   }
 
   async download(key: string, path: string): Promise<void> {
@@ -166,12 +168,12 @@ export class ObjectStore {
 
   destroy(): void {
     this.s3.destroy();
-    this.reader.destroy();
+    this.http.destroy();
   }
 
-  private async read<T>(key: string, fn: (reader: SignedGet) => Promise<T>): Promise<T> {
+  private async read<T>(key: string, fn: (http: SignedRequests) => Promise<T>): Promise<T> {
     try {
-      return await fn(this.reader);
+      return await fn(this.http);
     } catch (err) {
       if (isNoSuchKey(err)) throw new ObjectNotFoundError(key);
       throw err;

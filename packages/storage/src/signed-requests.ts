@@ -1,10 +1,11 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { finished } from "node:stream/promises";
 import { SignatureV4 } from "@smithy/signature-v4";
 
-/** Where objects live and how to sign for them (the fields of `ObjectStoreOptions` a GET needs). */
-export interface SignedGetOptions {
+/** Where objects live and how to sign for them (the fields of `ObjectStoreOptions` these requests need). */
+export interface SignedRequestsOptions {
   /** S3 endpoint; unset means AWS in `region`. */
   endpoint?: string;
   region: string;
@@ -96,19 +97,20 @@ const isRetryable = (err: unknown) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * GetObject as one signed HTTP request on a kept-alive socket. The SDK's GetObjectCommand spends about 1.1 ms of
- * CPU per request in its middleware (measured against s3rver at 96 in flight: 1.6 ms per GET against 0.5 ms here),
- * which on the predict path costs more than the model does; signing is the SDK's own (`@smithy/signature-v4`).
- * Other S3 requests stay on the SDK: they are few.
+ * GetObject and PutObject as one signed HTTP request each, on kept-alive sockets. The SDK's commands spend about
+ * 1.1 ms of CPU per request in their middleware (measured against s3rver at 96 GETs in flight: 1.6 ms per GET
+ * against 0.4 ms here), which on the predict path costs more than the model does, and at ingest as much as
+ * reading and hashing an image; signing is the SDK's own (`@smithy/signature-v4`). The other S3 requests (HEAD,
+ * LIST, DELETE, multipart uploads) stay on the SDK: they are few.
  */
-export class SignedGet {
+export class SignedRequests {
   private readonly signer: SignatureV4;
   private readonly agent: HttpAgent;
   private readonly origin: URL;
   private readonly pathPrefix: string;
   private readonly request: typeof httpRequest;
 
-  constructor(private readonly options: SignedGetOptions) {
+  constructor(private readonly options: SignedRequestsOptions) {
     const pathStyle = options.forcePathStyle ?? true;
     const endpoint = new URL(options.endpoint ?? `https://s3.${options.region}.amazonaws.com`);
     if (!pathStyle) endpoint.hostname = `${options.bucket}.${endpoint.hostname}`;
@@ -134,14 +136,7 @@ export class SignedGet {
    * SDK's three attempts for 5xx and 429), or the socket's error (after three attempts too).
    */
   async open(key: string): Promise<IncomingMessage> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(key);
-      } catch (err) {
-        if (attempt >= ATTEMPTS || !isRetryable(err)) throw err;
-        await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
-      }
-    }
+    return this.attempts(() => this.once("GET", key, { "x-amz-content-sha256": EMPTY_SHA256 }));
   }
 
   /** The object's bytes, checked against the length S3 announced (a dropped connection never passes as a body). */
@@ -161,21 +156,50 @@ export class SignedGet {
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
   }
 
+  /** Stores `body` under `key` (one request, with its SHA-256 signed: S3 refuses a body that does not match). */
+  async put(key: string, body: Buffer, contentType?: string): Promise<void> {
+    const headers: Record<string, string> = {
+      "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
+      "content-length": String(body.length),
+    };
+    if (contentType) headers["content-type"] = contentType;
+    const res = await this.attempts(() => this.once("PUT", key, headers, body));
+    res.resume();
+    await finished(res);
+  }
+
   destroy(): void {
     this.agent.destroy();
   }
 
-  private async once(key: string): Promise<IncomingMessage> {
+  private async attempts(request: () => Promise<IncomingMessage>): Promise<IncomingMessage> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        if (attempt >= ATTEMPTS || !isRetryable(err)) throw err;
+        await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  /** One signed request; resolves with the response once S3 answered 200, else throws what S3 said. */
+  private async once(
+    method: "GET" | "PUT",
+    key: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<IncomingMessage> {
     const { origin } = this;
     const port = origin.port ? Number(origin.port) : undefined;
     const signed = await this.signer.sign({
-      method: "GET",
+      method,
       protocol: origin.protocol,
       hostname: origin.hostname,
       port,
       path: `${this.pathPrefix}${escapeKey(key)}`,
       query: {},
-      headers: { host: origin.host, "x-amz-content-sha256": EMPTY_SHA256 },
+      headers: { host: origin.host, ...headers },
     });
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.request(
@@ -184,7 +208,7 @@ export class SignedGet {
           protocol: origin.protocol,
           hostname: origin.hostname,
           port,
-          method: "GET",
+          method,
           path: signed.path,
           headers: signed.headers,
           timeout: this.options.connectionTimeoutMs,
@@ -194,18 +218,20 @@ export class SignedGet {
       req.on("error", reject);
       // silent past the connection timeout before the socket connects, then past the request timeout
       req.on("timeout", () =>
-        req.destroy(Object.assign(new Error(`GET ${key}: no answer in time`), { name: "TimeoutError" })),
+        req.destroy(
+          Object.assign(new Error(`${method} ${key}: no answer in time`), { name: "TimeoutError" }),
+        ),
       );
       req.on("socket", (socket) => {
         if (!socket.connecting) req.setTimeout(this.options.requestTimeoutMs);
         else socket.once("connect", () => req.setTimeout(this.options.requestTimeoutMs));
       });
-      req.end();
+      req.end(body);
     });
     if (res.statusCode === 200) return res;
-    const body: Buffer[] = [];
-    for await (const chunk of res) body.push(chunk as Buffer);
-    const xml = Buffer.concat(body).toString("utf8");
+    const answer: Buffer[] = [];
+    for await (const chunk of res) answer.push(chunk as Buffer);
+    const xml = Buffer.concat(answer).toString("utf8");
     const status = res.statusCode ?? 0;
     throw new S3ResponseError(
       xmlField(xml, "Code") ?? (status === 404 ? "NotFound" : `Http${status}`),
