@@ -5,11 +5,14 @@ import { describe, expect, it, vi } from "vitest";
 import yauzl from "yauzl";
 import yazl from "yazl";
 import {
+  countMetaJson,
   ExportError,
+  type ExportPost,
   parseLegacyMediaJson,
   parseMetaHtml,
   parseMetaJson,
   readExport,
+  streamMetaJson,
   ZipTree,
 } from "./index.js";
 
@@ -22,6 +25,19 @@ async function zipFile(entries: Record<string, string | Buffer>): Promise<string
   const path = join(await mkdtemp(join(tmpdir(), "exp-")), "part.zip");
   await writeFile(path, Buffer.concat(chunks));
   return path;
+}
+
+/** Every post of an export, read through. */
+async function postsOf(tree: ZipTree, options = { includeReels: true, includeArchived: false }) {
+  const contents = await readExport(tree, options);
+  const posts: ExportPost[] = [];
+  for await (const p of contents.posts) posts.push(p);
+  return { ...contents, posts };
+}
+
+async function* chunksOf(text: string, size: number): AsyncGenerator<Buffer> {
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
 }
 
 const post = (title: string, uri = `media/posts/202401/${title.length}.jpg`) => ({
@@ -80,6 +96,32 @@ describe("Meta JSON", () => {
     expect(refused({ ig_reels_media: { media: [] } })).toThrow(expected("an object"));
     expect(refused({ ig_reels_media: { media: [] } })).toThrow(ExportError);
     expect(parseMetaJson("[]", "content/posts_1.json", "post")).toEqual([]);
+  });
+  it("reads the same posts streamed in small chunks as held whole, and counts them first", async () => {
+    const files = {
+      "posts_1.json": JSON.stringify([
+        { title: "Caf\u00c3\u00a9 [#latte]", creation_timestamp: 1726487732, media: [{ uri: "a.heic" }] },
+        post("reef \u00f0\u009f\u008c\u008a #dive"),
+        { media: [] },
+      ]),
+      "reels.json": `\ufeff${JSON.stringify({ ig_reels_media: [post("r1"), post("r2")] }, null, 2)}`,
+      "archived_posts.json": JSON.stringify({ ig_archived_post_media: [post("a")] }),
+      "bare.json": JSON.stringify(post("bare")),
+    };
+    for (const [file, text] of Object.entries(files)) {
+      const whole = parseMetaJson(text.replace(/^\ufeff/, ""), file, "post");
+      for (const size of [1, 5, 4096]) {
+        const streamed: ExportPost[] = [];
+        for await (const group of streamMetaJson(chunksOf(text, size), file, "post")) streamed.push(...group);
+        expect(streamed).toEqual(whole);
+        expect(await countMetaJson(chunksOf(text, size), file)).toBe(whole.length);
+      }
+    }
+    const reels = parseMetaJson(files["reels.json"].slice(1), "reels.json", "post");
+    expect(reels.map((p) => [p.sourceFile, p.kind, p.caption])).toEqual([
+      ["reels.json#0", "reel", "r1"],
+      ["reels.json#1", "reel", "r2"],
+    ]);
   });
   it("names the file in a JSON syntax error", () => {
     expect(() => parseMetaJson("[{", "content/posts_1.json", "post")).toThrow(
@@ -157,10 +199,18 @@ describe("readExport over zip parts", () => {
       "media/posts/202401/3.jpg": "jpeg bytes",
     });
     const tree = await ZipTree.open([a, b]);
-    const { posts } = await readExport(tree, { includeReels: true, includeArchived: false });
+    const { posts, records, files } = await postsOf(tree);
     expect(posts.map((p) => p.caption)).toEqual(["one", "two", "ten", "reel"]);
+    expect(posts.map((p) => p.kind)).toEqual(["post", "post", "post", "reel"]);
+    expect(records).toBe(4);
+    expect(files).toEqual([
+      "your_instagram_activity/content/posts_1.json",
+      "meta-2025/instagram-me/your_instagram_activity/media/posts_2.json",
+      "meta-2025/instagram-me/your_instagram_activity/media/posts_10.json",
+      "your_instagram_activity/media/reels.json",
+    ]);
     expect(tree.resolve("media/posts/202401/3.jpg")).toBe("media/posts/202401/3.jpg");
-    const withArchive = await readExport(tree, { includeReels: false, includeArchived: true });
+    const withArchive = await postsOf(tree, { includeReels: false, includeArchived: true });
     expect(withArchive.posts.map((p) => p.caption)).toEqual(["one", "two", "ten", "old"]);
     tree.close();
   });
@@ -172,15 +222,13 @@ describe("readExport over zip parts", () => {
         "content/posts_1.html": html,
       }),
     ]);
-    expect(
-      (await readExport(both, { includeReels: true, includeArchived: false })).posts.map((p) => p.caption),
-    ).toEqual(["from json"]);
+    expect((await postsOf(both)).posts.map((p) => p.caption)).toEqual(["from json"]);
     const htmlOnly = await ZipTree.open([await zipFile({ "content/posts_1.html": html })]);
-    expect(
-      (await readExport(htmlOnly, { includeReels: true, includeArchived: false })).posts.map(
-        (p) => p.caption,
-      ),
-    ).toEqual(["from html"]);
+    expect(await postsOf(htmlOnly)).toMatchObject({
+      posts: [{ caption: "from html" }],
+      records: 1,
+      files: ["content/posts_1.html"],
+    });
   });
   it("resolves media of a re-zipped archive by suffix and falls back to the basename", async () => {
     const tree = await ZipTree.open([
@@ -219,16 +267,82 @@ describe("readExport over zip parts", () => {
     ]);
     const opened = vi.spyOn(yauzl.ZipFile.prototype, "openReadStream");
     try {
-      const { posts } = await readExport(tree, { includeReels: true, includeArchived: false });
+      const { posts } = await postsOf(tree);
       expect(posts.map((p) => p.mediaUris)).toEqual([[uri]]);
       expect((await tree.read(tree.resolve(uri)!)).toString()).toBe("jpeg");
-      // the posts file and the one referenced medium; none of the junk entries
+      // the posts file (counted, then read) and the one referenced medium; none of the junk entries
       const names = opened.mock.calls.map(([entry]) => (entry as yauzl.Entry).fileName);
-      expect(names).toEqual(["content/posts_1.json", uri]);
+      expect(names).toEqual(["content/posts_1.json", "content/posts_1.json", uri]);
     } finally {
       opened.mockRestore();
       tree.close();
     }
+  });
+  it("finds a syntax error or a refused file in any posts file before yielding a post", async () => {
+    const many = JSON.stringify(Array.from({ length: 50 }, (_, i) => post(`p${i}`)));
+    for (const [broken, code] of [
+      [`${many.slice(0, -1)}, {"media": []}`, "invalid-json"], // cut short
+      [`${many} ]`, "invalid-json"], // trailing text
+      ['{"posts": []}', "invalid-posts-file"],
+    ] as const) {
+      const tree = await ZipTree.open([
+        await zipFile({ "content/posts_1.json": many, "content/posts_2.json": broken }),
+      ]);
+      const read = readExport(tree, { includeReels: true, includeArchived: false });
+      await expect(read, broken.slice(-20)).rejects.toMatchObject({
+        code,
+        message: expect.stringContaining("content/posts_2.json: "),
+      });
+      tree.close();
+    }
+  });
+  it("streams a posts file: the first post comes before the file is inflated to its end", async () => {
+    const posts = Array.from({ length: 5000 }, (_, i) => post(`post number ${i} #stream`));
+    const tree = await ZipTree.open([await zipFile({ "content/posts_1.json": JSON.stringify(posts) })]);
+    const contents = await readExport(tree, { includeReels: true, includeArchived: false });
+    expect(contents.records).toBe(5000);
+    const stream = tree.stream.bind(tree);
+    let pulled = 0;
+    let total = 0;
+    for await (const c of stream("content/posts_1.json")) total += c.length > 0 ? 1 : 0;
+    vi.spyOn(tree, "stream").mockImplementation(async function* (path, maxBytes) {
+      for await (const c of stream(path, maxBytes)) {
+        pulled++;
+        yield c;
+      }
+    });
+    const it = contents.posts[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({ caption: "post number 0 #stream" });
+    expect(total).toBeGreaterThan(10);
+    expect(pulled).toBe(1);
+    await it.return?.();
+    tree.close();
+  });
+  it("reads a legacy media.json whole, with its count", async () => {
+    const tree = await ZipTree.open([
+      await zipFile({
+        "media.json": JSON.stringify({
+          photos: [
+            { caption: "a", taken_at: "2018-09-20T03:40:04+00:00", path: "photos/x.jpg" },
+            { caption: "a", taken_at: "2018-09-20T03:40:04+00:00", path: "photos/y.jpg" },
+          ],
+        }),
+      }),
+    ]);
+    expect(await postsOf(tree)).toMatchObject({
+      files: ["media.json"],
+      records: 1,
+      posts: [{ mediaUris: ["photos/x.jpg", "photos/y.jpg"] }],
+    });
+    tree.close();
+  });
+  it("refuses an entry larger than the limit, streamed or read whole", async () => {
+    const tree = await ZipTree.open([await zipFile({ "media/a.jpg": Buffer.alloc(100) })]);
+    const message = "zip-bomb: entry media/a.jpg is 100 bytes (limit 99)";
+    await expect(tree.read("media/a.jpg", 99)).rejects.toThrow(message);
+    await expect(tree.stream("media/a.jpg", 99).next()).rejects.toThrow(message);
+    expect(await tree.read("media/a.jpg", 100)).toHaveLength(100);
+    tree.close();
   });
   it("rejects an export without posts files with its own code", async () => {
     const tree = await ZipTree.open([

@@ -1,11 +1,19 @@
 import { fixMetaJson } from "@lxtag/text";
 import { ExportError } from "./errors.js";
 import type { ExportPost } from "./export-post.js";
+import {
+  countJsonItems,
+  type JsonItem,
+  type JsonItemsOptions,
+  jsonItemGroups,
+  jsonItemsOf,
+} from "./json-items.js";
 
-const WRAPPERS: Record<string, ExportPost["kind"]> = {
-  ig_reels_media: "reel",
-  ig_archived_post_media: "archived",
-};
+/** Keys of a top-level object whose array holds posts of another kind. */
+const WRAPPERS = new Map<string, ExportPost["kind"]>([
+  ["ig_reels_media", "reel"],
+  ["ig_archived_post_media", "archived"],
+]);
 
 interface MetaMedia {
   uri?: unknown;
@@ -22,10 +30,6 @@ const str = (v: unknown) => (typeof v === "string" ? v : "");
 const iso = (v: unknown) =>
   typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null;
 
-/** What a JSON value is, for a message: "null", "an object", "a string", ... */
-const describe = (v: unknown) =>
-  v === null ? "null" : typeof v === "object" ? "an object" : `a ${typeof v}`;
-
 /** JSON.parse, with the file named in the error the batch fails with. */
 function parseJsonFile(text: string, sourceFile: string): unknown {
   try {
@@ -38,40 +42,63 @@ function parseJsonFile(text: string, sourceFile: string): unknown {
   }
 }
 
-/** Meta DYI JSON: a posts array, or an object with one wrapper key (reels, archived posts). Mojibake repaired. */
+/**
+ * Where a Meta DYI JSON posts file holds its posts: a top-level array, or an object whose wrapper key (reels,
+ * archived posts) holds one, or a bare post object (as in one donated fixture).
+ */
+const metaJsonItems = (sourceFile: string): JsonItemsOptions => ({
+  name: sourceFile,
+  wrappers: [...WRAPPERS.keys()],
+  itemKey: "media",
+  expected: `an array of posts (or an object whose ${[...WRAPPERS.keys()].join(" or ")} holds one)`,
+});
+
+/** One record of a Meta DYI JSON posts file as a post; mojibake repaired. The one rule, streamed or not. */
+function metaJsonPost(
+  item: JsonItem,
+  index: number,
+  sourceFile: string,
+  kind: ExportPost["kind"],
+): ExportPost {
+  const post = fixMetaJson(item.value) as MetaPost;
+  const media = Array.isArray(post?.media) ? post.media : [];
+  // caption: post title when non-empty (carousels), else the first non-empty media title (classic single posts)
+  const caption = str(post?.title) || media.map((m) => str(m?.title)).find((t) => t) || "";
+  return {
+    source: "meta-json",
+    sourceFile: `${sourceFile}#${index}`,
+    kind: (item.wrapper && WRAPPERS.get(item.wrapper)) || kind,
+    takenAt: iso(post?.creation_timestamp) ?? iso(media[0]?.creation_timestamp),
+    takenAtRaw: null,
+    caption,
+    mediaUris: media.map((m) => str(m?.uri)).filter(Boolean),
+  };
+}
+
+/** Meta DYI JSON held whole: a posts array, or an object with one wrapper key (reels, archived posts). */
 export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
-  const data = parseJsonFile(text, sourceFile);
-  let items: unknown;
-  if (Array.isArray(data)) items = data;
-  else if (data && typeof data === "object") {
-    const key = Object.keys(data).find((k) => k in WRAPPERS);
-    if (key) {
-      kind = WRAPPERS[key]!;
-      items = (data as Record<string, unknown>)[key] ?? [];
-    } else if ("media" in data) items = [data]; // a bare post object, as in one donated fixture
-  }
-  if (!Array.isArray(items))
-    throw new ExportError(
-      "invalid-posts-file",
-      `${sourceFile}: expected an array of posts (or an object whose ${Object.keys(WRAPPERS).join(" or ")} holds one), found ${describe(items ?? data)}`,
-    );
-  const posts: ExportPost[] = [];
-  items.forEach((raw, i) => {
-    const post = fixMetaJson(raw) as MetaPost;
-    const media = Array.isArray(post?.media) ? post.media : [];
-    // caption: post title when non-empty (carousels), else the first non-empty media title (classic single posts)
-    const caption = str(post?.title) || media.map((m) => str(m?.title)).find((t) => t) || "";
-    posts.push({
-      source: "meta-json",
-      sourceFile: `${sourceFile}#${i}`,
-      kind,
-      takenAt: iso(post?.creation_timestamp) ?? iso(media[0]?.creation_timestamp),
-      takenAtRaw: null,
-      caption,
-      mediaUris: media.map((m) => str(m?.uri)).filter(Boolean),
-    });
-  });
-  return posts;
+  return jsonItemsOf(text, metaJsonItems(sourceFile)).map((item, i) =>
+    metaJsonPost(item, i, sourceFile, kind),
+  );
+}
+
+/** The posts of a Meta DYI JSON posts file read as a stream, in groups (see `jsonItemGroups`). */
+export async function* streamMetaJson(
+  bytes: AsyncIterable<Buffer | Uint8Array>,
+  sourceFile: string,
+  kind: ExportPost["kind"],
+): AsyncGenerator<ExportPost[]> {
+  let i = 0;
+  for await (const items of jsonItemGroups(bytes, metaJsonItems(sourceFile)))
+    yield items.map((item) => metaJsonPost(item, i++, sourceFile, kind));
+}
+
+/** How many posts `streamMetaJson` yields; every syntax error and refusal is found here, before any post is used. */
+export function countMetaJson(
+  bytes: AsyncIterable<Buffer | Uint8Array>,
+  sourceFile: string,
+): Promise<number> {
+  return countJsonItems(bytes, metaJsonItems(sourceFile));
 }
 
 /** Legacy root `media.json` (up to 2020): photos/videos arrays, one entry per image; carousels regrouped. */

@@ -159,7 +159,18 @@ export class ZipTree {
     return this.byPath.get(path)?.entry.uncompressedSize ?? 0;
   }
 
+  /** An entry read whole into memory (a medium, a posts file that must be parsed whole); the limits of `stream`. */
   async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of this.stream(path, maxBytes)) chunks.push(c);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * An entry inflated chunk by chunk, opened on the first pull. Past `maxBytes` (declared or inflated) it is a
+   * `zip-bomb`; an entry that cannot be inflated is `truncated-zip`. Stopping early closes the entry's stream.
+   */
+  async *stream(path: string, maxBytes = this.limits.maxEntryBytes): AsyncGenerator<Buffer> {
     const loc = this.byPath.get(path);
     if (!loc) throw new Error(`no entry ${path}`);
     if (loc.entry.uncompressedSize > maxBytes)
@@ -167,31 +178,32 @@ export class ZipTree {
         "zip-bomb",
         `entry ${path} is ${loc.entry.uncompressedSize} bytes (limit ${maxBytes})`,
       );
+    const truncated = (err: unknown) =>
+      new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
     let stream: Readable;
     try {
       stream = await loc.zip.openReadStreamPromise(loc.entry);
     } catch (err) {
-      throw new ExportError(
-        "truncated-zip",
-        `entry ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw truncated(err);
     }
-    const chunks: Buffer[] = [];
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let n = 0;
     try {
-      for await (const c of stream) {
-        n += (c as Buffer).length;
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          throw truncated(err);
+        }
+        if (next.done) return;
+        n += next.value.length;
         if (n > maxBytes) throw new ExportError("zip-bomb", `entry ${path} expands past ${maxBytes} bytes`);
-        chunks.push(c as Buffer);
+        yield next.value;
       }
-    } catch (err) {
-      if (err instanceof ExportError) throw err;
-      throw new ExportError(
-        "truncated-zip",
-        `entry ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+    } finally {
+      stream.destroy();
     }
-    return Buffer.concat(chunks);
   }
 
   close(): void {

@@ -1,7 +1,10 @@
-// The ingest job over a JSON batch, with two API keys: a post may use only images its own key may read.
+// The ingest job over a JSON batch, with two API keys: a post may use only images its own key may read. And a
+// batch whose posts are streamed: counted first, so a malformed document stores nothing.
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
-import { useTestApi } from "../testing/harness.js";
+import { batchSourceSchema } from "@lxtag/contracts";
+import { describe, expect, it, vi } from "vitest";
+import yazl from "yazl";
+import { uploadForm, useTestApi } from "../testing/harness.js";
 import { runIngest } from "./ingest-job.js";
 
 interface Row {
@@ -69,5 +72,128 @@ describe("ingest of a JSON batch", () => {
     const summary = await api.deps.repos.batches.summary((await api.deps.repos.batches.find(batchId))!);
     expect(summary.state).toBe("processing");
     expect(summary.errors).toEqual([{ reason: "invalid-image", count: 4 }]);
+  });
+
+  /** A JSON batch of `posts` whose S3 object is then replaced by `text`. */
+  async function jsonBatch(posts: object[], text?: string): Promise<{ batchId: string; key: string }> {
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers: { "x-api-key": api.key },
+      payload: { posts },
+    });
+    expect(res.statusCode).toBe(202);
+    const { batchId } = res.json() as { batchId: string };
+    const source = batchSourceSchema.parse((await api.deps.repos.batches.find(batchId))!.source);
+    if (source.type !== "json") throw new Error("not a JSON batch");
+    if (text !== undefined) await api.deps.store.put(source.key, text);
+    return { batchId, key: source.key };
+  }
+
+  const ingest = (batchId: string) =>
+    runIngest(batchId, {
+      repos: api.deps.repos,
+      store: api.deps.store,
+      features: api.deps.queues.features,
+      log: api.deps.log,
+      chunkSize: 3,
+    });
+
+  const stored = async (batchId: string) =>
+    (
+      await api.deps.db.pool.query<{ seq: number; caption: string; error: string | null }>(
+        "SELECT seq, caption, error FROM posts WHERE batch_id = $1 ORDER BY seq",
+        [batchId],
+      )
+    ).rows;
+
+  it("reads a JSON batch chunk by chunk: seqs run on across chunks, the total is known first", async () => {
+    const posts = Array.from({ length: 8 }, (_, i) => ({ caption: `post ${i} #chunked` }));
+    const { batchId } = await jsonBatch([...posts.slice(0, 4), { caption: 42 }, ...posts.slice(4)]);
+    const progress = vi.spyOn(api.deps.repos.batches, "recordIngestProgress");
+    let calls: unknown[][];
+    try {
+      expect(await ingest(batchId)).toEqual({ posts: 9 });
+      calls = progress.mock.calls.filter(([id]) => id === batchId).map(([, read, total]) => [read, total]);
+    } finally {
+      progress.mockRestore();
+    }
+    // the total before the first post is stored, then the records read, chunk by chunk
+    expect(calls).toEqual([
+      [0, 9],
+      [3, 9],
+      [6, 9],
+      [9, 9],
+    ]);
+    const rows = await stored(batchId);
+    expect(rows.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(rows.map((r) => r.caption)).toEqual(
+      [...posts.slice(0, 4), { caption: "" }, ...posts.slice(4)].map((p) => p.caption),
+    );
+    expect(rows[4]!.error).toMatch(/^invalid-post: /);
+    const summary = await api.deps.repos.batches.summary((await api.deps.repos.batches.find(batchId))!);
+    expect(summary.ingest).toEqual({ postsRead: 9, postsTotal: 9 });
+  });
+
+  it("fails a JSON batch whose document is malformed late in the file before storing any post", async () => {
+    const posts = Array.from({ length: 20 }, (_, i) => ({ caption: `post ${i}` }));
+    const text = JSON.stringify(posts);
+    for (const [broken, error] of [
+      [text.slice(0, -1), "unexpected end of the JSON text"],
+      [`${text.slice(0, -1)},{"caption": "x",}]`, 'unexpected "}"'],
+      [`${text} []`, 'unexpected "[" after the end of the JSON value'],
+    ] as const) {
+      const { batchId, key } = await jsonBatch(posts, broken);
+      expect(await ingest(batchId)).toEqual({ posts: 0 });
+      const batch = (await api.deps.repos.batches.find(batchId))!;
+      expect(batch.state).toBe("failed");
+      expect(batch.error).toContain(`invalid-json: ${key}: ${error}`);
+      expect(await stored(batchId)).toEqual([]);
+    }
+  });
+
+  it("refuses a JSON batch whose document is not an array, wrapper objects included", async () => {
+    const { batchId, key } = await jsonBatch(
+      [{ caption: "x" }],
+      JSON.stringify({ ig_reels_media: [{ caption: "x" }] }),
+    );
+    expect(await ingest(batchId)).toEqual({ posts: 0 });
+    expect((await api.deps.repos.batches.find(batchId))!).toMatchObject({
+      state: "failed",
+      error: `invalid-posts-file: ${key}: expected an array of posts, found an object`,
+    });
+  });
+
+  it("fails an export with a malformed second posts file before storing the first file's posts", async () => {
+    const record = (i: number) => ({
+      media: [{ uri: `media/${i}.jpg`, creation_timestamp: 1, title: `p${i}` }],
+    });
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(
+      Buffer.from(JSON.stringify(Array.from({ length: 10 }, (_, i) => record(i)))),
+      "your_instagram_activity/media/posts_1.json",
+    );
+    zip.addBuffer(
+      Buffer.from(`[${JSON.stringify(record(10))},`),
+      "your_instagram_activity/media/posts_2.json",
+    );
+    zip.end();
+    const bytes: Buffer[] = [];
+    for await (const c of zip.outputStream) bytes.push(c as Buffer);
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers: { "x-api-key": api.key },
+      payload: uploadForm([{ name: "export.zip", bytes: Buffer.concat(bytes) }]),
+    });
+    expect(res.statusCode).toBe(202);
+    const { batchId } = res.json() as { batchId: string };
+    expect(await ingest(batchId)).toEqual({ posts: 0 });
+    const batch = (await api.deps.repos.batches.find(batchId))!;
+    expect(batch.state).toBe("failed");
+    expect(batch.error).toMatch(
+      /^invalid-json: your_instagram_activity\/media\/posts_2\.json: unexpected end of the JSON text/,
+    );
+    expect(await stored(batchId)).toEqual([]);
   });
 });

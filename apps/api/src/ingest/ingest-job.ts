@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { batchOptionsSchema, batchSourceSchema, type FeatureJob, jsonPostSchema } from "@lxtag/contracts";
 import type { Repositories } from "@lxtag/db";
-import { ExportError, readExport, ZipTree } from "@lxtag/exports";
+import { countJsonItems, ExportError, jsonItems, readExport, ZipTree } from "@lxtag/exports";
 import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import { type Queue, UnrecoverableError } from "bullmq";
@@ -26,6 +26,19 @@ function imageRefusal(apiKeyId: string, ref: string): string | undefined {
   if (URL_IMAGE.test(ref)) return undefined;
   const reason = foreignKeyReason(apiKeyId, ref);
   return reason && `invalid-image: S3 key ${JSON.stringify(ref)} is ${reason}`;
+}
+
+/** An iterable's items in arrays of `size` (the last one shorter). */
+async function* chunks<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
 }
 
 export interface IngestDeps {
@@ -57,14 +70,15 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   let warnings: string[];
   try {
     if (source.type === "json") {
-      const raw: unknown = JSON.parse((await deps.store.get(source.key)).toString("utf8"));
-      if (!Array.isArray(raw))
-        throw new ExportError("invalid-posts-file", `${source.key}: expected an array of posts`);
-      await writer.setTotal(raw.length);
-      for (let i = 0; i < raw.length; i += chunkSize) {
-        const chunk = raw.slice(i, i + chunkSize).map((item, j) => {
-          const seq = i + j;
-          const parsed = jsonPostSchema.safeParse(item);
+      // streamed twice, never held whole: counted first (a syntax error anywhere fails the batch before any post
+      // is stored), then read item by item
+      const json = { name: source.key, expected: "an array of posts" };
+      await writer.setTotal(await countJsonItems(await deps.store.getStream(source.key), json));
+      let next = 0;
+      for await (const items of chunks(jsonItems(await deps.store.getStream(source.key), json), chunkSize)) {
+        const chunk = items.map(({ value }) => {
+          const seq = next++;
+          const parsed = jsonPostSchema.safeParse(value);
           if (!parsed.success)
             return malformedPost(seq, `invalid-post: ${formatIssues(parsed.error.issues, "post")}`);
           const p = parsed.data;
@@ -92,31 +106,31 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
         );
         for (const d of downloads) if (d.status === "rejected") throw d.reason;
         tree = await ZipTree.open(paths);
-        const { posts, files } = await readExport(tree, options);
-        log.info({ batchId, files, posts: posts.length }, "export read");
-        await writer.setTotal(posts.length);
+        // the posts files are counted (and checked whole) first, then streamed: a syntax error fails the batch
+        // before any post is stored
+        const { posts, files, records } = await readExport(tree, options);
+        log.info({ batchId, files, posts: records }, "export read");
+        await writer.setTotal(records);
         const media = new MediaReader(tree, deps.store, deps.media);
-        for (let i = 0; i < posts.length; i += chunkSize) {
-          const chunk = await mapConcurrent(
-            posts.slice(i, i + chunkSize),
-            deps.mediaConcurrency ?? 32,
-            async (post, j) => {
-              const read = await media.read(post.mediaUris);
-              if (!post.mediaUris.length) read.flags.push("no-media");
-              return buildPost({
-                seq: i + j,
-                kind: post.kind,
-                sourceFile: post.sourceFile,
-                caption: post.caption,
-                takenAt: post.takenAt,
-                takenAtRaw: post.takenAtRaw,
-                media: read.media,
-                flags: read.flags,
-                image: read.image,
-              });
-            },
-          );
+        let i = 0;
+        for await (const exported of chunks(posts, chunkSize)) {
+          const chunk = await mapConcurrent(exported, deps.mediaConcurrency ?? 32, async (post, j) => {
+            const read = await media.read(post.mediaUris);
+            if (!post.mediaUris.length) read.flags.push("no-media");
+            return buildPost({
+              seq: i + j,
+              kind: post.kind,
+              sourceFile: post.sourceFile,
+              caption: post.caption,
+              takenAt: post.takenAt,
+              takenAtRaw: post.takenAtRaw,
+              media: read.media,
+              flags: read.flags,
+              image: read.image,
+            });
+          });
           await writer.write(chunk);
+          i += chunk.length;
         }
         log.info({ batchId, ...media.stats }, "export media read");
       } finally {
