@@ -87,6 +87,22 @@ describe("feature worker", () => {
     expect(detector.runs).toBe(runs + 1);
   });
 
+  it("runs the detector once for posts of one image whose jobs run at once; the others join that run", async () => {
+    h = await new FeatureHarness(detector, { LXTAG_FEATURE_CONCURRENCY: "4" }).start();
+    const image = randomPng();
+    const imageKey = key("shared.png");
+    await h.direct.put(imageKey, image);
+    const posts = await Promise.all([1, 2, 3, 4].map(() => h!.postFromIngest(imageKey, sha256(image))));
+    const runs = detector.runs;
+    await h.enqueue(...posts);
+    const outcomes = await Promise.all(
+      posts.map(async (p) => ((await h!.settled(p)).returnvalue as { outcome: string }).outcome),
+    );
+    expect(detector.runs).toBe(runs + 1);
+    expect(outcomes.toSorted()).toEqual(["cached", "cached", "cached", "detected"]);
+    for (const p of posts) expect((await h.row(p)).state).toBe("predicting");
+  });
+
   it("with no detector published, takes no jobs (they wait, unfailed), says so once, and serves once one is", async () => {
     // a bucket of the test's own: publishing here leaves the shared detectors/current.json as it is
     const env = {

@@ -71,16 +71,38 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
   return outcome;
 }
 
+/** `ensureRoi` calls under way in this process, by detector and image: joined, never run twice at once. */
+const inFlight = new Map<string, Promise<{ outcome: "cached" | "detected"; sha256: string }>>();
+
 /**
  * The RoI cache entry of one image for this detector: fetched, hashed, and detected only when the cache does not
  * already hold it. Throws ImageUnavailableError or ImageDecodeError for an image that will never be usable.
  * `knownSha256`, the hash ingest computed of an image it stored (content-addressed, `images/<sha256>`), lets a
  * cached image skip the download: posts of an export share few images, so most of their jobs end at one HEAD.
+ * Jobs of posts sharing an image often run at once (ingest enqueues an export's posts together): a second call for
+ * an image whose call is under way joins it (outcome `cached`) instead of running the detector again.
  */
 export async function ensureRoi(
   imageKey: string,
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
   knownSha256: string | null = null,
+): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
+  const image = `${deps.detector.id}\0${knownSha256 ?? imageKey}`;
+  const running = inFlight.get(image);
+  if (running) return { outcome: "cached", sha256: (await running).sha256 };
+  const call = lookUpOrDetect(imageKey, deps, knownSha256);
+  inFlight.set(image, call);
+  try {
+    return await call;
+  } finally {
+    inFlight.delete(image);
+  }
+}
+
+async function lookUpOrDetect(
+  imageKey: string,
+  deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
+  knownSha256: string | null,
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
   if (knownSha256 && (await deps.store.exists(roiCacheKey(deps.detector.id, knownSha256))))
     return { outcome: "cached", sha256: knownSha256 };
