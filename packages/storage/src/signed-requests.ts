@@ -3,19 +3,13 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { finished } from "node:stream/promises";
 import { SignatureV4 } from "@smithy/signature-v4";
+import type { ObjectStoreOptions } from "./object-store.js";
 
-/** Where objects live and how to sign for them (the fields of `ObjectStoreOptions` these requests need). */
-export interface SignedRequestsOptions {
-  /** S3 endpoint; unset means AWS in `region`. */
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  forcePathStyle?: boolean;
+/** Where objects live and how to sign for them, with both timeouts settled. */
+export type SignedRequestsOptions = Omit<ObjectStoreOptions, "requestTimeoutMs"> & {
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
-}
+};
 
 /**
  * An S3 error answer, shaped as the SDK's service errors are (`name` is S3's error code, `$metadata` the status),

@@ -34,14 +34,7 @@ describe("ingest of a JSON batch", () => {
       // the same caption as a refused post, without an image: another post, not merged with it
       { caption: "borrowed" },
     ];
-    const res = await api.app.inject({
-      method: "POST",
-      url: "/v1/batches",
-      headers: { "x-api-key": api.key },
-      payload: { posts },
-    });
-    expect(res.statusCode).toBe(202);
-    const { batchId } = res.json() as { batchId: string };
+    const { batchId } = await jsonBatch(posts);
 
     await runIngest(batchId, {
       repos: api.deps.repos,
