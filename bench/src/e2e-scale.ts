@@ -5,8 +5,8 @@ import { randomUUID } from "node:crypto";
 import {
   dropScaleRuns,
   IsolatedPipeline,
+  RSS_CEILING_MIB,
   restartServices,
-  rssCeilingMiB,
   runScaleExport,
   SCALE_SETTINGS,
   SCALE_TEST_EXPORT,
@@ -88,7 +88,7 @@ export async function benchE2eScale({ config, work, report, say }: E2eScaleBench
           `peak_rss_mib_${metricName(name)}_${label}`,
           mib,
           "MiB",
-          `${run.peakRssAtIngestMiB[name].toFixed(0)} MiB once ingested; README ceiling ${rssCeilingMiB(name, size.posts).toFixed(0)} MiB`,
+          `${run.peakRssAtIngestMiB[name].toFixed(0)} MiB once ingested; README ceiling ${RSS_CEILING_MIB[name]} MiB`,
         );
       return run;
     };

@@ -5,10 +5,8 @@ export { IsolatedPipeline } from "./isolated-pipeline.js";
 export {
   dropScaleRuns,
   type ExactlyOnce,
-  RSS_CEILING,
+  RSS_CEILING_MIB,
   restartServices,
-  rssCeilingMiB,
-  rssCeilingText,
   runScaleExport,
   SCALE_SETTINGS,
   SCALE_TEST_EXPORT,
