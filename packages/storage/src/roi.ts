@@ -145,7 +145,8 @@ export function decodeRoi(buf: Buffer, featuresOut?: Float32Array, offset = 0): 
     imageHeight: Number(metadata.image_h),
     numRealBoxes: Number(metadata.num_real_boxes),
     features: values,
-    boxes: boxes.data as Float32Array,
-    scores: scores.data as Float32Array,
+    // copies (720 bytes): views would keep the whole object's bytes alive as long as the caller keeps these
+    boxes: (boxes.data as Float32Array).slice(),
+    scores: (scores.data as Float32Array).slice(),
   };
 }
