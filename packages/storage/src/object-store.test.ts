@@ -143,6 +143,17 @@ describe("ObjectStore", () => {
     s.destroy();
   });
 
+  it("addresses the bucket by path where a host name cannot carry it (an IP endpoint); an empty key is refused", async () => {
+    const key = `test/${randomUUID()}`;
+    await store.put(key, "by path");
+    const s = new ObjectStore({ ...base, endpoint: proxy.url, forcePathStyle: false });
+    proxy.seen.length = 0;
+    expect((await s.get(key)).toString()).toBe("by path");
+    expect(proxy.seen).toEqual([`GET /${base.bucket}/${key}`]);
+    await expect(s.get("")).rejects.toBeInstanceOf(RangeError);
+    s.destroy();
+  });
+
   it("a read with credentials S3 refuses is the refusal (403), not a missing object", async () => {
     const key = `test/${randomUUID()}`;
     await store.put(key, "x");

@@ -31,6 +31,17 @@ const ATTEMPTS = 3;
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** Sockets kept per S3 host: above any caller's reads in flight (the predict worker's is 96 by default). */
 const MAX_SOCKETS = 256;
+const IDLE_SOCKET_MS = 15_000;
+
+/**
+ * Whether the bucket can be addressed as a host name (`<bucket>.<endpoint>`), as the SDK decides: not on an IP
+ * endpoint, not for names DNS does not allow, and not for dotted names over TLS (the certificate would not match).
+ */
+function virtualHostable(bucket: string, endpoint: URL, https: boolean): boolean {
+  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(endpoint.hostname) || endpoint.hostname.startsWith("[");
+  const dnsName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.includes("..");
+  return !ip && dnsName && !(https && bucket.includes("."));
+}
 
 /** What the signer hashes: its `SourceData`. */
 type SourceData = string | ArrayBuffer | ArrayBufferView;
@@ -80,12 +91,17 @@ const escapeKey = (key: string) =>
 /** What S3 said in an error answer's XML body (absent for some statuses). */
 const xmlField = (xml: string, field: string) => new RegExp(`<${field}>([^<]*)</${field}>`).exec(xml)?.[1];
 
+/** S3's error codes for "try again", whatever the status (a `RequestTimeout` comes as a 400). */
+const RETRYABLE_CODES = new Set(["RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"]);
+
 const isRetryable = (err: unknown) => {
   if (err instanceof S3ResponseError) {
     const status = err.$metadata.httpStatusCode;
-    return status >= 500 || status === 429 || status === 408;
+    return status >= 500 || status === 429 || status === 408 || RETRYABLE_CODES.has(err.name);
   }
-  return true; // refused, reset or timed out on the way: nothing reached S3's answer
+  // refused, reset or timed out on the way (nothing reached S3's answer), never a mistake of ours (no code)
+  const { code, name } = err as { code?: unknown; name?: unknown };
+  return typeof code === "string" || name === "TimeoutError";
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,15 +121,15 @@ export class SignedRequests {
   private readonly request: typeof httpRequest;
 
   constructor(private readonly options: SignedRequestsOptions) {
-    const pathStyle = options.forcePathStyle ?? true;
     const endpoint = new URL(options.endpoint ?? `https://s3.${options.region}.amazonaws.com`);
+    const https = endpoint.protocol === "https:";
+    const pathStyle = (options.forcePathStyle ?? true) || !virtualHostable(options.bucket, endpoint, https);
     if (!pathStyle) endpoint.hostname = `${options.bucket}.${endpoint.hostname}`;
     this.origin = endpoint;
     this.pathPrefix = `${endpoint.pathname.replace(/\/$/, "")}${pathStyle ? `/${escapeKey(options.bucket)}` : ""}/`;
-    const https = endpoint.protocol === "https:";
-    this.agent = https
-      ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS })
-      : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+    // an idle socket is closed after a while: S3 closes them too, and a request on one it closed is a reset
+    const agent = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
+    this.agent = https ? new HttpsAgent(agent) : new HttpAgent(agent);
     this.request = https ? httpsRequest : httpRequest;
     this.signer = new SignatureV4({
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
@@ -184,6 +200,7 @@ export class SignedRequests {
     headers: Record<string, string>,
     body?: Buffer,
   ): Promise<IncomingMessage> {
+    if (!key) throw new RangeError("an S3 key may not be empty (it would name the bucket)");
     const { origin } = this;
     const port = origin.port ? Number(origin.port) : undefined;
     const signed = await this.signer.sign({
@@ -195,27 +212,32 @@ export class SignedRequests {
       query: {},
       headers: { host: origin.host, ...headers },
     });
+    let response: IncomingMessage | undefined;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.request(
         {
           agent: this.agent,
           protocol: origin.protocol,
-          hostname: origin.hostname,
+          hostname: origin.hostname.replace(/^\[(.*)\]$/, "$1"), // an IPv6 literal without its brackets
           port,
           method,
           path: signed.path,
           headers: signed.headers,
           timeout: this.options.connectionTimeoutMs,
         },
-        resolve,
+        (r) => {
+          response = r;
+          resolve(r);
+        },
       );
       req.on("error", reject);
-      // silent past the connection timeout before the socket connects, then past the request timeout
-      req.on("timeout", () =>
-        req.destroy(
-          Object.assign(new Error(`${method} ${key}: no answer in time`), { name: "TimeoutError" }),
-        ),
-      );
+      // silent past the connection timeout before the socket connects, then past the request timeout; once the
+      // answer has begun, the body's reader gets the error (a body cut short never ends as if whole)
+      req.on("timeout", () => {
+        const err = Object.assign(new Error(`${method} ${key}: no answer in time`), { name: "TimeoutError" });
+        if (response) response.destroy(err);
+        req.destroy(err);
+      });
       req.on("socket", (socket) => {
         if (!socket.connecting) req.setTimeout(this.options.requestTimeoutMs);
         else socket.once("connect", () => req.setTimeout(this.options.requestTimeoutMs));
