@@ -71,7 +71,7 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
   return outcome;
 }
 
-/** `ensureRoi` calls under way in this process, by detector and image: joined, never run twice at once. */
+/** `ensureRoi` calls under way in this process, by bucket, detector and image: joined, never run twice at once. */
 const inFlight = new Map<string, Promise<{ outcome: "cached" | "detected"; sha256: string }>>();
 
 /**
@@ -87,7 +87,11 @@ export async function ensureRoi(
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
   knownSha256: string | null = null,
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
-  const image = `${deps.detector.id}\0${knownSha256 ?? imageKey}`;
+  const image = [
+    deps.store.bucket,
+    deps.detector.id,
+    knownSha256 ? `sha:${knownSha256}` : `key:${imageKey}`,
+  ].join("\0");
   const running = inFlight.get(image);
   if (running) return { outcome: "cached", sha256: (await running).sha256 };
   const call = lookUpOrDetect(imageKey, deps, knownSha256);

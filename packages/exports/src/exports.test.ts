@@ -6,6 +6,7 @@ import yauzl from "yauzl";
 import yazl from "yazl";
 import {
   countMetaJson,
+  DEFAULT_ZIP_LIMITS,
   ExportError,
   type ExportPost,
   parseLegacyMediaJson,
@@ -342,6 +343,19 @@ describe("readExport over zip parts", () => {
     await expect(tree.read("media/a.jpg", 99)).rejects.toThrow(message);
     await expect(tree.stream("media/a.jpg", 99).next()).rejects.toThrow(message);
     expect(await tree.read("media/a.jpg", 100)).toHaveLength(100);
+    tree.close();
+  });
+  it("streams a JSON posts file past the in-memory entry limit; media stay under it", async () => {
+    const posts = Array.from({ length: 50 }, (_, i) => ({
+      title: `post ${i}`,
+      media: [{ uri: "media/a.jpg" }],
+    }));
+    const tree = await ZipTree.open(
+      [await zipFile({ "content/posts_1.json": JSON.stringify(posts), "media/a.jpg": Buffer.alloc(200) })],
+      { ...DEFAULT_ZIP_LIMITS, maxEntryBytes: 100 },
+    );
+    expect((await postsOf(tree)).posts).toHaveLength(50);
+    await expect(tree.read("media/a.jpg")).rejects.toThrow(/zip-bomb/);
     tree.close();
   });
   it("rejects an export without posts files with its own code", async () => {

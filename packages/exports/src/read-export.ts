@@ -80,7 +80,7 @@ export async function readExport(tree: ZipTree, options: ReadExportOptions): Pro
   for (const f of files)
     records +=
       f.format === "json"
-        ? await countMetaJson(tree.stream(f.path), f.path)
+        ? await countMetaJson(tree.stream(f.path, STREAMED), f.path)
         : (await readHtml(tree, f)).length;
   return {
     files: files.map((f) => f.path),
@@ -89,10 +89,16 @@ export async function readExport(tree: ZipTree, options: ReadExportOptions): Pro
   };
 }
 
+/**
+ * The size limit of a posts file read as a stream: none of its own (it is never held whole); the archive's limits
+ * (total size, expansion ratio) and yauzl's check of each entry's declared size still bound it.
+ */
+const STREAMED = Number.MAX_SAFE_INTEGER;
+
 /** The posts files' posts in groups: a JSON file's as it is streamed, an HTML file's at once. */
 async function* postGroups(tree: ZipTree, files: Found[]): AsyncGenerator<ExportPost[]> {
   for (const f of files)
-    if (f.format === "json") yield* streamMetaJson(tree.stream(f.path), f.path, f.kind);
+    if (f.format === "json") yield* streamMetaJson(tree.stream(f.path, STREAMED), f.path, f.kind);
     else yield await readHtml(tree, f);
 }
 

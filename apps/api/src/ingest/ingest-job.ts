@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,14 +69,20 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   const chunkSize = deps.chunkSize ?? 500;
   const writer = new ChunkWriter(batchId, repos, deps.features);
   let warnings: string[];
+  // the source goes to temporary files first: one version of each object, read from disk at the reader's pace
+  // (an S3 response left unread while chunks are written would time out), never held whole in memory
+  const dir = await mkdtemp(join(tmpdir(), "lxtag-ingest-"));
+  let tree: ZipTree | undefined;
   try {
     if (source.type === "json") {
-      // streamed twice, never held whole: counted first (a syntax error anywhere fails the batch before any post
-      // is stored), then read item by item
+      // streamed twice: counted first (a syntax error anywhere fails the batch before any post is stored), then
+      // read item by item
+      const path = join(dir, "posts.json");
+      await deps.store.download(source.key, path);
       const json = { name: source.key, expected: "an array of posts" };
-      await writer.setTotal(await countJsonItems(await deps.store.getStream(source.key), json));
+      await writer.setTotal(await countJsonItems(createReadStream(path), json));
       let next = 0;
-      for await (const items of chunks(jsonItems(await deps.store.getStream(source.key), json), chunkSize)) {
+      for await (const items of chunks(jsonItems(createReadStream(path), json), chunkSize)) {
         const chunk = items.map(({ value }) => {
           const seq = next++;
           const parsed = jsonPostSchema.safeParse(value);
@@ -94,49 +101,41 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
         await writer.write(chunk);
       }
     } else {
-      // zip parts go to temporary files and are read through their central directories, entry by entry: never
-      // held whole in memory
-      const dir = await mkdtemp(join(tmpdir(), "lxtag-ingest-"));
-      let tree: ZipTree | undefined;
-      try {
-        const paths = source.keys.map((_, i) => join(dir, `part-${i}.zip`));
-        // every download settled before a failure unwinds: none still writes while the folder is removed
-        const downloads = await Promise.allSettled(
-          source.keys.map((key, i) => deps.store.download(key, paths[i]!)),
-        );
-        for (const d of downloads) if (d.status === "rejected") throw d.reason;
-        tree = await ZipTree.open(paths);
-        // the posts files are counted (and checked whole) first, then streamed: a syntax error fails the batch
-        // before any post is stored
-        const { posts, files, records } = await readExport(tree, options);
-        log.info({ batchId, files, posts: records }, "export read");
-        await writer.setTotal(records);
-        const media = new MediaReader(tree, deps.store, deps.media);
-        let i = 0;
-        for await (const exported of chunks(posts, chunkSize)) {
-          const chunk = await mapConcurrent(exported, deps.mediaConcurrency ?? 32, async (post, j) => {
-            const read = await media.read(post.mediaUris);
-            if (!post.mediaUris.length) read.flags.push("no-media");
-            return buildPost({
-              seq: i + j,
-              kind: post.kind,
-              sourceFile: post.sourceFile,
-              caption: post.caption,
-              takenAt: post.takenAt,
-              takenAtRaw: post.takenAtRaw,
-              media: read.media,
-              flags: read.flags,
-              image: read.image,
-            });
+      // zip parts are read through their central directories, entry by entry
+      const paths = source.keys.map((_, i) => join(dir, `part-${i}.zip`));
+      // every download settled before a failure unwinds: none still writes while the folder is removed
+      const downloads = await Promise.allSettled(
+        source.keys.map((key, i) => deps.store.download(key, paths[i]!)),
+      );
+      for (const d of downloads) if (d.status === "rejected") throw d.reason;
+      tree = await ZipTree.open(paths);
+      // the posts files are counted (and checked whole) first, then streamed: a syntax error fails the batch
+      // before any post is stored
+      const { posts, files, records } = await readExport(tree, options);
+      log.info({ batchId, files, posts: records }, "export read");
+      await writer.setTotal(records);
+      const media = new MediaReader(tree, deps.store, deps.media);
+      let i = 0;
+      for await (const exported of chunks(posts, chunkSize)) {
+        const chunk = await mapConcurrent(exported, deps.mediaConcurrency ?? 32, async (post, j) => {
+          const read = await media.read(post.mediaUris);
+          if (!post.mediaUris.length) read.flags.push("no-media");
+          return buildPost({
+            seq: i + j,
+            kind: post.kind,
+            sourceFile: post.sourceFile,
+            caption: post.caption,
+            takenAt: post.takenAt,
+            takenAtRaw: post.takenAtRaw,
+            media: read.media,
+            flags: read.flags,
+            image: read.image,
           });
-          await writer.write(chunk);
-          i += chunk.length;
-        }
-        log.info({ batchId, ...media.stats }, "export media read");
-      } finally {
-        tree?.close();
-        await rm(dir, { recursive: true, force: true });
+        });
+        await writer.write(chunk);
+        i += chunk.length;
       }
+      log.info({ batchId, ...media.stats }, "export media read");
     }
     warnings = await writer.finish();
   } catch (err) {
@@ -147,6 +146,9 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
       return { posts: 0 };
     }
     throw err;
+  } finally {
+    tree?.close();
+    await rm(dir, { recursive: true, force: true });
   }
   // `records` counts every record read: those beyond the distinct posts were merged into an identical one
   const posts = await repos.batches.markIngested(batchId, warnings, writer.records);
