@@ -11,7 +11,6 @@ import {
   type ExportPost,
   parseLegacyMediaJson,
   parseMetaHtml,
-  parseMetaJson,
   readExport,
   streamMetaJson,
   ZipTree,
@@ -41,13 +40,25 @@ async function* chunksOf(text: string, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
 }
 
+/** A Meta JSON posts file's posts as ingest reads them: streamed (here in one chunk). */
+async function metaJson(
+  text: string,
+  file: string,
+  kind: ExportPost["kind"] = "post",
+): Promise<ExportPost[]> {
+  const posts: ExportPost[] = [];
+  for await (const group of streamMetaJson(chunksOf(text, text.length || 1), file, kind))
+    posts.push(...group);
+  return posts;
+}
+
 const post = (title: string, uri = `media/posts/202401/${title.length}.jpg`) => ({
   media: [{ uri, creation_timestamp: 1_700_000_000, title }],
 });
 
 describe("Meta JSON", () => {
-  it("takes the post title for carousels and the first media title for single posts; repairs mojibake", () => {
-    const posts = parseMetaJson(
+  it("takes the post title for carousels and the first media title for single posts; repairs mojibake", async () => {
+    const posts = await metaJson(
       JSON.stringify([
         {
           title: "Caf\u00c3\u00a9 #latte",
@@ -73,32 +84,31 @@ describe("Meta JSON", () => {
       ["", [], null],
     ]);
   });
-  it("reads wrapper objects (reels, archived) and a bare post object", () => {
-    expect(
-      parseMetaJson(JSON.stringify({ ig_reels_media: [post("r")] }), "reels.json", "post")[0]!.kind,
-    ).toBe("reel");
-    expect(
-      parseMetaJson(JSON.stringify({ ig_archived_post_media: [post("a")] }), "x.json", "post")[0]!.kind,
-    ).toBe("archived");
-    expect(parseMetaJson(JSON.stringify(post("bare")), "posts_1.json", "post")).toHaveLength(1);
+  it("reads wrapper objects (reels, archived) and a bare post object", async () => {
+    expect((await metaJson(JSON.stringify({ ig_reels_media: [post("r")] }), "reels.json"))[0]!.kind).toBe(
+      "reel",
+    );
+    expect((await metaJson(JSON.stringify({ ig_archived_post_media: [post("a")] }), "x.json"))[0]!.kind).toBe(
+      "archived",
+    );
+    expect(await metaJson(JSON.stringify(post("bare")), "posts_1.json")).toHaveLength(1);
   });
-  it("refuses a posts file that holds no array of posts with its own code, naming the file and what it found", () => {
-    const refused = (json: unknown) => () =>
-      parseMetaJson(JSON.stringify(json), "content/posts_1.json", "post");
+  it("refuses a posts file that holds no array of posts with its own code, naming the file and what it found", async () => {
+    const refused = (json: unknown) => expect(metaJson(JSON.stringify(json), "content/posts_1.json")).rejects;
     const expected = (found: string) =>
       new ExportError(
         "invalid-posts-file",
         `content/posts_1.json: expected an array of posts (or an object whose ig_reels_media or ig_archived_post_media holds one), found ${found}`,
       );
-    expect(refused({ posts: [] })).toThrow(expected("an object"));
-    expect(refused("text")).toThrow(expected("a string"));
-    expect(refused(null)).toThrow(expected("null"));
+    await refused({ posts: [] }).toThrow(expected("an object"));
+    await refused("text").toThrow(expected("a string"));
+    await refused(null).toThrow(expected("null"));
     // the wrapper key of the reviewed report: an object where the array belongs gave "items.forEach is not a function"
-    expect(refused({ ig_reels_media: { media: [] } })).toThrow(expected("an object"));
-    expect(refused({ ig_reels_media: { media: [] } })).toThrow(ExportError);
-    expect(parseMetaJson("[]", "content/posts_1.json", "post")).toEqual([]);
+    await refused({ ig_reels_media: { media: [] } }).toThrow(expected("an object"));
+    await refused({ ig_reels_media: { media: [] } }).toThrow(ExportError);
+    expect(await metaJson("[]", "content/posts_1.json")).toEqual([]);
   });
-  it("reads the same posts streamed in small chunks as held whole, and counts them first", async () => {
+  it("reads the same posts streamed in small chunks as in one, and counts them first", async () => {
     const files = {
       "posts_1.json": JSON.stringify([
         { title: "Caf\u00c3\u00a9 [#latte]", creation_timestamp: 1726487732, media: [{ uri: "a.heic" }] },
@@ -110,7 +120,7 @@ describe("Meta JSON", () => {
       "bare.json": JSON.stringify(post("bare")),
     };
     for (const [file, text] of Object.entries(files)) {
-      const whole = parseMetaJson(text.replace(/^\ufeff/, ""), file, "post");
+      const whole = await metaJson(text, file);
       for (const size of [1, 5, 4096]) {
         const streamed: ExportPost[] = [];
         for await (const group of streamMetaJson(chunksOf(text, size), file, "post")) streamed.push(...group);
@@ -118,14 +128,14 @@ describe("Meta JSON", () => {
         expect(await countMetaJson(chunksOf(text, size), file)).toBe(whole.length);
       }
     }
-    const reels = parseMetaJson(files["reels.json"].slice(1), "reels.json", "post");
+    const reels = await metaJson(files["reels.json"], "reels.json");
     expect(reels.map((p) => [p.sourceFile, p.kind, p.caption])).toEqual([
       ["reels.json#0", "reel", "r1"],
       ["reels.json#1", "reel", "r2"],
     ]);
   });
-  it("names the file in a JSON syntax error", () => {
-    expect(() => parseMetaJson("[{", "content/posts_1.json", "post")).toThrow(
+  it("names the file in a JSON syntax error", async () => {
+    await expect(metaJson("[{", "content/posts_1.json")).rejects.toThrow(
       /invalid-json: content\/posts_1.json/,
     );
   });

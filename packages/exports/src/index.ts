@@ -1,14 +1,7 @@
 export { ExportError, type ExportErrorCode } from "./errors.js";
 export type { ExportPost } from "./export-post.js";
-export {
-  countJsonItems,
-  type JsonItem,
-  type JsonItemsOptions,
-  jsonItemGroups,
-  jsonItems,
-  jsonItemsOf,
-} from "./json-items.js";
+export { countJsonItems, type JsonItem, type JsonItemsOptions, jsonItems } from "./json-items.js";
 export { parseMetaHtml } from "./meta-html.js";
-export { countMetaJson, parseLegacyMediaJson, parseMetaJson, streamMetaJson } from "./meta-json.js";
+export { countMetaJson, parseLegacyMediaJson, streamMetaJson } from "./meta-json.js";
 export { type ExportContents, type ReadExportOptions, readExport } from "./read-export.js";
 export { DEFAULT_ZIP_LIMITS, type ZipLimits, ZipTree } from "./zip-tree.js";

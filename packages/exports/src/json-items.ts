@@ -409,11 +409,3 @@ export async function countJsonItems(bytes: Bytes, options: JsonItemsOptions): P
   scanner.end();
   return scanner.count;
 }
-
-/** The items of a document held whole, by the same rules. */
-export function jsonItemsOf(text: string, options: JsonItemsOptions): JsonItem[] {
-  const scanner = new JsonItemScanner(options, true);
-  scanner.write(text);
-  scanner.end();
-  return scanner.take().map((t) => ({ value: JSON.parse(t), wrapper: scanner.wrapper }));
-}

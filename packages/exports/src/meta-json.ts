@@ -1,13 +1,7 @@
 import { fixMetaJson } from "@lxtag/text";
 import { ExportError } from "./errors.js";
 import type { ExportPost } from "./export-post.js";
-import {
-  countJsonItems,
-  type JsonItem,
-  type JsonItemsOptions,
-  jsonItemGroups,
-  jsonItemsOf,
-} from "./json-items.js";
+import { countJsonItems, type JsonItem, type JsonItemsOptions, jsonItemGroups } from "./json-items.js";
 
 /** Keys of a top-level object whose array holds posts of another kind. */
 const WRAPPERS = new Map<string, ExportPost["kind"]>([
@@ -53,7 +47,7 @@ const metaJsonItems = (sourceFile: string): JsonItemsOptions => ({
   expected: `an array of posts (or an object whose ${[...WRAPPERS.keys()].join(" or ")} holds one)`,
 });
 
-/** One record of a Meta DYI JSON posts file as a post; mojibake repaired. The one rule, streamed or not. */
+/** One record of a Meta DYI JSON posts file as a post; mojibake repaired. */
 function metaJsonPost(
   item: JsonItem,
   index: number,
@@ -73,13 +67,6 @@ function metaJsonPost(
     caption,
     mediaUris: media.map((m) => str(m?.uri)).filter(Boolean),
   };
-}
-
-/** Meta DYI JSON held whole: a posts array, or an object with one wrapper key (reels, archived posts). */
-export function parseMetaJson(text: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
-  return jsonItemsOf(text, metaJsonItems(sourceFile)).map((item, i) =>
-    metaJsonPost(item, i, sourceFile, kind),
-  );
 }
 
 /** The posts of a Meta DYI JSON posts file read as a stream, in groups (see `jsonItemGroups`). */
