@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { z } from "zod";
 
@@ -31,6 +33,12 @@ const apiEnvSchema = serviceEnvSchema
      * `upload-abandoned`. Longer than the slowest upload you expect. @defaultValue 3600
      */
     LXTAG_UPLOAD_ABANDONED_AFTER_S: z.coerce.number().int().positive().default(3_600),
+    /**
+     * Where uploads are written before they go to S3, for the ingest job on the same host to read without
+     * downloading them again: room for the uploads in flight and the batches waiting to be ingested. A copy no ingest
+     * took is removed LXTAG_UPLOAD_ABANDONED_AFTER_S after it was last written. @defaultValue <tmpdir>/lxtag-uploads
+     */
+    LXTAG_UPLOAD_SPOOL_DIR: z.string().min(1).default(join(tmpdir(), "lxtag-uploads")),
     LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
     /**
      * How often the reconciler (`@lxtag/reconciler`) looks for unfinished batches and posts without a live job and

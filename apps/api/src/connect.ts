@@ -5,6 +5,7 @@ import { ObjectStore } from "@lxtag/storage";
 import { Redis, type RedisOptions } from "ioredis";
 import { type ApiConfig, loadConfig } from "./config.js";
 import type { ApiDeps } from "./deps.js";
+import { UploadSpool } from "./services/upload-spool.js";
 
 /** Connects the API's services (Postgres, S3, queues) from configuration. */
 export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): Promise<void> } {
@@ -30,6 +31,7 @@ export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): 
     db,
     repos: repositories(db),
     store,
+    spool: new UploadSpool(config.LXTAG_UPLOAD_SPOOL_DIR),
     queues,
     redis,
     log: createLogger("api", config.LXTAG_LOG_LEVEL),

@@ -5,6 +5,7 @@ import type { ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { ApiConfig } from "./config.js";
+import type { UploadSpool } from "./services/upload-spool.js";
 
 /** What the API's routes need; built once in main.ts (or by a test) and passed in. */
 export interface ApiDeps {
@@ -12,6 +13,8 @@ export interface ApiDeps {
   db: Db;
   repos: Repositories;
   store: ObjectStore;
+  /** Local copies of uploads, for the ingest job on this host. */
+  spool: UploadSpool;
   /** Every queue the API adds to or reports on (/queues, /metrics): the trainer scales on `training`'s backlog. */
   queues: {
     ingest: Queue<IngestJob>;

@@ -1,11 +1,13 @@
 import { ingestJobSchema, QUEUES } from "@lxtag/contracts";
 import { startReconciler } from "@lxtag/reconciler";
-import { onShutdown, runWorker } from "@lxtag/runtime";
+import { onShutdown, runWorker, startPolling } from "@lxtag/runtime";
 import { buildApp } from "./app.js";
 import { configuredKeys } from "./config.js";
 import { connect } from "./connect.js";
 import { runIngest } from "./ingest/ingest-job.js";
 import { discardUpload } from "./services/uploads.js";
+
+const SPOOL_SWEEP_MS = 10 * 60_000;
 
 const deps = connect();
 const { config, log } = deps;
@@ -44,8 +46,21 @@ const reconciler =
       )
     : undefined;
 
+// Upload copies no ingest took (a batch ingested on another replica, a process killed mid-upload) go once nothing
+// was written to them for as long as an upload may stay silent.
+const spoolSweep = startPolling(
+  SPOOL_SWEEP_MS,
+  async () => {
+    const removed = await deps.spool.sweep(config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000);
+    if (removed) log.info({ removed, dir: deps.spool.dir }, "upload copies no ingest took removed");
+    return undefined;
+  },
+  (err) => log.warn({ err: err.message, dir: deps.spool.dir }, "could not sweep the upload spool"),
+);
+
 await app.listen({ host: config.LXTAG_API_HOST, port: config.LXTAG_API_PORT });
 onShutdown(log, async () => {
+  await spoolSweep.stop();
   await reconciler?.stop();
   await app.close();
   await ingest.close();

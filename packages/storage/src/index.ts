@@ -9,3 +9,4 @@ export {
   SafetensorsError,
   type Tensor,
 } from "./safetensors.js";
+export type { FileBody } from "./signed-requests.js";

@@ -1,8 +1,11 @@
 // ObjectStore against the running S3-compatible server (s3rver), with a recording HTTP proxy in between where a
 // test must see which requests were made.
 import { createHash, createHmac, randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   DeleteBucketCommand,
   GetObjectCommand,
@@ -50,6 +53,42 @@ describe("ObjectStore", () => {
     const err = await store.get(`${key}-missing`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ObjectNotFoundError);
     expect((err as ObjectNotFoundError).key).toBe(`${key}-missing`);
+  });
+
+  it("writes a file in one PUT up to singlePutMaxBytes, as a multipart upload past it; a missing file is no S3 error", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lxtag-putfile-"));
+    try {
+      const bytes = Buffer.alloc(9 * 2 ** 20); // over one 8 MiB part
+      for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
+      const path = join(dir, "part.zip");
+      await writeFile(path, bytes);
+      const file = { path, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+      const s = new ObjectStore({ ...base, endpoint: proxy.url, singlePutMaxBytes: bytes.length });
+      const [one, parts] = [`test/${randomUUID()}`, `test/${randomUUID()}`];
+      proxy.seen.length = 0;
+      await s.putFile(one, file, "application/zip");
+      expect(proxy.seen).toEqual([`PUT /${base.bucket}/${one}`]);
+      const multipart = new ObjectStore({
+        ...base,
+        endpoint: proxy.url,
+        singlePutMaxBytes: bytes.length - 1,
+      });
+      proxy.seen.length = 0;
+      await multipart.putFile(parts, file, "application/zip");
+      // create, two parts, complete
+      expect(proxy.seen.filter((r) => r.endsWith(parts)).length).toBe(4);
+      for (const key of [one, parts]) expect((await store.get(key)).equals(bytes), key).toBe(true);
+      const stale = `test/${randomUUID()}`;
+      // a file that is not there fails at once, as the reading error, without attempts against S3
+      proxy.seen.length = 0;
+      await expect(s.putFile(stale, { ...file, path: join(dir, "gone.zip") })).rejects.toMatchObject({
+        name: "FileBodyError",
+      });
+      expect(proxy.seen.length).toBeLessThanOrEqual(1);
+      for (const c of [s, multipart]) c.destroy();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("deletes objects; deleting a key that names nothing is no error", async () => {
@@ -212,11 +251,17 @@ describe("ObjectStore", () => {
     const s = new ObjectStore(options);
     expect((await s.get(key)).toString()).toBe("ok");
     await s.put(key, Buffer.from("our body"), "image/jpeg");
+    const dir = await mkdtemp(join(tmpdir(), "lxtag-sigv4-"));
+    const file = join(dir, "body");
+    await writeFile(file, "a file's body");
+    const sha256 = createHash("sha256").update("a file's body").digest("hex");
+    await s.putFile(key, { path: file, bytes: 13, sha256 });
+    await rm(dir, { recursive: true });
     // the check can fail: the same read with another secret is refused
     const wrong = new ObjectStore({ ...options, secretAccessKey: "another secret" });
     await expect(wrong.get(key)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     await expect(wrong.put(key, "x")).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
-    expect(verdicts).toEqual([true, true, true, true, false, false]);
+    expect(verdicts).toEqual([true, true, true, true, true, false, false]);
     for (const c of [sdk, s, wrong]) c.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -11,7 +11,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { SignedRequests } from "./signed-requests.js";
+import { type FileBody, SignedRequests } from "./signed-requests.js";
 
 export interface ObjectStoreOptions {
   /** S3 endpoint; unset means AWS. */
@@ -22,6 +22,11 @@ export interface ObjectStoreOptions {
   secretAccessKey: string;
   /** Path-style addressing, needed by s3rver and most S3-compatible servers. @defaultValue true */
   forcePathStyle?: boolean;
+  /**
+   * Files up to this size are written in one PUT (`putFile`), larger ones as multipart uploads (S3 takes at most
+   * 5 GiB in one request, and parts sent side by side go faster than one stream). @defaultValue 1 GiB
+   */
+  singlePutMaxBytes?: number;
   /**
    * A request whose socket stays silent this long fails (and is retried by the caller): a network that drops
    * packets must not hang a job forever. @defaultValue 30000
@@ -54,11 +59,13 @@ const isNoSuchKey = (err: unknown) =>
  */
 export class ObjectStore {
   readonly bucket: string;
+  private readonly singlePutMaxBytes: number;
   private readonly s3: S3Client;
   private readonly http: SignedRequests;
 
   constructor(options: ObjectStoreOptions) {
     this.bucket = options.bucket;
+    this.singlePutMaxBytes = options.singlePutMaxBytes ?? 2 ** 30;
     const connectionTimeoutMs = 5000;
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.s3 = new S3Client({
@@ -101,13 +108,24 @@ export class ObjectStore {
   }
 
   /** Streams a body of unknown length (multipart upload); never buffers the whole object. */
-  async putStream(key: string, body: Readable, contentType?: string): Promise<void> {
+  async putStream(key: string, body: Readable, contentType?: string, partsInFlight = 2): Promise<void> {
     await new Upload({
       client: this.s3,
       params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
-      queueSize: 2,
+      queueSize: partsInFlight,
       partSize: 8 * 1024 * 1024,
     }).done();
+  }
+
+  /**
+   * Stores a file whose length and SHA-256 are known (hashed as it was written): one signed PUT streamed from
+   * disk, which costs a server about half what a multipart upload of the same bytes does (s3rver: 0.6 s against
+   * 1.2 s of CPU for 100 MiB, and no parts to join); past `singlePutMaxBytes`, a multipart upload.
+   */
+  async putFile(key: string, file: FileBody, contentType?: string): Promise<void> {
+    if (file.bytes > this.singlePutMaxBytes)
+      await this.putStream(key, createReadStream(file.path), contentType, 4);
+    else await this.http.put(key, file, contentType);
   }
 
   async exists(key: string): Promise<boolean> {

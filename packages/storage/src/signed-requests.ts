@@ -1,4 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { finished } from "node:stream/promises";
@@ -23,6 +24,14 @@ export class S3ResponseError extends Error {
     this.name = code;
     this.$metadata = { httpStatusCode: status };
   }
+}
+
+/** A file's bytes as a PUT's body: its length and SHA-256 known beforehand, read from disk again on each attempt. */
+export interface FileBody {
+  path: string;
+  bytes: number;
+  /** Hex SHA-256 of the file's bytes, which the request signs (S3 refuses a body that does not match). */
+  sha256: string;
 }
 
 /** The SDK's client makes up to three attempts at a request that failed on the way or got a 5xx/429 answer. */
@@ -167,11 +176,13 @@ export class SignedRequests {
   }
 
   /** Stores `body` under `key` (one request, with its SHA-256 signed: S3 refuses a body that does not match). */
-  async put(key: string, body: Buffer, contentType?: string): Promise<void> {
-    const headers: Record<string, string> = {
-      "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
-      "content-length": String(body.length),
-    };
+  async put(key: string, body: Buffer | FileBody, contentType?: string): Promise<void> {
+    const headers: Record<string, string> = Buffer.isBuffer(body)
+      ? {
+          "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
+          "content-length": String(body.length),
+        }
+      : { "x-amz-content-sha256": body.sha256, "content-length": String(body.bytes) };
     if (contentType) headers["content-type"] = contentType;
     const res = await this.attempts(() => this.once("PUT", key, headers, body));
     res.resume();
@@ -198,7 +209,7 @@ export class SignedRequests {
     method: "GET" | "PUT",
     key: string,
     headers: Record<string, string>,
-    body?: Buffer,
+    body?: Buffer | FileBody,
   ): Promise<IncomingMessage> {
     if (!key) throw new RangeError("an S3 key may not be empty (it would name the bucket)");
     const { origin } = this;
@@ -242,7 +253,18 @@ export class SignedRequests {
         if (!socket.connecting) req.setTimeout(this.options.requestTimeoutMs);
         else socket.once("connect", () => req.setTimeout(this.options.requestTimeoutMs));
       });
-      req.end(body);
+      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+      else {
+        const file = createReadStream(body.path);
+        // a file that cannot be read fails the request, and is no reason to try again (not an S3 error)
+        file.on("error", (err) =>
+          req.destroy(
+            Object.assign(new Error(`reading ${body.path}: ${err.message}`), { name: "FileBodyError" }),
+          ),
+        );
+        req.on("error", () => file.destroy());
+        file.pipe(req);
+      }
     });
     if (res.statusCode === 200) return res;
     const answer: Buffer[] = [];

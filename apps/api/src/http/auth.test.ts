@@ -62,7 +62,7 @@ describe("authentication of /v1", () => {
   });
 
   it("refuses an upload before reading it: nothing reaches S3", async () => {
-    const put = vi.spyOn(api.deps.store, "putStream");
+    const put = vi.spyOn(api.deps.store, "putFile");
     try {
       const form = () => uploadForm([{ name: "a.zip", bytes: "zip bytes" }]);
       for (const url of ["/v1/batches", "/%761/batches"]) {

@@ -10,6 +10,7 @@ import type { ObjectStore } from "@lxtag/storage";
 import { type Queue, UnrecoverableError } from "bullmq";
 import { formatIssues } from "../errors.js";
 import { foreignKeyReason } from "../services/upload-keys.js";
+import type { UploadSpool } from "../services/upload-spool.js";
 import { ChunkWriter } from "./chunk-writer.js";
 import { MediaReader, type MediaReaderOptions } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
@@ -45,6 +46,8 @@ async function* chunks<T>(items: AsyncIterable<T>, size: number): AsyncGenerator
 export interface IngestDeps {
   repos: Repositories;
   store: ObjectStore;
+  /** The uploads received on this host: a batch's sources are read there when they are, not downloaded. */
+  spool?: UploadSpool;
   features: Queue<FeatureJob>;
   log: Logger;
   /** Posts per database transaction and per addBulk call. @defaultValue 500 */
@@ -69,16 +72,25 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   const chunkSize = deps.chunkSize ?? 500;
   const writer = new ChunkWriter(batchId, repos, deps.features);
   let warnings: string[];
-  // the source goes to temporary files first: one version of each object, read from disk at the reader's pace
-  // (an S3 response left unread while chunks are written would time out), never held whole in memory
+  // the source is read from files: the copies this host received (the upload spool), else downloaded to temporary
+  // files first: one version of each object, read from disk at the reader's pace (an S3 response left unread while
+  // chunks are written would time out), never held whole in memory
   const dir = await mkdtemp(join(tmpdir(), "lxtag-ingest-"));
+  const localFiles = async (keys: string[]) => {
+    const copies = await deps.spool?.copies(batchId, keys);
+    if (copies) return copies;
+    const paths = keys.map((_, i) => join(dir, `source-${i}`));
+    // every download settled before a failure unwinds: none still writes while the folder is removed
+    const downloads = await Promise.allSettled(keys.map((key, i) => deps.store.download(key, paths[i]!)));
+    for (const d of downloads) if (d.status === "rejected") throw d.reason;
+    return paths;
+  };
   let tree: ZipTree | undefined;
   try {
     if (source.type === "json") {
       // streamed twice: counted first (a syntax error anywhere fails the batch before any post is stored), then
       // read item by item
-      const path = join(dir, "posts.json");
-      await deps.store.download(source.key, path);
+      const [path] = (await localFiles([source.key])) as [string];
       const json = { name: source.key, expected: "an array of posts" };
       await writer.setTotal(await countJsonItems(createReadStream(path), json));
       let next = 0;
@@ -102,13 +114,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
       }
     } else {
       // zip parts are read through their central directories, entry by entry
-      const paths = source.keys.map((_, i) => join(dir, `part-${i}.zip`));
-      // every download settled before a failure unwinds: none still writes while the folder is removed
-      const downloads = await Promise.allSettled(
-        source.keys.map((key, i) => deps.store.download(key, paths[i]!)),
-      );
-      for (const d of downloads) if (d.status === "rejected") throw d.reason;
-      tree = await ZipTree.open(paths);
+      tree = await ZipTree.open(await localFiles(source.keys));
       // the posts files are counted (and checked whole) first, then streamed: a syntax error fails the batch
       // before any post is stored
       const { posts, files, records } = await readExport(tree, options);
@@ -149,6 +155,8 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   } finally {
     tree?.close();
     await rm(dir, { recursive: true, force: true });
+    // a retry downloads what it needs
+    await deps.spool?.remove(batchId);
   }
   // `records` counts every record read: those beyond the distinct posts were merged into an identical one
   const posts = await repos.batches.markIngested(batchId, warnings, writer.records);

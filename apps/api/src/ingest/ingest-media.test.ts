@@ -2,6 +2,8 @@
 // looked up and stored once (counted on the wire through an S3 proxy), and posts are stored, enqueued and processed
 // while the rest of the export is still being read (the batch's progress moves during ingest).
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { imageObjectKey } from "@lxtag/contracts";
 import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
@@ -126,6 +128,38 @@ describe("an export whose posts share images", () => {
     expect(bySeq.get(63)).toMatchObject({ imageSha256: sha(c), keys: [imageObjectKey(sha(c)), null] });
     for (const bytes of [a, b, c])
       expect(await api.deps.store.get(imageObjectKey(sha(bytes)))).toEqual(bytes);
+  });
+
+  it("reads an upload from the copy this host received, and downloads the parts where it has none", async () => {
+    const image = png();
+    const files = {
+      [POSTS_FILE]: Buffer.from(JSON.stringify([record(0, ["media/posts/x.png"]), record(1, [])])),
+      "media/posts/x.png": image,
+    };
+    const deps = { ...api.deps, store, features: api.deps.queues.features };
+    const partReads = () => proxy.seen.filter((r) => r.startsWith("GET ") && r.includes("/uploads/"));
+    const here = await upload(files);
+    proxy.seen.length = 0;
+    expect(await runIngest(here, deps)).toEqual({ posts: 2 });
+    expect(partReads()).toEqual([]);
+    // the copy goes with the ingest
+    expect(existsSync(join(api.deps.spool.dir, here))).toBe(false);
+
+    // ingested by another replica: no copy on that host
+    const elsewhere = await upload(files);
+    await api.deps.spool.remove(elsewhere);
+    proxy.seen.length = 0;
+    expect(await runIngest(elsewhere, deps)).toEqual({ posts: 2 });
+    expect(partReads()).toEqual([
+      `GET /${api.deps.store.bucket}/uploads/${api.keyId}/${elsewhere}/part-1.zip`,
+    ]);
+    for (const batchId of [here, elsewhere]) {
+      const row = await api.deps.db.pool.query<{ sha: string }>(
+        "SELECT image_sha256 AS sha FROM posts WHERE batch_id = $1 AND seq = 0",
+        [batchId],
+      );
+      expect(row.rows[0]?.sha, batchId).toBe(sha(image));
+    }
   });
 
   it("stores, enqueues and finishes posts while the rest of the export is still being read", async () => {

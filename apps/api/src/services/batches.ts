@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import type { Multipart } from "@fastify/multipart";
 import {
   type AcceptedBatch,
@@ -20,6 +21,7 @@ import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
 import { foreignKeyReason, uploadKey } from "./upload-keys.js";
+import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
 
 /** What a 503 asks the client to wait: about a Redis restart or failover. */
@@ -32,6 +34,8 @@ type Batch = NonNullable<Awaited<ReturnType<Repositories["batches"]["findForKey"
 export interface BatchServiceDeps {
   repos: Repositories;
   store: ObjectStore;
+  /** Where uploads are written before they go to S3 (the ingest job on this host reads them there). */
+  spool: UploadSpool;
   ingest: Queue<IngestJob>;
   /** Largest zip part of a multipart upload, bytes (the multipart plugin's `fileSize` limit). */
   maxPartBytes: number;
@@ -73,7 +77,7 @@ export class BatchService {
   }
 
   /**
-   * A JSON body: inline posts (stored as one S3 object for the ingest job) or zip parts already in S3, which must
+   * A JSON body: inline posts (stored as one S3 object for the ingest job, from a local copy it can read) or zip parts already in S3, which must
    * be the key's own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
    */
   async fromJson(apiKeyId: string, body: CreateBatchBody): Promise<AcceptedBatch> {
@@ -82,7 +86,19 @@ export class BatchService {
     if ("posts" in body) {
       await this.queueReachable();
       const key = uploadKey(apiKeyId, batchId, "posts.json");
-      await this.deps.store.put(key, JSON.stringify(body.posts), "application/json");
+      const { spool, store } = this.deps;
+      try {
+        const file = await spool.write(
+          batchId,
+          "posts.json",
+          Readable.from([Buffer.from(JSON.stringify(body.posts))]),
+        );
+        await store.putFile(key, file, "application/json");
+        await spool.seal(batchId, [{ key, file }]);
+      } catch (err) {
+        await spool.remove(batchId);
+        throw err;
+      }
       return this.accept(batchId, apiKeyId, { type: "json", key }, options, [key]);
     }
     for (const key of body.s3Keys) {
@@ -154,6 +170,7 @@ export class BatchService {
   /** Best effort: what cannot be removed is logged with its ids (the request's own error is what the client needs). */
   private async discard(batchId: string, created: boolean, keys: string[]): Promise<void> {
     const results = await Promise.allSettled([
+      this.deps.spool.remove(batchId),
       created ? this.deps.repos.batches.delete(batchId) : Promise.resolve(),
       keys.length ? this.deps.store.delete(keys) : Promise.resolve(),
     ]);

@@ -13,6 +13,7 @@ export function createServices(deps: ApiDeps) {
     batches: new BatchService({
       repos: deps.repos,
       store: deps.store,
+      spool: deps.spool,
       ingest: deps.queues.ingest,
       maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
       uploadAbandonedAfterS: deps.config.LXTAG_UPLOAD_ABANDONED_AFTER_S,

@@ -1,9 +1,10 @@
 import type { Multipart } from "@fastify/multipart";
 import { type BatchOptions, batchOptionsSchema } from "@lxtag/contracts";
 import type { Logger } from "@lxtag/runtime";
-import type { ObjectStore } from "@lxtag/storage";
+import type { FileBody, ObjectStore } from "@lxtag/storage";
 import { InvalidJsonError, MissingUploadError, UploadTooLargeError, ValidationError } from "../errors.js";
 import { uploadKey, uploadPrefix } from "./upload-keys.js";
+import type { UploadSpool } from "./upload-spool.js";
 
 export interface Upload {
   keys: string[];
@@ -30,34 +31,50 @@ export interface ReceiveUploadOptions {
   maxPartBytes: number;
   /** Where a failed clean-up is reported (the parts it could not delete stay in S3). */
   log: Logger;
+  /** Where each part is written before it goes to S3, for the ingest job to read on this host. */
+  spool: UploadSpool;
 }
 
 /**
- * Streams every file part of a multipart upload to S3 as `uploads/<apiKeyId>/<batchId>/part-<n>.zip` (nothing is
- * buffered whole) and reads the optional `options` field (JSON text of BatchOptions). The fields may come in any
- * order, so a bad `options` after a file part is found only once that part is written: an upload that fails for
- * any reason (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote.
+ * Receives every file part of a multipart upload into the spool (nothing is held whole in memory) and stores it in
+ * S3 as `uploads/<apiKeyId>/<batchId>/part-<n>.zip`, one PUT per part from its local copy, while the next part
+ * comes in; reads the optional `options` field (JSON text of BatchOptions). The fields may come in any order, so a
+ * bad `options` after a file part is found only once that part is received: an upload that fails for any reason
+ * (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote, in S3 and in the spool.
  */
 export async function receiveUpload(
   store: ObjectStore,
   target: { apiKeyId: string; batchId: string },
   parts: AsyncIterable<Multipart>,
-  { maxPartBytes, log }: ReceiveUploadOptions,
+  { maxPartBytes, log, spool }: ReceiveUploadOptions,
 ): Promise<Upload> {
   const keys: string[] = [];
+  const stored: Promise<{ key: string; file: FileBody }>[] = [];
   let options = batchOptionsSchema.parse({});
   try {
-    for await (const part of parts) {
-      if (part.type === "file") {
-        const key = uploadKey(target.apiKeyId, target.batchId, `part-${keys.length + 1}.zip`);
-        keys.push(key); // before the write: a part that fails half-way is deleted too
-        await store.putStream(key, part.file, "application/zip");
-        if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
-      } else if (part.fieldname === "options") {
-        options = parseOptions(part.value);
+    try {
+      for await (const part of parts) {
+        if (part.type === "file") {
+          const name = `part-${keys.length + 1}.zip`;
+          const key = uploadKey(target.apiKeyId, target.batchId, name);
+          keys.push(key); // before the write: a part that fails half-way is deleted too
+          const file = await spool.write(target.batchId, name, part.file);
+          if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
+          const put = store.putFile(key, file, "application/zip").then(() => ({ key, file }));
+          put.catch(() => {}); // awaited below, or settled before the clean-up
+          stored.push(put);
+        } else if (part.fieldname === "options") {
+          options = parseOptions(part.value);
+        }
       }
+      if (!keys.length) throw new MissingUploadError();
+      await spool.seal(target.batchId, await Promise.all(stored));
+    } finally {
+      // no PUT still under way once this returns or cleans up (it would write a part after its delete)
+      await Promise.allSettled(stored);
     }
   } catch (err) {
+    await spool.remove(target.batchId);
     if (keys.length)
       await store.delete(keys).catch((cleanup: unknown) =>
         // the request's own error is what the client needs; this one is ours to see
@@ -68,7 +85,6 @@ export async function receiveUpload(
       );
     throw err;
   }
-  if (!keys.length) throw new MissingUploadError();
   return { keys, options };
 }
 

@@ -43,7 +43,7 @@ describe("POST /v1/batches during a Redis outage", () => {
   /** The keys the app writes to S3 from now on. */
   function recordWrites(): string[] {
     const keys: string[] = [];
-    for (const method of ["put", "putStream"] as const) {
+    for (const method of ["put", "putFile"] as const) {
       const original = api.deps.store[method].bind(api.deps.store) as (...a: unknown[]) => Promise<void>;
       vi.spyOn(api.deps.store, method).mockImplementation(async (key: string, ...rest: unknown[]) => {
         keys.push(key);

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { jobIds } from "@lxtag/contracts";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { firstPostView, seedBatch, seedModel } from "../../testing/fixtures.js";
@@ -23,15 +25,18 @@ describe("/v1/batches", () => {
   /** The keys of the upload parts the app writes from now on. */
   function recordWrites(): string[] {
     const keys: string[] = [];
-    const putStream = api.deps.store.putStream.bind(api.deps.store);
-    vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+    const putFile = api.deps.store.putFile.bind(api.deps.store);
+    vi.spyOn(api.deps.store, "putFile").mockImplementation(async (key, ...rest) => {
       keys.push(key);
-      return putStream(key, ...rest);
+      return putFile(key, ...rest);
     });
     return keys;
   }
 
-  /** A refused upload leaves nothing: neither its parts nor the batch it created before writing them. */
+  /**
+   * A refused upload leaves nothing: neither its parts (in S3 and in the upload spool) nor the batch it created
+   * before writing them.
+   */
   async function expectDeleted(keys: string[], n: number) {
     expect(keys).toHaveLength(n);
     for (const key of keys) {
@@ -39,6 +44,7 @@ describe("/v1/batches", () => {
       expect(await api.deps.store.exists(key), key).toBe(false);
       const batchId = key.split("/")[2]!;
       expect(await api.deps.repos.batches.find(batchId), batchId).toBeNull();
+      expect(existsSync(join(api.deps.spool.dir, batchId)), batchId).toBe(false);
     }
   }
 
@@ -77,15 +83,19 @@ describe("/v1/batches", () => {
       expect(row.options).toEqual({ includeReels: false, includeArchived: false, allowTraining: true });
       expect((await api.deps.store.get(keys[0]!)).toString()).toBe("first part");
       expect([...(await api.deps.store.get(keys[1]!))]).toEqual([0, 1, 2, 255]);
+      // and a sealed copy of each stays on this host for the ingest job
+      const copies = await api.deps.spool.copies(batchId, keys);
+      expect(copies).toHaveLength(2);
+      expect(await api.deps.spool.copies(batchId, [...keys, `${keys[0]}-never-uploaded`])).toBeUndefined();
     });
 
     it("creates the batch, uploading, before it writes the first part; one the API is gone from can be found", async () => {
       const seen: { state?: string; apiKeyId?: string }[] = [];
-      const putStream = api.deps.store.putStream.bind(api.deps.store);
-      vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+      const putFile = api.deps.store.putFile.bind(api.deps.store);
+      vi.spyOn(api.deps.store, "putFile").mockImplementation(async (key, ...rest) => {
         const row = await api.deps.repos.batches.find(key.split("/")[2]!);
         seen.push({ state: row?.state, apiKeyId: row?.apiKeyId });
-        return putStream(key, ...rest);
+        return putFile(key, ...rest);
       });
       const { batchId } = await expectAccepted(await post(uploadForm([{ name: "a.zip", bytes: "zip" }])));
       expect(seen).toEqual([{ state: "uploading", apiKeyId: api.keyId }]);
@@ -95,10 +105,10 @@ describe("/v1/batches", () => {
 
     it("answers 409 upload_abandoned when the reconciler gave the upload up while it streamed, deleting its part", async () => {
       const written: string[] = [];
-      const putStream = api.deps.store.putStream.bind(api.deps.store);
-      vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+      const putFile = api.deps.store.putFile.bind(api.deps.store);
+      vi.spyOn(api.deps.store, "putFile").mockImplementation(async (key, ...rest) => {
         written.push(key);
-        await putStream(key, ...rest);
+        await putFile(key, ...rest);
         // what the reconciler does with an upload it takes for abandoned, while this one is still streaming
         await api.deps.repos.batches.failUpload(key.split("/")[2]!, "upload-abandoned: test");
       });
@@ -419,10 +429,10 @@ describe("/v1/batches with a small part limit", () => {
 
   it("refuses a part over the limit (413) and deletes what it wrote of it and of the parts before", async () => {
     const keys: string[] = [];
-    const putStream = api.deps.store.putStream.bind(api.deps.store);
-    const spy = vi.spyOn(api.deps.store, "putStream").mockImplementation(async (key, ...rest) => {
+    const putFile = api.deps.store.putFile.bind(api.deps.store);
+    const spy = vi.spyOn(api.deps.store, "putFile").mockImplementation(async (key, ...rest) => {
       keys.push(key);
-      return putStream(key, ...rest);
+      return putFile(key, ...rest);
     });
     const res = await api.app.inject({
       method: "POST",
@@ -439,7 +449,11 @@ describe("/v1/batches with a small part limit", () => {
       error: "payload_too_large",
       message: "upload part big.zip exceeds 16 bytes",
     });
-    expect(keys).toHaveLength(2);
-    for (const key of keys) expect(await api.deps.store.exists(key), key).toBe(false);
+    // the small part was stored, the big one refused once received (before it went to S3)
+    expect(keys).toHaveLength(1);
+    const batchId = keys[0]!.split("/")[2]!;
+    for (const key of [keys[0]!, keys[0]!.replace("part-1", "part-2")])
+      expect(await api.deps.store.exists(key), key).toBe(false);
+    expect(existsSync(join(api.deps.spool.dir, batchId))).toBe(false);
   });
 });

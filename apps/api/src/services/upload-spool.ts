@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { FileBody } from "@lxtag/storage";
+
+/** What the spool says about a batch's sources once every one of them is in S3. */
+interface Manifest {
+  parts: { key: string; file: string; bytes: number; sha256: string }[];
+}
+
+const MANIFEST = "manifest.json";
+/** Batch folders are named by batch id (a UUID): nothing else in the spool's folder is taken for one. */
+const BATCH_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Local copies of what clients upload, one folder per batch (`<dir>/<batchId>/`). An upload is written here first,
+ * hashed as it is written, then stored in S3 in one signed PUT from the file (no multipart parts for the server to
+ * join); once every part is in S3 the folder gets a manifest. The ingest job, when it runs on the same host, reads
+ * the copies instead of downloading the parts again (`copies`), and removes the folder when it is done. S3 stays
+ * the record: a copy that is missing, changed in size or not sealed is never used, and a batch ingested elsewhere
+ * (another replica) downloads its parts as before; `sweep` removes what no ingest took.
+ */
+export class UploadSpool {
+  constructor(readonly dir: string) {}
+
+  /** Writes `body` to the batch's folder as `name`; resolves with the file's path, length and SHA-256. */
+  async write(batchId: string, name: string, body: Readable): Promise<FileBody> {
+    const folder = join(this.dir, batchId);
+    await mkdir(folder, { recursive: true });
+    const path = join(folder, name);
+    const hash = createHash("sha256");
+    let bytes = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    await pipeline(body, tap, createWriteStream(path));
+    return { path, bytes, sha256: hash.digest("hex") };
+  }
+
+  /** Records that the batch's sources are in S3 as `parts` (each the copy of the file beside it). */
+  async seal(batchId: string, parts: { key: string; file: FileBody }[]): Promise<void> {
+    const manifest: Manifest = {
+      parts: parts.map(({ key, file }) => ({ key, file: file.path, bytes: file.bytes, sha256: file.sha256 })),
+    };
+    await writeFile(join(this.dir, batchId, MANIFEST), JSON.stringify(manifest));
+  }
+
+  /**
+   * The local copies of `keys`, in their order, when this host holds a sealed copy of each at the length S3 got;
+   * else undefined (the caller downloads them).
+   */
+  async copies(batchId: string, keys: readonly string[]): Promise<string[] | undefined> {
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(await readFile(join(this.dir, batchId, MANIFEST), "utf8")) as Manifest;
+    } catch {
+      return undefined; // not received here, not sealed, or already taken
+    }
+    const byKey = new Map(manifest.parts.map((p) => [p.key, p]));
+    const paths: string[] = [];
+    for (const key of keys) {
+      const part = byKey.get(key);
+      if (!part) return undefined;
+      const size = await stat(part.file).then(
+        (s) => s.size,
+        () => -1,
+      );
+      if (size !== part.bytes) return undefined;
+      paths.push(part.file);
+    }
+    return paths;
+  }
+
+  /** Removes the batch's folder, whatever it holds. */
+  async remove(batchId: string): Promise<void> {
+    await rm(join(this.dir, batchId), { recursive: true, force: true });
+  }
+
+  /**
+   * Removes batch folders in which nothing was written for more than `olderThanMs` (a part still streaming in is
+   * written to all along); returns how many.
+   */
+  async sweep(olderThanMs: number, now = Date.now()): Promise<number> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names.filter((n) => BATCH_DIR.test(n))) {
+      const folder = join(this.dir, name);
+      const entries = await readdir(folder).catch(() => [] as string[]);
+      const written = await Promise.all(
+        [folder, ...entries.map((e) => join(folder, e))].map((p) =>
+          stat(p).then(
+            (s) => s.mtimeMs,
+            () => 0,
+          ),
+        ),
+      );
+      if (now - Math.max(...written) > olderThanMs) {
+        await this.remove(name);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
