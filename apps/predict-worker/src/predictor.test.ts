@@ -209,6 +209,27 @@ describe("predictor", () => {
     expect((await h.settled(half.id, 60_000)).returnvalue).toBe("done");
   }, 70_000);
 
+  it("decodes an image shared by posts of one micro-batch once; each post is ranked from its own caption", async () => {
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
+    await h.handle.serving;
+    const sunset = await h.post("a red sunset over the ocean", { detector });
+    const dog = await h.post("my dog at the beach", { detector });
+    const again = [
+      { ...(await h.sharing("sunset again", sunset.sha!)), text: "sunset again", roi: sunset.roi! },
+      { ...(await h.sharing("the dog again", dog.sha!)), text: "the dog again", roi: dog.roi! },
+      { ...(await h.sharing("and the sunset", sunset.sha!)), text: "and the sunset", roi: sunset.roi! },
+    ];
+    await h.enqueue(sunset.id, dog.id, ...again.map((p) => p.id));
+    for (const p of [sunset, dog, ...again]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    expect(h.handle.predictor.batcher.stats.recent[0]).toBe(5); // one micro-batch
+    expect(h.handle.predictor.stats.decoded).toBe(2);
+    for (const p of again)
+      expectRanking(
+        await h.predictions(p.id),
+        await expected({ text: p.text, features: p.roi.features, boxes: p.roi.boxes }),
+      );
+  });
+
   it("fails a post whose RoI object stays unreadable through its attempts, with the reason", async () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("my dog", { detector, gone: true });

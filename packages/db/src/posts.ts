@@ -195,8 +195,9 @@ export class Posts {
   }
 
   /**
-   * A batch's finished posts whose newest predictions are not `modelVersionId`'s, in seq order: what a relabel
-   * with that model re-predicts.
+   * A batch's finished posts whose newest predictions are not `modelVersionId`'s: what a relabel with that model
+   * re-predicts. Posts that share an image come one after another (then in seq order), so they land in the same
+   * relabel job and micro-batch, which reads and decodes that image's RoI object once for all of them.
    */
   async toRelabel(batchId: string, modelVersionId: string): Promise<string[]> {
     const r = await this.db.pool.query<{ id: string }>(
@@ -204,7 +205,7 @@ export class Posts {
        WHERE p.batch_id = $1 AND p.state = 'done'
          AND (SELECT model_version_id FROM predictions WHERE post_id = p.id ORDER BY created_at DESC LIMIT 1)
              IS DISTINCT FROM $2
-       ORDER BY p.seq`,
+       ORDER BY p.image_sha256 NULLS LAST, p.seq`,
       [batchId, modelVersionId],
     );
     return r.rows.map((row) => row.id);

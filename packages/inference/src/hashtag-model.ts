@@ -36,6 +36,16 @@ export class ModelBatch {
     this.boxes = new Float32Array(capacity * BOXES_PER_POST);
   }
 
+  /** Row `to` gets row `from`'s features and boxes (posts that share an image). */
+  copyRow(from: number, to: number): void {
+    this.features.copyWithin(
+      to * FEATURES_PER_POST,
+      from * FEATURES_PER_POST,
+      (from + 1) * FEATURES_PER_POST,
+    );
+    this.boxes.copyWithin(to * BOXES_PER_POST, from * BOXES_PER_POST, (from + 1) * BOXES_PER_POST);
+  }
+
   static of(inputs: ModelInput[]): ModelBatch {
     const batch = new ModelBatch(inputs.length);
     inputs.forEach((input, i) => {

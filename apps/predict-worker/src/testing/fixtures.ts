@@ -128,6 +128,14 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
     return { id, roi: features, key, sha: sha ?? undefined };
   }
 
+  /** A post ready for prediction that shows the image `sha` of an earlier post (its RoI object already stored). */
+  async sharing(caption: string, sha: string): Promise<{ id: string }> {
+    await this.prepare();
+    const id = await this.insertPost({ caption });
+    await this.repos.posts.markFeaturized(id, sha);
+    return { id };
+  }
+
   row(postId: string): Promise<PostRow> {
     return this.postRow(postId, "state, flags, error");
   }

@@ -1,6 +1,7 @@
 // POST /v1/batches/:id/relabel over the real services, on a scratch database (it reads the registry's active model).
 import { randomUUID } from "node:crypto";
 import { RELABEL_POSTS_PER_JOB, type RelabelJob } from "@lxtag/contracts";
+import { examplePost } from "@lxtag/db/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seedBatch, seedModel } from "../../testing/fixtures.js";
 import { useTestApi } from "../../testing/harness.js";
@@ -65,6 +66,29 @@ describe("POST /v1/batches/:id/relabel", () => {
     // asked again: only the post whose newest predictions are still the first model's
     const again = await relabel(batchId);
     expect(again.json()).toMatchObject({ posts: 1, jobs: 1 });
+  });
+
+  it("queues posts that share an image one after another (a micro-batch reads and decodes each image once)", async () => {
+    await api.deps.repos.models.activate(second);
+    const batchId = randomUUID();
+    await api.deps.repos.batches.create(batchId, api.keyId, { type: "json", key: "relabel-order" }, {});
+    const [a, b] = ["a".repeat(64), "b".repeat(64)];
+    const images = [b, a, null, b, a, null];
+    const ids = await api.deps.repos.posts.insertMany(
+      batchId,
+      images.map((sha, i) => examplePost(i, { dedupKey: `p${i}`, imageSha256: sha })),
+    );
+    await api.deps.repos.posts.savePredictions(
+      first,
+      ids.map((postId) => ({ postId, ranked: [{ hashtag: "x", score: 0.5 }] })),
+    );
+    await api.deps.db.pool.query("UPDATE batches SET state = 'done' WHERE id = $1", [batchId]);
+    expect((await relabel(batchId)).statusCode).toBe(202);
+    const jobs = (await relabelJobs()).filter((j) => (j.data as RelabelJob).batchId === batchId);
+    // by image, then in seq order; posts without one last
+    expect(jobs.map((j) => (j.data as RelabelJob).postIds)).toEqual([
+      [ids[1], ids[4], ids[0], ids[3], ids[2], ids[5]],
+    ]);
   });
 
   it("answers 409 batch_ingesting before the batch's ingest finished, and 404 for another key's batch", async () => {
