@@ -7,7 +7,9 @@ import { connect } from "./connect.js";
 import { runIngest } from "./ingest/ingest-job.js";
 import { discardUpload } from "./services/uploads.js";
 
-const SPOOL_SWEEP_MS = 10 * 60_000;
+const SPOOL_SWEEP_MS = 60_000;
+/** Batches whose upload copies an ingest may still read. */
+const INGESTIBLE = new Set(["uploading", "queued", "ingesting"]);
 
 const deps = connect();
 const { config, log } = deps;
@@ -46,12 +48,15 @@ const reconciler =
       )
     : undefined;
 
-// Upload copies no ingest took (a batch ingested on another replica, a process killed mid-upload) go once nothing
-// was written to them for as long as an upload may stay silent.
+// Upload copies no ingest here will take go: those of batches ingested on another replica (or failed) within a
+// minute, those of uploads this process did not finish (it was killed) once silent for as long as an upload may be.
 const spoolSweep = startPolling(
   SPOOL_SWEEP_MS,
   async () => {
-    const removed = await deps.spool.sweep(config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000);
+    const removed = await deps.spool.sweep(
+      async (id) => INGESTIBLE.has((await deps.repos.batches.find(id))?.state ?? "deleted"),
+      config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000,
+    );
     if (removed) log.info({ removed, dir: deps.spool.dir }, "upload copies no ingest took removed");
     return undefined;
   },

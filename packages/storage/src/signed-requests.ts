@@ -224,6 +224,7 @@ export class SignedRequests {
       headers: { host: origin.host, ...headers },
     });
     let response: IncomingMessage | undefined;
+    let sending: (() => void) | undefined; // stops a file body still being sent
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.request(
         {
@@ -264,11 +265,17 @@ export class SignedRequests {
         );
         req.on("error", () => file.destroy());
         file.pipe(req);
+        sending = () => {
+          file.destroy();
+          req.destroy();
+        };
       }
     });
     if (res.statusCode === 200) return res;
     const answer: Buffer[] = [];
     for await (const chunk of res) answer.push(chunk as Buffer);
+    // S3 may answer before the body is all sent: the rest is not sent, and the next attempt starts afresh
+    sending?.();
     const xml = Buffer.concat(answer).toString("utf8");
     const status = res.statusCode ?? 0;
     throw new S3ResponseError(

@@ -155,8 +155,12 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
   } finally {
     tree?.close();
     await rm(dir, { recursive: true, force: true });
-    // a retry downloads what it needs
-    await deps.spool?.remove(batchId);
+    // a retry downloads what it needs; a copy that cannot be removed now is the sweep's
+    await deps.spool
+      ?.remove(batchId)
+      .catch((err: Error) =>
+        log.warn({ batchId, err: err.message }, "could not remove the upload's local copy"),
+      );
   }
   // `records` counts every record read: those beyond the distinct posts were merged into an identical one
   const posts = await repos.batches.markIngested(batchId, warnings, writer.records);

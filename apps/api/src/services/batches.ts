@@ -96,7 +96,8 @@ export class BatchService {
         await store.putFile(key, file, "application/json");
         await spool.seal(batchId, [{ key, file }]);
       } catch (err) {
-        await spool.remove(batchId);
+        // the object may be stored even if its answer was lost: no batch row names it, so it goes now
+        await this.discard(batchId, false, [key]);
         throw err;
       }
       return this.accept(batchId, apiKeyId, { type: "json", key }, options, [key]);

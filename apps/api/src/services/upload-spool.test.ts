@@ -57,22 +57,45 @@ describe("UploadSpool", () => {
     expect(await spool.copies(batchId, keys)).toBeUndefined();
   });
 
-  it("sweeps batch folders nothing was written to for longer than asked, and nothing else", async () => {
+  it("sweeps sealed copies no ingest will take, and unfinished uploads silent for too long; nothing else", async () => {
     const now = Date.now();
-    const [old, fresh, stillWriting] = [randomUUID(), randomUUID(), randomUUID()];
-    for (const id of [old, fresh, stillWriting])
-      await spool.write(id, "part-1.zip", Readable.from(chunks(1)));
     const hourAgo = new Date(now - 3_600_000);
-    for (const p of [join(dir, old), join(dir, old, "part-1.zip"), join(dir, stillWriting)])
-      await utimes(p, hourAgo, hourAgo);
+    const folder = async (sealed: boolean, age: Date | null) => {
+      const id = randomUUID();
+      const file = await spool.write(id, "part-1.zip", Readable.from(chunks(1)));
+      if (sealed) await spool.seal(id, [{ key: `uploads/k/${id}/part-1.zip`, file }]);
+      if (age)
+        for (const p of [join(dir, id), file.path, join(dir, id, "manifest.json")])
+          await utimes(p, age, age).catch(() => {});
+      return id;
+    };
+    const ingestedElsewhere = await folder(true, hourAgo);
+    const stillQueued = await folder(true, hourAgo);
+    const justSealed = await folder(true, null); // its batch row may not be written yet
+    const abandoned = await folder(false, hourAgo);
+    const stillComing = await folder(false, null);
     // a folder that is not a batch's is someone else's
     await mkdir(join(dir, "not-a-batch"));
     await utimes(join(dir, "not-a-batch"), hourAgo, hourAgo);
-    expect(await spool.sweep(60_000, now)).toBe(1);
-    expect(existsSync(join(dir, old))).toBe(false);
-    for (const kept of [fresh, stillWriting, "not-a-batch"])
+    const asked: string[] = [];
+    const waiting = async (id: string) => {
+      asked.push(id);
+      return id === stillQueued;
+    };
+    expect(await spool.sweep(waiting, 1_800_000, now)).toBe(2);
+    expect(asked.sort()).toEqual([ingestedElsewhere, stillQueued].sort());
+    for (const gone of [ingestedElsewhere, abandoned]) expect(existsSync(join(dir, gone)), gone).toBe(false);
+    for (const kept of [stillQueued, justSealed, stillComing, "not-a-batch"])
       expect(existsSync(join(dir, kept)), kept).toBe(true);
     // a spool folder that does not exist yet has nothing to sweep
-    expect(await new UploadSpool(join(dir, "absent")).sweep(0)).toBe(0);
+    expect(await new UploadSpool(join(dir, "absent")).sweep(waiting, 0)).toBe(0);
+  });
+
+  it("takes only batch ids for folder names", async () => {
+    for (const id of ["", "..", "../etc", "a/b"]) {
+      await expect(spool.remove(id), id).rejects.toThrow(RangeError);
+      await expect(spool.write(id, "x", Readable.from([])), id).rejects.toThrow(RangeError);
+    }
+    expect(existsSync(dir)).toBe(true);
   });
 });

@@ -14,6 +14,8 @@ interface Manifest {
 const MANIFEST = "manifest.json";
 /** Batch folders are named by batch id (a UUID): nothing else in the spool's folder is taken for one. */
 const BATCH_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A folder written to this recently is left alone by a sweep (its batch row may not be written yet). */
+const SETTLE_MS = 60_000;
 
 /**
  * Local copies of what clients upload, one folder per batch (`<dir>/<batchId>/`). An upload is written here first,
@@ -21,14 +23,14 @@ const BATCH_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * join); once every part is in S3 the folder gets a manifest. The ingest job, when it runs on the same host, reads
  * the copies instead of downloading the parts again (`copies`), and removes the folder when it is done. S3 stays
  * the record: a copy that is missing, changed in size or not sealed is never used, and a batch ingested elsewhere
- * (another replica) downloads its parts as before; `sweep` removes what no ingest took.
+ * (another replica) downloads its parts as before; `sweep` removes what no ingest will take.
  */
 export class UploadSpool {
   constructor(readonly dir: string) {}
 
   /** Writes `body` to the batch's folder as `name`; resolves with the file's path, length and SHA-256. */
   async write(batchId: string, name: string, body: Readable): Promise<FileBody> {
-    const folder = join(this.dir, batchId);
+    const folder = this.folder(batchId);
     await mkdir(folder, { recursive: true });
     const path = join(folder, name);
     const hash = createHash("sha256");
@@ -49,7 +51,7 @@ export class UploadSpool {
     const manifest: Manifest = {
       parts: parts.map(({ key, file }) => ({ key, file: file.path, bytes: file.bytes, sha256: file.sha256 })),
     };
-    await writeFile(join(this.dir, batchId, MANIFEST), JSON.stringify(manifest));
+    await writeFile(join(this.folder(batchId), MANIFEST), JSON.stringify(manifest));
   }
 
   /**
@@ -59,7 +61,7 @@ export class UploadSpool {
   async copies(batchId: string, keys: readonly string[]): Promise<string[] | undefined> {
     let manifest: Manifest;
     try {
-      manifest = JSON.parse(await readFile(join(this.dir, batchId, MANIFEST), "utf8")) as Manifest;
+      manifest = JSON.parse(await readFile(join(this.folder(batchId), MANIFEST), "utf8")) as Manifest;
     } catch {
       return undefined; // not received here, not sealed, or already taken
     }
@@ -80,14 +82,20 @@ export class UploadSpool {
 
   /** Removes the batch's folder, whatever it holds. */
   async remove(batchId: string): Promise<void> {
-    await rm(join(this.dir, batchId), { recursive: true, force: true });
+    await rm(this.folder(batchId), { recursive: true, force: true });
   }
 
   /**
-   * Removes batch folders in which nothing was written for more than `olderThanMs` (a part still streaming in is
-   * written to all along); returns how many.
+   * Removes what no ingest on this host will take: a sealed copy whose batch may no longer be ingested (`waiting`
+   * says no: ingested by another replica, failed, deleted), and an unsealed folder (an upload this process did not
+   * finish: it was killed) nothing was written to for `abandonedAfterMs` (a part still coming in is written to all
+   * along). Folders written to in the last minute are left alone. Returns how many went.
    */
-  async sweep(olderThanMs: number, now = Date.now()): Promise<number> {
+  async sweep(
+    waiting: (batchId: string) => Promise<boolean>,
+    abandonedAfterMs: number,
+    now = Date.now(),
+  ): Promise<number> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     let removed = 0;
     for (const name of names.filter((n) => BATCH_DIR.test(n))) {
@@ -101,11 +109,19 @@ export class UploadSpool {
           ),
         ),
       );
-      if (now - Math.max(...written) > olderThanMs) {
+      const idle = now - Math.max(...written);
+      if (idle < SETTLE_MS) continue;
+      const gone = entries.includes(MANIFEST) ? !(await waiting(name)) : idle > abandonedAfterMs;
+      if (gone) {
         await this.remove(name);
         removed++;
       }
     }
     return removed;
+  }
+
+  private folder(batchId: string): string {
+    if (!BATCH_DIR.test(batchId)) throw new RangeError(`not a batch id: ${JSON.stringify(batchId)}`);
+    return join(this.dir, batchId);
   }
 }

@@ -38,7 +38,8 @@ export interface ReceiveUploadOptions {
 /**
  * Receives every file part of a multipart upload into the spool (nothing is held whole in memory) and stores it in
  * S3 as `uploads/<apiKeyId>/<batchId>/part-<n>.zip`, one PUT per part from its local copy, while the next part
- * comes in; reads the optional `options` field (JSON text of BatchOptions). The fields may come in any order, so a
+ * comes in (one PUT at a time: a part waits for the one before, and a failed PUT fails the upload there, before the
+ * client sends the rest); reads the optional `options` field (JSON text of BatchOptions). The fields may come in any order, so a
  * bad `options` after a file part is found only once that part is received: an upload that fails for any reason
  * (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote, in S3 and in the spool.
  */
@@ -60,6 +61,7 @@ export async function receiveUpload(
           keys.push(key); // before the write: a part that fails half-way is deleted too
           const file = await spool.write(target.batchId, name, part.file);
           if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
+          await stored.at(-1);
           const put = store.putFile(key, file, "application/zip").then(() => ({ key, file }));
           put.catch(() => {}); // awaited below, or settled before the clean-up
           stored.push(put);
@@ -74,15 +76,19 @@ export async function receiveUpload(
       await Promise.allSettled(stored);
     }
   } catch (err) {
-    await spool.remove(target.batchId);
-    if (keys.length)
-      await store.delete(keys).catch((cleanup: unknown) =>
-        // the request's own error is what the client needs; this one is ours to see
+    const cleanups = await Promise.allSettled([
+      keys.length ? store.delete(keys) : Promise.resolve(),
+      spool.remove(target.batchId),
+    ]);
+    // the request's own error is what the client needs; these are ours to see
+    for (const [i, c] of cleanups.entries())
+      if (c.status === "rejected")
         log.error(
-          { batchId: target.batchId, keys, err: (cleanup as Error).message },
-          "failed upload: its parts could not be deleted",
-        ),
-      );
+          { batchId: target.batchId, keys, err: (c.reason as Error).message },
+          i === 0
+            ? "failed upload: its parts could not be deleted"
+            : "failed upload: its local copy could not be removed",
+        );
     throw err;
   }
   return { keys, options };

@@ -1,5 +1,8 @@
 // Test support (not built): an app over the real Postgres, Redis and S3, with a queue prefix and API key of its own.
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ApiKeyOptions } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { scratchDatabase } from "@lxtag/testkit";
@@ -65,7 +68,13 @@ export async function startTestApi({
   withKey = true,
   scratchDatabase: scratch = false,
 }: TestApiOptions = {}): Promise<TestApi> {
-  const shared = loadConfig({ ...process.env, LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID()}`, ...env });
+  const shared = loadConfig({
+    ...process.env,
+    LXTAG_QUEUE_PREFIX: `lxtag-test-${randomUUID()}`,
+    // an upload spool of its own, removed on close (uploads a test never ingests leave their copies there)
+    LXTAG_UPLOAD_SPOOL_DIR: await mkdtemp(join(tmpdir(), "lxtag-test-uploads-")),
+    ...env,
+  });
   const database = scratch ? await scratchDatabase(shared.DATABASE_URL) : undefined;
   const config = database ? { ...shared, DATABASE_URL: database.url } : shared;
   const { log, records } = captureLogger();
@@ -101,6 +110,7 @@ export async function startTestApi({
         await deps.db.pool.query("DELETE FROM model_versions WHERE id = ANY($1)", [modelIds]);
       await connected.close();
       await database?.drop();
+      await rm(config.LXTAG_UPLOAD_SPOOL_DIR, { recursive: true, force: true });
     },
   };
 }
