@@ -2,8 +2,9 @@
 // ONNX detector): what a post ends as for each kind of image.
 import { createHash, randomUUID } from "node:crypto";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
+import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { decodeRoi } from "@lxtag/storage";
-import { waitForJob } from "@lxtag/testkit";
+import { S3Proxy, waitForJob } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
@@ -101,6 +102,42 @@ describe("feature worker", () => {
     expect(detector.runs).toBe(runs + 1);
     expect(outcomes.toSorted()).toEqual(["cached", "cached", "cached", "detected"]);
     for (const p of posts) expect((await h.row(p)).state).toBe("predicting");
+  });
+
+  it("remembers the RoI objects it saw: a later post of the image asks S3 nothing, a post sent back asks again", async () => {
+    const proxy = await S3Proxy.start(parseEnv(serviceEnvSchema, process.env).LXTAG_S3_ENDPOINT);
+    try {
+      h = await new FeatureHarness(detector, {}, proxy.url).start();
+      const image = randomPng();
+      const imageKey = key("seen.png");
+      await h.direct.put(imageKey, image);
+      const roiKey = roiCacheKey(detector.id, sha256(image));
+      const asked = () => proxy.seen.filter((r) => r.endsWith(roiKey));
+      const first = await h.postFromIngest(imageKey, sha256(image));
+      await h.enqueue(first);
+      expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+      proxy.seen.length = 0;
+      const second = await h.postFromIngest(imageKey, sha256(image));
+      await h.enqueue(second);
+      expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+      expect(asked()).toEqual([]);
+      // removed since: the predict worker finds it gone and sends the post back, which S3 is asked about
+      await h.direct.delete([roiKey]);
+      expect(await h.repos.posts.markRefeaturizing(second)).toBe(true);
+      await h.features.add(
+        "features",
+        { batchId: h.batchId, postId: second },
+        { jobId: jobIds.refeaturize(second, detector.id) },
+      );
+      const again = await waitForJob(h.features, jobIds.refeaturize(second, detector.id));
+      expect(again.returnvalue).toEqual({ outcome: "detected" });
+      expect(asked()[0]).toMatch(/^HEAD /);
+      expect(await h.direct.exists(roiKey)).toBe(true);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await proxy.close();
+    }
   });
 
   it("with no detector published, takes no jobs (they wait, unfailed), says so once, and serves once one is", async () => {

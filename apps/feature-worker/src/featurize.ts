@@ -55,7 +55,9 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
   let sha256: string | null = null;
   const flags: string[] = [];
   try {
-    ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps, post.imageSha256));
+    // a post sent back found no RoI object where this worker had seen one: S3 is asked again, never the memory
+    const lookUp = post.flags.includes(REFEATURIZED_FLAG) ? "ask" : "remembered";
+    ({ outcome, sha256 } = await ensureRoi(post.imageKey, deps, post.imageSha256, lookUp));
   } catch (err) {
     const reason = unusableReason(err);
     if (!reason) throw err;
@@ -75,10 +77,29 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
 const inFlight = new Map<string, Promise<{ outcome: "cached" | "detected"; sha256: string }>>();
 
 /**
+ * RoI objects this process saw in S3 (or stored) lately, by bucket and key, with when: posts of an export share
+ * few images, so most feature jobs would otherwise end at a HEAD for an object seen a moment before. RoI objects
+ * are content-addressed and never rewritten; one removed since is found by the predict worker, which sends its post
+ * back, and a post sent back is always looked up in S3.
+ */
+const seen = new Map<string, number>();
+const SEEN_FOR_MS = 5 * 60_000;
+const SEEN_MAX = 50_000;
+
+function sawRoi(id: string): void {
+  seen.delete(id); // re-inserted last: the oldest entry is the first one
+  seen.set(id, Date.now());
+  if (seen.size > SEEN_MAX) seen.delete(seen.keys().next().value!);
+}
+
+const sawRoiLately = (id: string) => Date.now() - (seen.get(id) ?? Number.NEGATIVE_INFINITY) < SEEN_FOR_MS;
+
+/**
  * The RoI cache entry of one image for this detector: fetched, hashed, and detected only when the cache does not
  * already hold it. Throws ImageUnavailableError or ImageDecodeError for an image that will never be usable.
  * `knownSha256`, the hash ingest computed of an image it stored (content-addressed, `images/<sha256>`), lets a
- * cached image skip the download: posts of an export share few images, so most of their jobs end at one HEAD.
+ * cached image skip the download: posts of an export share few images, so most of their jobs end at one HEAD, or
+ * at none when this process saw the object lately (`lookUp: "remembered"`).
  * Jobs of posts sharing an image often run at once (ingest enqueues an export's posts together): a second call for
  * an image whose call is under way joins it (outcome `cached`) instead of running the detector again.
  */
@@ -86,7 +107,10 @@ export async function ensureRoi(
   imageKey: string,
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
   knownSha256: string | null = null,
+  lookUp: "remembered" | "ask" = "ask",
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
+  if (knownSha256 && lookUp === "remembered" && sawRoiLately(seenId(deps, knownSha256)))
+    return { outcome: "cached", sha256: knownSha256 };
   const image = [
     deps.store.bucket,
     deps.detector.id,
@@ -108,14 +132,23 @@ async function lookUpOrDetect(
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
   knownSha256: string | null,
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
-  if (knownSha256 && (await deps.store.exists(roiCacheKey(deps.detector.id, knownSha256))))
+  if (knownSha256 && (await deps.store.exists(roiCacheKey(deps.detector.id, knownSha256)))) {
+    sawRoi(seenId(deps, knownSha256));
     return { outcome: "cached", sha256: knownSha256 };
+  }
   const bytes = await fetchImage(deps.store, imageKey, deps.limits);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const key = roiCacheKey(deps.detector.id, sha256);
-  if (await deps.store.exists(key)) return { outcome: "cached", sha256 };
-  const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
-  // 8-bit features (lxtag-roi/2): half the bytes of lxtag-roi/1 for every later read; readers take both
-  await deps.store.put(key, encodeRoi(roi, ROI_FORMAT_V2), "application/octet-stream");
-  return { outcome: "detected", sha256 };
+  if (!(await deps.store.exists(key))) {
+    const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
+    // 8-bit features (lxtag-roi/2): half the bytes of lxtag-roi/1 for every later read; readers take both
+    await deps.store.put(key, encodeRoi(roi, ROI_FORMAT_V2), "application/octet-stream");
+    sawRoi(seenId(deps, sha256));
+    return { outcome: "detected", sha256 };
+  }
+  sawRoi(seenId(deps, sha256));
+  return { outcome: "cached", sha256 };
 }
+
+const seenId = (deps: Pick<FeaturizeDeps, "store" | "detector">, sha256: string) =>
+  `${deps.store.bucket}\0${roiCacheKey(deps.detector.id, sha256)}`;

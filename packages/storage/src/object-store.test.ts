@@ -220,7 +220,7 @@ describe("ObjectStore", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("signs reads and writes as AWS checks them: an independent SigV4 check accepts the SDK's requests and ours", async () => {
+  it("signs reads, lookups and writes as AWS checks them: an independent SigV4 check accepts the SDK's requests and ours", async () => {
     const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     const verdicts: boolean[] = [];
     const server = createServer(async (req, res) => {
@@ -255,11 +255,12 @@ describe("ObjectStore", () => {
     const sha256 = createHash("sha256").update("a file's body").digest("hex");
     await s.putFile(key, { path: file, bytes: 13, sha256 });
     await rm(dir, { recursive: true });
+    expect(await s.exists(key)).toBe(true);
     // the check can fail: the same read with another secret is refused
     const wrong = new ObjectStore({ ...options, secretAccessKey: "another secret" });
     await expect(wrong.get(key)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     await expect(wrong.put(key, "x")).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
-    expect(verdicts).toEqual([true, true, true, true, true, false, false]);
+    expect(verdicts).toEqual([true, true, true, true, true, true, false, false]);
     for (const c of [sdk, s, wrong]) c.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

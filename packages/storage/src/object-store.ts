@@ -5,7 +5,6 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListObjectsCommand,
   NotFound,
   S3Client,
@@ -53,9 +52,9 @@ const isNoSuchKey = (err: unknown) =>
   (err as S3Error).name === "NoSuchKey" || (status(err) === 404 && (err as S3Error).name !== "NoSuchBucket");
 
 /**
- * The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. Reads and single-request
- * writes go through `SignedRequests` (the hot paths: an RoI object per post, an image per distinct photo),
- * everything else through the SDK.
+ * The one way lxtag talks to S3: raw uploads, RoI tensors, model and detector bundles. Reads, lookups and
+ * single-request writes go through `SignedRequests` (the hot paths: an RoI object per post, a lookup per feature
+ * job, an image per distinct photo), everything else through the SDK.
  */
 export class ObjectStore {
   readonly bucket: string;
@@ -130,7 +129,7 @@ export class ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.http.head(key);
       return true;
     } catch (err) {
       if (isHeadNotFound(err)) return false;
