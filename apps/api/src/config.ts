@@ -35,10 +35,16 @@ const apiEnvSchema = serviceEnvSchema
     LXTAG_UPLOAD_ABANDONED_AFTER_S: z.coerce.number().int().positive().default(3_600),
     /**
      * Where uploads are written before they go to S3, for the ingest job on the same host to read without
-     * downloading them again: room for the uploads in flight and the batches waiting to be ingested. A copy no ingest
-     * took is removed LXTAG_UPLOAD_ABANDONED_AFTER_S after it was last written. @defaultValue <tmpdir>/lxtag-uploads
+     * downloading them again: room for the uploads in flight and the batches waiting to be ingested (see
+     * LXTAG_UPLOAD_SPOOL_MAX_GB). @defaultValue <tmpdir>/lxtag-uploads
      */
     LXTAG_UPLOAD_SPOOL_DIR: z.string().min(1).default(join(tmpdir(), "lxtag-uploads")),
+    /**
+     * GiB the spool may hold; past it, a minute's sweep removes the oldest copies of batches still queued (their
+     * ingest downloads the parts instead). Below the disk's room, leaving space for uploads coming in and for
+     * the downloads of ingests. @defaultValue 16
+     */
+    LXTAG_UPLOAD_SPOOL_MAX_GB: z.coerce.number().positive().default(16),
     LXTAG_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
     /**
      * How often the reconciler (`@lxtag/reconciler`) looks for unfinished batches and posts without a live job and

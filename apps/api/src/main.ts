@@ -8,8 +8,6 @@ import { runIngest } from "./ingest/ingest-job.js";
 import { discardUpload } from "./services/uploads.js";
 
 const SPOOL_SWEEP_MS = 60_000;
-/** Batches whose upload copies an ingest may still read. */
-const INGESTIBLE = new Set(["uploading", "queued", "ingesting"]);
 
 const deps = connect();
 const { config, log } = deps;
@@ -49,14 +47,16 @@ const reconciler =
     : undefined;
 
 // Upload copies no ingest here will take go: those of batches ingested on another replica (or failed) within a
-// minute, those of uploads this process did not finish (it was killed) once silent for as long as an upload may be.
+// minute, those of uploads this process did not finish (it was killed) once silent for as long as an upload may be,
+// and the oldest queued ones past the spool's budget.
 const spoolSweep = startPolling(
   SPOOL_SWEEP_MS,
   async () => {
-    const removed = await deps.spool.sweep(
-      async (id) => INGESTIBLE.has((await deps.repos.batches.find(id))?.state ?? "deleted"),
-      config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000,
-    );
+    const removed = await deps.spool.sweep({
+      stateOf: async (id) => (await deps.repos.batches.find(id))?.state ?? null,
+      abandonedAfterMs: config.LXTAG_UPLOAD_ABANDONED_AFTER_S * 1000,
+      maxBytes: config.LXTAG_UPLOAD_SPOOL_MAX_GB * 2 ** 30,
+    });
     if (removed) log.info({ removed, dir: deps.spool.dir }, "upload copies no ingest took removed");
     return undefined;
   },

@@ -133,6 +133,12 @@ describe("feature worker", () => {
       expect(again.returnvalue).toEqual({ outcome: "detected" });
       expect(asked()[0]).toMatch(/^HEAD /);
       expect(await h.direct.exists(roiKey)).toBe(true);
+      // an image known by its key only (a JSON batch's) is downloaded and hashed, then remembered as well
+      proxy.seen.length = 0;
+      const byKey = await h.post(key("by-key.png"), image);
+      await h.enqueue(byKey);
+      expect((await h.settled(byKey)).returnvalue).toEqual({ outcome: "cached" });
+      expect(asked()).toEqual([]);
     } finally {
       await h?.close();
       h = undefined;

@@ -118,7 +118,7 @@ export async function ensureRoi(
   ].join("\0");
   const running = inFlight.get(image);
   if (running) return { outcome: "cached", sha256: (await running).sha256 };
-  const call = lookUpOrDetect(imageKey, deps, knownSha256);
+  const call = lookUpOrDetect(imageKey, deps, knownSha256, lookUp);
   inFlight.set(image, call);
   try {
     return await call;
@@ -131,6 +131,7 @@ async function lookUpOrDetect(
   imageKey: string,
   deps: Pick<FeaturizeDeps, "store" | "detector" | "limits">,
   knownSha256: string | null,
+  lookUp: "remembered" | "ask",
 ): Promise<{ outcome: "cached" | "detected"; sha256: string }> {
   if (knownSha256 && (await deps.store.exists(roiCacheKey(deps.detector.id, knownSha256)))) {
     sawRoi(seenId(deps, knownSha256));
@@ -139,6 +140,8 @@ async function lookUpOrDetect(
   const bytes = await fetchImage(deps.store, imageKey, deps.limits);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const key = roiCacheKey(deps.detector.id, sha256);
+  // an image given by URL or S3 key (a JSON batch) has no hash before it is downloaded
+  if (lookUp === "remembered" && sawRoiLately(seenId(deps, sha256))) return { outcome: "cached", sha256 };
   if (!(await deps.store.exists(key))) {
     const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
     // 8-bit features (lxtag-roi/2): half the bytes of lxtag-roi/1 for every later read; readers take both

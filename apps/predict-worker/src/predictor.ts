@@ -73,8 +73,8 @@ type Features =
 export class Predictor {
   readonly batcher: DynamicBatcher<string, ItemResult>;
   /**
-   * RoI objects decoded into micro-batches. Posts of one batch that share an image get a copy of the row decoded
-   * for the first of them (a copy costs a tenth of a decode), so this counts distinct images per batch.
+   * RoI objects decoded into micro-batches so far. Posts of one batch that share an image get a copy of the row
+   * decoded for the first of them (a copy costs a tenth of a decode): each batch adds its distinct images.
    */
   readonly stats = { decoded: 0 };
   private readonly slots: Slots;

@@ -20,6 +20,17 @@ describe("UploadSpool", () => {
 
   const chunks = (n: number) => Array.from({ length: n }, (_, i) => Buffer.alloc(1000 + i, i));
 
+  /** A batch folder with one part, sealed or not, last written at `age` (now when null). */
+  const folder = async (sealed: boolean, age: Date | null) => {
+    const id = randomUUID();
+    const file = await spool.write(id, "part-1.zip", Readable.from(chunks(1)));
+    if (sealed) await spool.seal(id, [{ key: `uploads/k/${id}/part-1.zip`, file }]);
+    if (age)
+      for (const p of [join(dir, id), file.path, join(dir, id, "manifest.json")])
+        await utimes(p, age, age).catch(() => {});
+    return id;
+  };
+
   it("writes a streamed part and returns its path, length and SHA-256", async () => {
     const batchId = randomUUID();
     const parts = chunks(50);
@@ -60,17 +71,9 @@ describe("UploadSpool", () => {
   it("sweeps sealed copies no ingest will take, and unfinished uploads silent for too long; nothing else", async () => {
     const now = Date.now();
     const hourAgo = new Date(now - 3_600_000);
-    const folder = async (sealed: boolean, age: Date | null) => {
-      const id = randomUUID();
-      const file = await spool.write(id, "part-1.zip", Readable.from(chunks(1)));
-      if (sealed) await spool.seal(id, [{ key: `uploads/k/${id}/part-1.zip`, file }]);
-      if (age)
-        for (const p of [join(dir, id), file.path, join(dir, id, "manifest.json")])
-          await utimes(p, age, age).catch(() => {});
-      return id;
-    };
     const ingestedElsewhere = await folder(true, hourAgo);
     const stillQueued = await folder(true, hourAgo);
+    const beingIngested = await folder(true, hourAgo);
     const justSealed = await folder(true, null); // its batch row may not be written yet
     const abandoned = await folder(false, hourAgo);
     const stillComing = await folder(false, null);
@@ -78,17 +81,53 @@ describe("UploadSpool", () => {
     await mkdir(join(dir, "not-a-batch"));
     await utimes(join(dir, "not-a-batch"), hourAgo, hourAgo);
     const asked: string[] = [];
-    const waiting = async (id: string) => {
-      asked.push(id);
-      return id === stillQueued;
+    const states: Record<string, string | null> = {
+      [ingestedElsewhere]: "processing",
+      [stillQueued]: "queued",
+      [beingIngested]: "ingesting",
     };
-    expect(await spool.sweep(waiting, 1_800_000, now)).toBe(2);
-    expect(asked.sort()).toEqual([ingestedElsewhere, stillQueued].sort());
+    const stateOf = async (id: string) => {
+      asked.push(id);
+      return states[id] ?? null;
+    };
+    expect(await spool.sweep({ stateOf, abandonedAfterMs: 1_800_000, maxBytes: 2 ** 30 }, now)).toBe(2);
+    expect(asked.sort()).toEqual([ingestedElsewhere, stillQueued, beingIngested].sort());
     for (const gone of [ingestedElsewhere, abandoned]) expect(existsSync(join(dir, gone)), gone).toBe(false);
-    for (const kept of [stillQueued, justSealed, stillComing, "not-a-batch"])
+    for (const kept of [stillQueued, beingIngested, justSealed, stillComing, "not-a-batch"])
       expect(existsSync(join(dir, kept)), kept).toBe(true);
     // a spool folder that does not exist yet has nothing to sweep
-    expect(await new UploadSpool(join(dir, "absent")).sweep(waiting, 0)).toBe(0);
+    const none = { stateOf, abandonedAfterMs: 0, maxBytes: 0 };
+    expect(await new UploadSpool(join(dir, "absent")).sweep(none)).toBe(0);
+  });
+
+  it("past its budget, removes the oldest copies of queued batches first, never one being ingested", async () => {
+    const budget = await mkdtemp(join(tmpdir(), "lxtag-spool-budget-"));
+    try {
+      const small = new UploadSpool(budget);
+      const now = Date.now();
+      const at = (minutes: number) => new Date(now - minutes * 60_000);
+      const copy = async (minutesAgo: number) => {
+        const id = randomUUID();
+        const file = await small.write(id, "part-1.zip", Readable.from([Buffer.alloc(1000)]));
+        await small.seal(id, [{ key: `uploads/k/${id}/part-1.zip`, file }]);
+        for (const p of [join(budget, id), file.path, join(budget, id, "manifest.json")])
+          await utimes(p, at(minutesAgo), at(minutesAgo));
+        return id;
+      };
+      const [oldest, ingesting, older, newer] = [
+        await copy(40),
+        await copy(50),
+        await copy(30),
+        await copy(20),
+      ];
+      const stateOf = async (id: string) => (id === ingesting ? "ingesting" : "queued");
+      // a little over 1 kB each (the part and its manifest): room for two
+      expect(await small.sweep({ stateOf, abandonedAfterMs: 3_600_000, maxBytes: 3000 }, now)).toBe(2);
+      for (const gone of [oldest, older]) expect(existsSync(join(budget, gone)), gone).toBe(false);
+      for (const kept of [ingesting, newer]) expect(existsSync(join(budget, kept)), kept).toBe(true);
+    } finally {
+      await rm(budget, { recursive: true, force: true });
+    }
   });
 
   it("takes only batch ids for folder names", async () => {

@@ -16,6 +16,18 @@ const MANIFEST = "manifest.json";
 const BATCH_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A folder written to this recently is left alone by a sweep (its batch row may not be written yet). */
 const SETTLE_MS = 60_000;
+/** Batch states in which an ingest may still read the batch's copies. */
+const INGESTIBLE = new Set(["uploading", "queued", "ingesting"]);
+
+/** What a sweep goes by (see `UploadSpool.sweep`). */
+export interface SweepPolicy {
+  /** The batch's state, or null when it no longer exists. */
+  stateOf: (batchId: string) => Promise<string | null>;
+  /** An unsealed folder silent this long belongs to an upload no process finishes any more. */
+  abandonedAfterMs: number;
+  /** Bytes the spool may hold; past them, the oldest copies of queued batches go. */
+  maxBytes: number;
+}
 
 /**
  * Local copies of what clients upload, one folder per batch (`<dir>/<batchId>/`). An upload is written here first,
@@ -86,36 +98,45 @@ export class UploadSpool {
   }
 
   /**
-   * Removes what no ingest on this host will take: a sealed copy whose batch may no longer be ingested (`waiting`
-   * says no: ingested by another replica, failed, deleted), and an unsealed folder (an upload this process did not
-   * finish: it was killed) nothing was written to for `abandonedAfterMs` (a part still coming in is written to all
-   * along). Folders written to in the last minute are left alone. Returns how many went.
+   * Removes what no ingest on this host will take: a sealed copy whose batch may no longer be ingested (ingested by
+   * another replica, failed, deleted), and an unsealed folder (an upload this process did not finish: it was killed)
+   * nothing was written to for `abandonedAfterMs` (a part still coming in is written to all along). Past `maxBytes`
+   * in all, the oldest copies of batches still queued go too (their ingest downloads the parts). Folders written to
+   * in the last minute are left alone. Returns how many went.
    */
-  async sweep(
-    waiting: (batchId: string) => Promise<boolean>,
-    abandonedAfterMs: number,
-    now = Date.now(),
-  ): Promise<number> {
+  async sweep(policy: SweepPolicy, now = Date.now()): Promise<number> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     let removed = 0;
+    let kept = 0;
+    const queued: { name: string; written: number; bytes: number }[] = [];
     for (const name of names.filter((n) => BATCH_DIR.test(n))) {
       const folder = join(this.dir, name);
       const entries = await readdir(folder).catch(() => [] as string[]);
-      const written = await Promise.all(
-        [folder, ...entries.map((e) => join(folder, e))].map((p) =>
-          stat(p).then(
-            (s) => s.mtimeMs,
-            () => 0,
-          ),
-        ),
+      const stats = await Promise.all(
+        [folder, ...entries.map((e) => join(folder, e))].map((p) => stat(p).catch(() => undefined)),
       );
-      const idle = now - Math.max(...written);
-      if (idle < SETTLE_MS) continue;
-      const gone = entries.includes(MANIFEST) ? !(await waiting(name)) : idle > abandonedAfterMs;
+      const written = Math.max(...stats.map((s) => s?.mtimeMs ?? 0));
+      const bytes = stats.slice(1).reduce((sum, s) => sum + (s?.size ?? 0), 0);
+      const idle = now - written;
+      let gone = false;
+      if (idle >= SETTLE_MS) {
+        if (!entries.includes(MANIFEST)) gone = idle > policy.abandonedAfterMs;
+        else {
+          const state = await policy.stateOf(name);
+          gone = !INGESTIBLE.has(state ?? "deleted");
+          if (state === "queued") queued.push({ name, written, bytes });
+        }
+      }
       if (gone) {
         await this.remove(name);
         removed++;
-      }
+      } else kept += bytes;
+    }
+    for (const copy of queued.sort((a, b) => a.written - b.written)) {
+      if (kept <= policy.maxBytes) break;
+      await this.remove(copy.name);
+      kept -= copy.bytes;
+      removed++;
     }
     return removed;
   }
