@@ -26,6 +26,9 @@ const SETTINGS = {
   LXTAG_JOB_LOCK_MS: "5000",
   LXTAG_RETRY_MAX_DELAY_MS: "4000",
   LXTAG_RECONCILE_INTERVAL_MS: "5000",
+  // every prediction reads its RoI object from S3, so an S3 outage reaches jobs in flight (feature workers skip
+  // the lookup of an object they saw lately, and the faulted runs show the clean run's images again)
+  LXTAG_FEATURE_CACHE_MB: "0",
 };
 
 type Ranked = { hashtag: string; score: number }[];

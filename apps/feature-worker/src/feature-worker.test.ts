@@ -4,7 +4,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { decodeRoi } from "@lxtag/storage";
-import { S3Proxy, waitForJob } from "@lxtag/testkit";
+import { S3Proxy } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
@@ -123,14 +123,7 @@ describe("feature worker", () => {
       expect(asked()).toEqual([]);
       // removed since: the predict worker finds it gone and sends the post back, which S3 is asked about
       await h.direct.delete([roiKey]);
-      expect(await h.repos.posts.markRefeaturizing(second)).toBe(true);
-      await h.features.add(
-        "features",
-        { batchId: h.batchId, postId: second },
-        { jobId: jobIds.refeaturize(second, detector.id) },
-      );
-      const again = await waitForJob(h.features, jobIds.refeaturize(second, detector.id));
-      expect(again.returnvalue).toEqual({ outcome: "detected" });
+      expect((await h.sendBack(second, detector.id)).returnvalue).toEqual({ outcome: "detected" });
       expect(asked()[0]).toMatch(/^HEAD /);
       expect(await h.direct.exists(roiKey)).toBe(true);
       // an image known by its key only (a JSON batch's) is downloaded and hashed, then remembered as well
@@ -187,14 +180,7 @@ describe("feature worker", () => {
     const post = await h.post(key("refeaturized.png"), image);
     // as the predict worker leaves it: featurized once (another detector's RoIs), then sent back
     await h.repos.posts.markFeaturized(post, sha256(image));
-    expect(await h.repos.posts.markRefeaturizing(post)).toBe(true);
-    await h.features.add(
-      "features",
-      { batchId: h.batchId, postId: post },
-      { jobId: jobIds.refeaturize(post, detector.id) },
-    );
-    const job = await waitForJob(h.features, jobIds.refeaturize(post, detector.id));
-    expect(job.returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.sendBack(post, detector.id)).returnvalue).toEqual({ outcome: "detected" });
     expect(await h.row(post)).toEqual({
       state: "predicting",
       flags: ["refeaturized"],

@@ -8,14 +8,15 @@ import {
   detectorBundlePrefix,
   detectorManifestSchema,
   type FeatureJob,
+  jobIds,
   type PredictJob,
   QUEUES,
 } from "@lxtag/contracts";
 import { createLogger, storeOptions, WorkerMetrics } from "@lxtag/runtime";
 import { ObjectStore, publishBundle } from "@lxtag/storage";
-import { engineCommand, testEnv, WorkerHarness } from "@lxtag/testkit";
+import { engineCommand, testEnv, WorkerHarness, waitForJob } from "@lxtag/testkit";
 import { Detector } from "@lxtag/vision";
-import type { Queue, Worker } from "bullmq";
+import type { Job, Queue, Worker } from "bullmq";
 import { type FeatureConfig, loadConfig } from "../config.js";
 import { type FeatureWorker, startFeatureWorker } from "../feature-worker.js";
 import { loadServingDetector } from "../serving-detector.js";
@@ -113,6 +114,18 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
   async post(imageKey: string | null, image?: Buffer): Promise<string> {
     if (image && imageKey) await this.direct.put(imageKey, image);
     return this.insertPost({ imageKey });
+  }
+
+  /**
+   * What the predict worker does with a post whose RoI object it does not find: the post goes back to
+   * featurization under the re-run's job id; resolves with that job once it settled.
+   */
+  async sendBack(postId: string, detectorId: string): Promise<Job> {
+    if (!(await this.repos.posts.markRefeaturizing(postId)))
+      throw new Error(`post ${postId} is not predicting`);
+    const jobId = jobIds.refeaturize(postId, detectorId);
+    await this.features.add("features", { batchId: this.batchId, postId }, { jobId });
+    return waitForJob(this.features, jobId);
   }
 
   /** A pending post as ingest leaves one whose image it stored: its image key and the hash ingest computed. */
