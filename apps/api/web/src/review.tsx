@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, label, type PostDetail, type PostResult, type PostsPage, query, session } from "./api.js";
 import { FILTER_KEYS, filtersOf } from "./filters.js";
 import { score } from "./format.js";
@@ -109,7 +109,9 @@ export function Review({ route }: { route: Route }) {
     setChip(0);
   }
 
-  useEffect(() => {
+  // registered again after every render, before the next key can arrive: a plain effect waits for the next frame,
+  // and a key pressed before it would act on the chip focused the render before
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       if (isTyping(e.target)) {
