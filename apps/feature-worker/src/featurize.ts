@@ -142,15 +142,15 @@ async function lookUpOrDetect(
   const key = roiCacheKey(deps.detector.id, sha256);
   // an image given by URL or S3 key (a JSON batch) has no hash before it is downloaded
   if (lookUp === "remembered" && sawRoiLately(seenId(deps, sha256))) return { outcome: "cached", sha256 };
+  let outcome: "cached" | "detected" = "cached";
   if (!(await deps.store.exists(key))) {
     const roi = await deps.detector.detect(await decodeImage(bytes, deps.limits.maxPixels));
     // 8-bit features (lxtag-roi/2): half the bytes of lxtag-roi/1 for every later read; readers take both
     await deps.store.put(key, encodeRoi(roi, ROI_FORMAT_V2), "application/octet-stream");
-    sawRoi(seenId(deps, sha256));
-    return { outcome: "detected", sha256 };
+    outcome = "detected";
   }
   sawRoi(seenId(deps, sha256));
-  return { outcome: "cached", sha256 };
+  return { outcome, sha256 };
 }
 
 const seenId = (deps: Pick<FeaturizeDeps, "store" | "detector">, sha256: string) =>

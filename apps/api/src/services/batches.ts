@@ -77,8 +77,9 @@ export class BatchService {
   }
 
   /**
-   * A JSON body: inline posts (stored as one S3 object for the ingest job, from a local copy it can read) or zip parts already in S3, which must
-   * be the key's own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
+   * A JSON body: inline posts (stored as one S3 object for the ingest job, from a local copy it can read) or zip
+   * parts already in S3, which must be the key's own (under `uploads/<apiKeyId>/`): every entry is checked before
+   * any is looked up.
    */
   async fromJson(apiKeyId: string, body: CreateBatchBody): Promise<AcceptedBatch> {
     const batchId = randomUUID();

@@ -8,7 +8,7 @@ import type { FileBody } from "@lxtag/storage";
 
 /** What the spool says about a batch's sources once every one of them is in S3. */
 interface Manifest {
-  parts: { key: string; file: string; bytes: number; sha256: string }[];
+  parts: { key: string; file: string; bytes: number }[];
 }
 
 const MANIFEST = "manifest.json";
@@ -61,7 +61,7 @@ export class UploadSpool {
   /** Records that the batch's sources are in S3 as `parts` (each the copy of the file beside it). */
   async seal(batchId: string, parts: { key: string; file: FileBody }[]): Promise<void> {
     const manifest: Manifest = {
-      parts: parts.map(({ key, file }) => ({ key, file: file.path, bytes: file.bytes, sha256: file.sha256 })),
+      parts: parts.map(({ key, file }) => ({ key, file: file.path, bytes: file.bytes })),
     };
     await writeFile(join(this.folder(batchId), MANIFEST), JSON.stringify(manifest));
   }

@@ -39,9 +39,10 @@ export interface ReceiveUploadOptions {
  * Receives every file part of a multipart upload into the spool (nothing is held whole in memory) and stores it in
  * S3 as `uploads/<apiKeyId>/<batchId>/part-<n>.zip`, one PUT per part from its local copy, while the next part
  * comes in (one PUT at a time: a part waits for the one before, and a failed PUT fails the upload there, before the
- * client sends the rest); reads the optional `options` field (JSON text of BatchOptions). The fields may come in any order, so a
- * bad `options` after a file part is found only once that part is received: an upload that fails for any reason
- * (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote, in S3 and in the spool.
+ * client sends the rest); reads the optional `options` field (JSON text of BatchOptions). The fields may come in
+ * any order, so a bad `options` after a file part is found only once that part is received: an upload that fails
+ * for any reason (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote, in S3 and in
+ * the spool.
  */
 export async function receiveUpload(
   store: ObjectStore,
