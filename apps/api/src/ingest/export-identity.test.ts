@@ -2,25 +2,18 @@
 // record listed twice is merged and counted, and results carry each post's timestamp, media URIs and position.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import yazl from "yazl";
 import { seedModel } from "../testing/fixtures.js";
-import { uploadForm, useTestApi } from "../testing/harness.js";
+import { uploadForm, useTestApi, zipOf } from "../testing/harness.js";
 import { runIngest } from "./ingest-job.js";
 
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]);
 const URI = "media/posts/202401/sunset.png";
 const record = (ts: number) => ({ media: [{ uri: URI, creation_timestamp: ts, title: "Sunset #Travel" }] });
 
-async function exportZip(): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
+function exportZip(): Promise<Buffer> {
   // the same photo posted twice an hour apart, and the first post listed again
   const posts = [record(1_700_000_000), record(1_700_003_600), record(1_700_000_000)];
-  zip.addBuffer(Buffer.from(JSON.stringify(posts)), "your_instagram_activity/media/posts_1.json");
-  zip.addBuffer(PNG, URI);
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return zipOf({ "your_instagram_activity/media/posts_1.json": JSON.stringify(posts), [URI]: PNG });
 }
 
 describe("an export with two posts that differ only in timestamp", () => {
@@ -108,16 +101,12 @@ describe("an export whose posts file holds no array", () => {
   const api = useTestApi();
 
   it("fails the batch once with invalid-posts-file: the job completes, so nothing is retried", async () => {
-    const zip = new yazl.ZipFile();
-    zip.addBuffer(Buffer.from('{"posts": "not a post list"}'), "content/posts_1.json");
-    zip.end();
-    const chunks: Buffer[] = [];
-    for await (const c of zip.outputStream) chunks.push(c as Buffer);
+    const zip = await zipOf({ "content/posts_1.json": '{"posts": "not a post list"}' });
     const res = await api.app.inject({
       method: "POST",
       url: "/v1/batches",
       headers: { "x-api-key": api.key },
-      payload: uploadForm([{ name: "export.zip", bytes: Buffer.concat(chunks) }]),
+      payload: uploadForm([{ name: "export.zip", bytes: zip }]),
     });
     const { batchId } = res.json();
     await expect(runIngest(batchId, { ...api.deps, features: api.deps.queues.features })).resolves.toEqual({

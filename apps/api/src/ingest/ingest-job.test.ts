@@ -3,8 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { batchSourceSchema } from "@lxtag/contracts";
 import { describe, expect, it, vi } from "vitest";
-import yazl from "yazl";
-import { uploadForm, useTestApi } from "../testing/harness.js";
+import { uploadForm, useTestApi, zipOf } from "../testing/harness.js";
 import { runIngest } from "./ingest-job.js";
 
 interface Row {
@@ -161,23 +160,17 @@ describe("ingest of a JSON batch", () => {
     const record = (i: number) => ({
       media: [{ uri: `media/${i}.jpg`, creation_timestamp: 1, title: `p${i}` }],
     });
-    const zip = new yazl.ZipFile();
-    zip.addBuffer(
-      Buffer.from(JSON.stringify(Array.from({ length: 10 }, (_, i) => record(i)))),
-      "your_instagram_activity/media/posts_1.json",
-    );
-    zip.addBuffer(
-      Buffer.from(`[${JSON.stringify(record(10))},`),
-      "your_instagram_activity/media/posts_2.json",
-    );
-    zip.end();
-    const bytes: Buffer[] = [];
-    for await (const c of zip.outputStream) bytes.push(c as Buffer);
+    const zip = await zipOf({
+      "your_instagram_activity/media/posts_1.json": JSON.stringify(
+        Array.from({ length: 10 }, (_, i) => record(i)),
+      ),
+      "your_instagram_activity/media/posts_2.json": `[${JSON.stringify(record(10))},`,
+    });
     const res = await api.app.inject({
       method: "POST",
       url: "/v1/batches",
       headers: { "x-api-key": api.key },
-      payload: uploadForm([{ name: "export.zip", bytes: Buffer.concat(bytes) }]),
+      payload: uploadForm([{ name: "export.zip", bytes: zip }]),
     });
     expect(res.statusCode).toBe(202);
     const { batchId } = res.json() as { batchId: string };

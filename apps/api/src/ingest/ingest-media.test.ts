@@ -9,24 +9,14 @@ import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import yazl from "yazl";
 import { seedModel } from "../testing/fixtures.js";
-import { uploadForm, useTestApi } from "../testing/harness.js";
+import { uploadForm, useTestApi, zipOf } from "../testing/harness.js";
 import { runIngest } from "./ingest-job.js";
 import { LOOKUP_ABOVE_BYTES } from "./media-reader.js";
 
 /** A PNG signature and random bytes: a new image to S3 each run (the sniffer reads the signature only). */
 const png = (bytes = 256) =>
   Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(bytes)]);
-
-async function zipOf(files: Record<string, Buffer>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const [path, bytes] of Object.entries(files)) zip.addBuffer(bytes, path);
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const POSTS_FILE = "your_instagram_activity/media/posts_1.json";
 const record = (i: number, uris: string[]) => ({

@@ -7,6 +7,7 @@ import type { ApiKeyOptions } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, beforeAll } from "vitest";
+import yazl from "yazl";
 import { type App, buildApp } from "../app.js";
 import { loadConfig } from "../config.js";
 import { connect } from "../connect.js";
@@ -137,4 +138,14 @@ export function uploadForm(
   for (const p of parts) form.append("file", new Blob([p.bytes], { type: "application/zip" }), p.name);
   if (options !== undefined) form.append("options", options);
   return form;
+}
+
+/** A zip archive of `files` (path -> bytes), in memory: an export part as a test uploads it. */
+export async function zipOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [path, bytes] of Object.entries(files)) zip.addBuffer(Buffer.from(bytes), path);
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
