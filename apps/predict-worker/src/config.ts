@@ -6,13 +6,13 @@ const schema = serviceEnvSchema.extend({
   /** Serve this model version instead of the registry's active one (canaries, tests, pinning). */
   LXTAG_MODEL_ID: z.string().min(1).optional(),
   LXTAG_ORT_THREADS: z.coerce.number().int().positive().default(2),
-  /** Largest micro-batch one ONNX run takes; also the jobs in flight, so a batch can fill. */
+  /** Largest micro-batch one ONNX run takes. */
   LXTAG_MAX_BATCH_SIZE: z.coerce.number().int().positive().default(32),
   /** How long the first waiting post waits for others, ms. */
   LXTAG_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15),
   /**
-   * Micro-batches in flight at once: while one runs in the model, the next ones read their RoI objects (bounded
-   * prefetch). Jobs in flight are LXTAG_MAX_BATCH_SIZE times this.
+   * Micro-batches reading their RoI objects at once, ahead of the model (bounded prefetch: at most
+   * LXTAG_MAX_BATCH_SIZE times this many reads in flight). Jobs in flight are twice those reads.
    */
   LXTAG_BATCHES_IN_FLIGHT: z.coerce.number().int().positive().default(3),
   /** Bytes of RoI objects the worker keeps for reading again (relabels, shared images), MiB; 0: none. */

@@ -115,9 +115,9 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       queue: QUEUES.predict,
       schema: jobSchema,
       config,
-      // enough jobs in flight to fill the micro-batches in flight (a relabel job brings many posts; the batches in
-      // flight bound the work, the rest waits as post ids)
-      concurrency: config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT,
+      // twice the posts of the batches reading: as many again are in the model, being written, or filling the next
+      // batch, so reads never wait for jobs (a relabel job brings many posts: they wait in the batcher as ids)
+      concurrency: 2 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT,
       log,
       metrics,
       process: (job) => (isRelabel(job) ? predictor.relabel(job.postIds) : predictor.predict(job.postId)),

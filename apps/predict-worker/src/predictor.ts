@@ -39,8 +39,8 @@ export interface PredictorDeps {
 
 export interface PredictorOptions extends DynamicBatcherOptions {
   /**
-   * Micro-batches running at once: while one is in the model, the next ones read their posts and RoI objects, and
-   * the one before writes. Bounds what is held in memory whatever the queue holds. @defaultValue 3
+   * Micro-batches reading at once (their posts, then their RoI objects): a batch hands its slot on once its
+   * features are decoded, so the next ones read while it runs in the model and writes. @defaultValue 3
    */
   batchesInFlight?: number;
 }
@@ -77,17 +77,15 @@ export class Predictor {
    * decoded for the first of them (a copy costs a tenth of a decode): each batch adds its distinct images.
    */
   readonly stats = { decoded: 0 };
-  private readonly slots: Slots;
 
   constructor(
     private readonly deps: PredictorDeps,
     options: PredictorOptions,
   ) {
-    this.slots = new Slots(options.batchesInFlight ?? 3);
-    // the model is taken when the batch gets its slot, so a swapped-in model serves every batch that starts later
+    // the model is taken when the batch starts, so a swapped-in model serves every batch that starts later
     this.batcher = new DynamicBatcher(
-      (ids) => this.slots.run(() => this.deps.withModel((model) => this.runBatch(model, ids))),
-      options,
+      (ids, release) => this.deps.withModel((model) => this.runBatch(model, ids, release)),
+      { ...options, maxInFlight: options.batchesInFlight ?? 3 },
     );
   }
 
@@ -110,7 +108,8 @@ export class Predictor {
     return { done, skipped: postIds.length - done };
   }
 
-  private async runBatch(model: HashtagModel, ids: string[]): Promise<ItemResult[]> {
+  /** Reads the posts and their RoI objects, hands the read slot on (`release`), then ranks and writes. */
+  private async runBatch(model: HashtagModel, ids: string[], release: () => void): Promise<ItemResult[]> {
     const started = performance.now();
     const { repos } = this.deps;
     const posts = new Map((await repos.posts.forPredict(ids)).map((p) => [p.id, p]));
@@ -149,6 +148,7 @@ export class Predictor {
         ready.push(f);
       }
     }
+    release();
     const ranked = await model.rankBatch(batch, this.deps.topK);
     await repos.posts.savePredictions(
       model.id,
@@ -234,29 +234,6 @@ export class Predictor {
         return { flags: ROI_MISSING_FLAGS };
       }
       return { error: err as Error };
-    }
-  }
-}
-
-/** At most `size` tasks at once; the others wait in order. */
-class Slots {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly size: number) {
-    if (!(size >= 1)) throw new RangeError(`batchesInFlight must be >= 1, got ${size}`);
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running += 1;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next)
-        next(); // the slot passes on, still counted
-      else this.running -= 1;
     }
   }
 }

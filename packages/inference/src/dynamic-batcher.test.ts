@@ -57,8 +57,55 @@ describe("DynamicBatcher", () => {
     expect(batcher.stats.recent).toEqual([3, 3, 3, 3]);
     expect(batcher.stats.batches).toBe(1030);
   });
-  it("refuses a window or batch size below 1", () => {
+  it("with maxInFlight, fills the next batch while the slots are taken and starts it when one is handed back", async () => {
+    const started: number[][] = [];
+    const releases: (() => void)[] = [];
+    const finish: (() => void)[] = [];
+    const batcher = new DynamicBatcher<number, number>(
+      (xs, release) => {
+        started.push(xs);
+        releases.push(release);
+        return new Promise((resolve) => finish.push(() => resolve(xs)));
+      },
+      { maxBatchSize: 4, maxWaitMs: 5, maxInFlight: 1 },
+    );
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const results = [1, 2, 3, 4, 5, 6].map((x) => batcher.submit(x));
+    await sleep(30); // well past maxWaitMs: 5 and 6 still wait, the only slot is taken
+    expect(started).toEqual([[1, 2, 3, 4]]);
+    results.push(batcher.submit(7), batcher.submit(8));
+    releases[0]!(); // handed back before its run ends: the next (full) batch starts now
+    expect(started).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
+    releases[0]!(); // a second release of the same run frees nothing more
+    results.push(batcher.submit(9));
+    await sleep(30);
+    expect(started).toHaveLength(2);
+    finish[0]!(); // the first run ends: it already handed its slot back
+    await sleep(30);
+    expect(started).toHaveLength(2);
+    finish[1]!(); // the second ends without releasing: its slot comes back, 9 has waited long enough
+    await sleep(10);
+    expect(started[2]).toEqual([9]);
+    finish[2]!();
+    expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+  it("fails the batch alone when its runner throws before returning a promise", async () => {
+    const batcher = new DynamicBatcher<number, number>(
+      (xs) => {
+        if (xs.includes(1)) throw new Error("sync boom");
+        return Promise.resolve(xs);
+      },
+      { maxBatchSize: 1, maxInFlight: 1 },
+    );
+    const results = await Promise.allSettled([1, 2].map((x) => batcher.submit(x)));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled"]);
+  });
+  it("refuses a window, batch size or slots below 1", () => {
     expect(() => new DynamicBatcher(async (xs) => xs, { recentWindow: 0 })).toThrow(RangeError);
     expect(() => new DynamicBatcher(async (xs) => xs, { maxBatchSize: 0 })).toThrow(RangeError);
+    expect(() => new DynamicBatcher(async (xs) => xs, { maxInFlight: 0 })).toThrow(RangeError);
   });
 });

@@ -3,6 +3,12 @@ export interface DynamicBatcherOptions {
   maxBatchSize?: number;
   /** How long the first waiting item may wait for others before the batch runs. @defaultValue 10 */
   maxWaitMs?: number;
+  /**
+   * Batches running at once. While that many run, items wait and the next batch fills: it starts when a run hands
+   * its slot back (full, or once its oldest item has waited `maxWaitMs`), so a busy batcher runs full batches.
+   * @defaultValue Infinity
+   */
+  maxInFlight?: number;
   /** How many of the latest batch sizes `stats.recent` keeps. @defaultValue 256 */
   recentWindow?: number;
   /** Called with each batch's size as it starts (metrics). */
@@ -17,15 +23,23 @@ export interface BatcherStats {
 }
 
 /**
+ * Runs a batch; `release` hands its slot back early (the run is done with what `maxInFlight` bounds, such as its
+ * reads, and goes on to what is serialized elsewhere); the slot is handed back when the run settles otherwise.
+ */
+export type BatchRunner<I, O> = (items: I[], release: () => void) => Promise<O[]>;
+
+/**
  * Collects concurrent requests into batches, as Triton's dynamic batcher does: a batch runs when it is full or
- * when its oldest item has waited `maxWaitMs`. `runBatch` must return one result per item, in order; if it
- * throws, every item of that batch is rejected with the error.
+ * when its oldest item has waited `maxWaitMs`, and (with `maxInFlight`) when a slot is free. `runBatch` must
+ * return one result per item, in order; if it throws, every item of that batch is rejected with the error.
  */
 export class DynamicBatcher<I, O> {
-  private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { item: I; since: number; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private running = 0;
   private readonly maxBatchSize: number;
   private readonly maxWaitMs: number;
+  private readonly maxInFlight: number;
   private readonly recentWindow: number;
   private readonly onBatch: ((size: number) => void) | undefined;
   // counters and a ring buffer: a long-lived worker runs millions of batches, its memory must not grow with them
@@ -34,16 +48,17 @@ export class DynamicBatcher<I, O> {
   private readonly ring: number[] = [];
 
   constructor(
-    private readonly runBatch: (items: I[]) => Promise<O[]>,
+    private readonly runBatch: BatchRunner<I, O>,
     options: DynamicBatcherOptions = {},
   ) {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
     this.recentWindow = options.recentWindow ?? 256;
     this.onBatch = options.onBatch;
-    if (this.maxBatchSize < 1 || this.recentWindow < 1)
+    if (this.maxBatchSize < 1 || this.recentWindow < 1 || !(this.maxInFlight >= 1))
       throw new RangeError(
-        `maxBatchSize ${this.maxBatchSize} and recentWindow ${this.recentWindow} must be >= 1`,
+        `maxBatchSize ${this.maxBatchSize}, maxInFlight ${this.maxInFlight} and recentWindow ${this.recentWindow} must be >= 1`,
       );
   }
 
@@ -58,19 +73,49 @@ export class DynamicBatcher<I, O> {
 
   submit(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.maxBatchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+      this.queue.push({ item, since: performance.now(), resolve, reject });
+      this.dispatch(false);
     });
   }
 
-  private flush(): void {
+  /**
+   * Starts every batch that may start now: full ones, then (`partial`: from the timer or a slot handed back, not
+   * from a submit, so items submitted together go together even with `maxWaitMs` 0) one whose oldest item has
+   * waited `maxWaitMs`.
+   */
+  private dispatch(partial: boolean): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, this.maxBatchSize);
-      this.record(batch.length);
-      this.runBatch(batch.map((b) => b.item)).then(
+    while (this.queue.length && this.running < this.maxInFlight) {
+      const waited = performance.now() - this.queue[0]!.since;
+      if (this.queue.length < this.maxBatchSize && (!partial || waited < this.maxWaitMs)) {
+        this.timer = setTimeout(() => this.dispatch(true), Math.max(0, this.maxWaitMs - waited));
+        return;
+      }
+      this.start(this.queue.splice(0, this.maxBatchSize));
+    }
+  }
+
+  private start(batch: typeof this.queue): void {
+    this.running += 1;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.running -= 1;
+      this.dispatch(true);
+    };
+    this.record(batch.length);
+    // a runner that throws before returning its promise fails its batch alone
+    new Promise<O[]>((resolve) =>
+      resolve(
+        this.runBatch(
+          batch.map((b) => b.item),
+          release,
+        ),
+      ),
+    )
+      .then(
         (results) => {
           if (results.length !== batch.length) {
             const err = new Error(`runBatch returned ${results.length} results for ${batch.length} items`);
@@ -82,10 +127,8 @@ export class DynamicBatcher<I, O> {
         (err) => {
           for (const b of batch) b.reject(err);
         },
-      );
-      if (this.queue.length < this.maxBatchSize) break;
-    }
-    if (this.queue.length) this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
+      )
+      .finally(release);
   }
 
   private record(size: number): void {

@@ -1,4 +1,9 @@
-export { type BatcherStats, DynamicBatcher, type DynamicBatcherOptions } from "./dynamic-batcher.js";
+export {
+  type BatcherStats,
+  type BatchRunner,
+  DynamicBatcher,
+  type DynamicBatcherOptions,
+} from "./dynamic-batcher.js";
 export {
   BOXES_PER_POST,
   FEATURES_PER_POST,
