@@ -46,17 +46,7 @@ beforeAll(async () => {
   const scratch = await scratchDatabase(own.postgres.url);
   t = new IsolatedPipeline({ ...own.env(scratch.url), ...SETTINGS });
   await t.start();
-  // the stack waits for the predict worker's liveness only (it may wait for a first model); this one has a model
-  const ready = t.stack.metricsUrl("predict-worker").replace("/metrics", "/readyz");
-  await until(
-    "predict worker ready",
-    () =>
-      fetch(ready).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    60_000,
-  );
+  await t.stack.untilServing();
   parts = [1, 2].map((i) => join(t.work, `faults-${i}.zip`));
   await writeExportZips(await syntheticPosts(POSTS, 23), parts);
 }, 300_000);

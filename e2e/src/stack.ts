@@ -81,6 +81,26 @@ export class LocalStack {
   }
 
   /**
+   * Waits until the predict worker serves a model (its /readyz): `startAll` waits for its liveness only, since it
+   * may wait for a first model.
+   */
+  async untilServing(timeoutMs = 60_000): Promise<void> {
+    const ready = this.metricsUrl("predict-worker").replace("/metrics", "/readyz");
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (
+        await fetch(ready).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`the predict worker serves no model after ${timeoutMs} ms:\n${this.logs.join("\n")}`);
+  }
+
+  /**
    * A running service's peak resident memory since it started, in bytes: the kernel's high-water mark (`VmHWM` in
    * `/proc/<pid>/status`, Linux only), so it counts native memory (ONNX Runtime, libvips) that the V8 heap does not.
    */
