@@ -3,7 +3,7 @@
 // The apps run as processes, as in production; packages are used as libraries.
 // `npm run bench -- --only <section>` runs one section alone (see SECTIONS).
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,7 +66,8 @@ if (onlyAt >= 0) {
   const section = SECTIONS[name];
   if (!section)
     throw new Error(`--only: no section ${JSON.stringify(name)} (${Object.keys(SECTIONS).join(", ")})`);
-  await section(await mkdtemp(join(tmpdir(), "lxtag-bench-")));
+  const work = await mkdtemp(join(tmpdir(), "lxtag-bench-"));
+  await section(work).finally(() => rm(work, { recursive: true, force: true }));
   if (jsonOut) for (const r of results) console.log(JSON.stringify(r));
   process.exit(0);
 }
@@ -486,5 +487,6 @@ try {
   }
 } finally {
   await pipeline.stop();
+  await rm(work, { recursive: true, force: true });
 }
 if (jsonOut) for (const r of results) console.log(JSON.stringify(r));

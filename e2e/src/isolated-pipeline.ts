@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, type Db, type Repositories, repositories } from "@lxtag/db";
@@ -51,7 +51,7 @@ export class IsolatedPipeline {
     this.client = new LxtagClient(this.stack.baseUrl, this.key);
   }
 
-  /** A pipeline on a scratch database and bucket: a fresh install, dropped again by `stop()` (the bucket stays). */
+  /** A pipeline on a scratch database and bucket: a fresh install, both dropped again by `stop()`. */
   static async ownRegistry(env: Record<string, string> = {}): Promise<IsolatedPipeline> {
     const scratch = await scratchDatabase(loadConfig().DATABASE_URL);
     const pipeline = new IsolatedPipeline({
@@ -59,7 +59,11 @@ export class IsolatedPipeline {
       LXTAG_S3_BUCKET: `lxtag-e2e-${randomUUID().slice(0, 8)}`,
       ...env,
     });
-    pipeline.cleanups.push(() => scratch.drop());
+    // about a gigabyte a benchmark: left behind, they filled a developer's disk
+    pipeline.cleanups.push(
+      () => scratch.drop(),
+      () => pipeline.store.deleteBucket(),
+    );
     return pipeline;
   }
 
@@ -123,8 +127,9 @@ export class IsolatedPipeline {
 
   async stop(): Promise<void> {
     await this.stack.stop();
-    this.store.destroy();
     await this.db.close();
     for (const cleanup of this.cleanups) await cleanup();
+    this.store.destroy();
+    if (this.work) await rm(this.work, { recursive: true, force: true });
   }
 }

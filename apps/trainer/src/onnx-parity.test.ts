@@ -1,6 +1,6 @@
 // The exported ONNX graph run by onnxruntime-node (through the serving OrtSession) matches the engine's PyTorch
 // outputs on fixed inputs, for the tiny config and for a base-width model with one layer of each kind.
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrtSession } from "@lxtag/inference";
@@ -40,6 +40,7 @@ async function parity(preset: string, config: object) {
     visual_pos: { type: "float32", dims: [p.B, 36, 4], data: Float32Array.from(p.visual_pos) },
   });
   await session.dispose();
+  await rm(dir, { recursive: true, force: true }); // a quarter of a gigabyte at base width
   const maxDiff = (a: Float32Array, b: number[]) => Math.max(...b.map((v, i) => Math.abs(v - a[i]!)));
   return {
     logits: maxDiff(out.logits!.data as Float32Array, p.logits),

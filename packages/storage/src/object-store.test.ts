@@ -109,6 +109,21 @@ describe("ObjectStore", () => {
     expect(await store.list(prefix)).toEqual([]);
   });
 
+  it("deletes a bucket with its objects (over one round of deletes); a bucket already gone is no error", async () => {
+    const bucket = `lxtag-test-${randomUUID().slice(0, 8)}`;
+    created.push(bucket);
+    const s = new ObjectStore({ ...base, bucket });
+    await s.ensureBucket();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => s.put(`features/d/${i}.safetensors`, "x")));
+    await s.put("models/m/model.onnx", "x");
+    await s.deleteBucket();
+    await expect(admin.send(new HeadBucketCommand({ Bucket: bucket }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
+    await s.deleteBucket();
+    s.destroy();
+  });
+
   it("creates a bucket S3 reports missing (404), and only checks it the second time", async () => {
     const bucket = `lxtag-test-${randomUUID().slice(0, 8)}`;
     created.push(bucket);

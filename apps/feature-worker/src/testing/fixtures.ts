@@ -1,6 +1,6 @@
 // What the feature worker's tests share: a real tiny detector from the engine, a batch of posts in Postgres, and
 // the worker itself started on a fresh queue prefix with the test's own dependencies.
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -62,6 +62,8 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
   readonly features: Queue<FeatureJob> = this.jobs;
   readonly predict: Queue<PredictJob> = this.queue<PredictJob>(QUEUES.predict);
   readonly metrics = new WorkerMetrics("feature-worker-test");
+  /** The workers' detector caches, removed by `close`. */
+  private readonly cacheDirs: string[] = [];
   /** The worker's logger (silent): spy on it to see what the worker says. */
   readonly log = createLogger("feature-worker-test", "silent");
   worker!: FeatureWorker;
@@ -85,6 +87,7 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
     await this.createBatch();
     const given = this.detector;
     const config = { ...this.config, LXTAG_CACHE_DIR: await mkdtemp(join(tmpdir(), "lxtag-fw-cache-")) };
+    this.cacheDirs.push(config.LXTAG_CACHE_DIR);
     this.worker = startFeatureWorker(
       {
         repos: this.repos,
@@ -160,6 +163,7 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
     if (this.detector === "published") await this.worker?.detector?.dispose();
     this.store.destroy();
     this.direct.destroy();
+    for (const dir of this.cacheDirs) await rm(dir, { recursive: true, force: true });
     await super.close();
   }
 }

@@ -1,7 +1,7 @@
 // What the predict worker's tests share: the worker started on a fresh queue prefix over a scratch database,
 // posts ready for prediction with RoI objects in S3, and readers for what the worker wrote.
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -60,6 +60,8 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
   /** Where the worker sends posts back for featurization. */
   readonly features: Queue<FeatureJob> = this.queue<FeatureJob>(QUEUES.features);
   handle!: PredictWorker;
+  /** The workers' model caches, removed by `close`. */
+  private readonly cacheDirs: string[] = [];
   private ready: Promise<void> | undefined;
 
   constructor(databaseUrl: string, env: Record<string, string> = {}, s3Endpoint?: string) {
@@ -89,6 +91,7 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
   async start(): Promise<this> {
     await this.prepare();
     const cacheDir = await mkdtemp(join(tmpdir(), "lxtag-pw-cache-"));
+    this.cacheDirs.push(cacheDir);
     this.handle = startPredictWorker(
       {
         repos: this.repos,
@@ -153,6 +156,7 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
     await this.handle?.close();
     this.store.destroy();
     this.direct.destroy();
+    for (const dir of this.cacheDirs) await rm(dir, { recursive: true, force: true });
     await super.close();
   }
 }
