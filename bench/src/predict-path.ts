@@ -170,32 +170,30 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     const model: number[] = [];
     let roiBytes = 0;
     const alone = await HashtagModel.load(join(fresh.work, "pp-a"), { intraOpThreads: 2 });
+    // one worker for every run, timed from the first job with its model loaded (as in (a) and (b)); the first run
+    // warms up its code, the database, S3's disk cache
+    const { stack: pathStack, prefix: pathPrefix } = stackOf({ LXTAG_MODEL_ID: models.a });
+    const pathQueue = createQueue(QUEUES.predict, env.LXTAG_REDIS_URL, pathPrefix);
     try {
+      await pathStack.startAll(["predict-worker"]);
+      await pathStack.untilServing();
       for (let run = 0; run < 3; run++) {
         const batch = await seedBatch(apiKeyId, n, n);
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [batch.batchId]);
-        const { stack, prefix } = stackOf({ LXTAG_MODEL_ID: models.a });
-        await stack.startAll(["predict-worker"]);
-        await stack.untilServing(); // timed from the first job: the model is loaded, as in (a) and (b)
-        const queue = createQueue(QUEUES.predict, env.LXTAG_REDIS_URL, prefix);
-        try {
+        {
           const s = await seconds(async () => {
             await addBulkChunked(
-              queue,
+              pathQueue,
               batch.ids.map((id) => ({
                 name: "predict",
                 data: { batchId: batch.batchId, postId: id },
                 opts: { jobId: jobIds.predict(id) },
               })),
             );
-            while (!((await drained(queue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
+            while (!((await drained(pathQueue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
           });
-          if (run > 0) worker.push(n / s); // the first run warms up the database, S3's disk cache, the model
+          if (run > 0) worker.push(n / s);
           say(`  run ${run}: ${(n / s).toFixed(0)} posts/s (${s.toFixed(1)} s)${run ? "" : ", warm-up"}`);
-        } finally {
-          await stack.stop();
-          await queue.obliterate({ force: true });
-          await queue.close();
         }
         if (run === 0) continue;
         // (b) the same objects, read as the worker reads them, at its reads in flight
@@ -224,6 +222,9 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
         model.push(inputs.length / modelS);
       }
     } finally {
+      await pathStack.stop();
+      await pathQueue.obliterate({ force: true });
+      await pathQueue.close();
       await alone.dispose();
     }
     const ratios = worker.map((w, i) => w / Math.min(model[i]!, gets[i]!));
