@@ -276,7 +276,9 @@ export class Posts {
       [
         JSON.stringify(rows),
         modelVersionId,
-        JSON.stringify(results.map((r) => ({ id: r.postId, flags: r.flags ?? [], ...reviewColumns(r.ranked) }))),
+        JSON.stringify(
+          results.map((r) => ({ id: r.postId, flags: r.flags ?? [], ...reviewColumns(r.ranked) })),
+        ),
       ],
     );
   }
