@@ -6,7 +6,7 @@ import {
   type DynamicBatcherOptions,
   FEATURES_PER_POST,
   type HashtagModel,
-  ModelBatch,
+  type ModelBatch,
 } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
@@ -77,11 +77,13 @@ export class Predictor {
    * decoded for the first of them (a copy costs a tenth of a decode): each batch adds its distinct images.
    */
   readonly stats = { decoded: 0 };
+  private readonly maxBatchSize: number;
 
   constructor(
     private readonly deps: PredictorDeps,
     options: PredictorOptions,
   ) {
+    this.maxBatchSize = options.maxBatchSize ?? 32;
     // the model is taken when the batch starts, so a swapped-in model serves every batch that starts later
     this.batcher = new DynamicBatcher(
       (ids, release) => this.deps.withModel((model) => this.runBatch(model, ids, release)),
@@ -130,7 +132,7 @@ export class Predictor {
     const sentBack = new Map(
       await Promise.all(back.map(async (post) => [post.id, await this.sendBack(model, post)] as const)),
     );
-    const batch = new ModelBatch(found.length);
+    const batch = model.newBatch(this.maxBatchSize);
     const ready: { post: PostForPredict; flags: string[] }[] = [];
     const rowOf = new Map<string, number>(); // RoI object -> the row it was decoded into
     for (const f of found) {

@@ -115,4 +115,27 @@ describe("HashtagModel", () => {
     over.texts.push("one", "two");
     await expect(model.rankBatch(over, 3)).rejects.toThrow(/2 texts in a batch of 1 rows/);
   });
+
+  it("gives the next batch of a size a finished run's tensors, zeroed: a caption-only row stays caption only", async () => {
+    const a: ModelInput = { text: "a red sunset over the ocean", ...roi(5) };
+    const want = await model.rank([{ text: "my dog" }, { text: a.text }], HASHTAGS);
+    const first = model.newBatch(5);
+    for (const row of [0, 1]) {
+      first.features.set(a.features!, row * FEATURES_PER_POST);
+      first.boxes.set(a.boxes!, row * 144);
+    }
+    first.texts.push(a.text, a.text);
+    await model.rankBatch(first, HASHTAGS);
+    const next = model.newBatch(5);
+    expect(next.recycled).toBe(true);
+    expect(next.features.length).toBe(5 * FEATURES_PER_POST);
+    expect(next.features.some((v) => v !== 0) || next.boxes.some((v) => v !== 0)).toBe(false);
+    next.texts.push("my dog", a.text); // rows the run before filled, left zero now
+    const got = await model.rankBatch(next, HASHTAGS);
+    for (const [i, post] of got.entries()) {
+      expect(post.map((r) => r.hashtag)).toEqual(want[i]!.map((r) => r.hashtag));
+      for (const [j, r] of post.entries()) expect(r.score).toBeCloseTo(want[i]![j]!.score, 5);
+    }
+    expect(model.newBatch(6).recycled).toBe(false); // no finished run of that size
+  });
 });

@@ -35,7 +35,10 @@ export interface OrtSessionOptions {
 /** An ONNX Runtime session on a worker thread. Create with `OrtSession.create`, release with `dispose`. */
 export class OrtSession {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (f: Feeds) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (f: Feeds) => void; reject: (e: Error) => void; inputsBack?: (inputs: Feeds) => void }
+  >();
 
   private constructor(
     private readonly worker: Worker,
@@ -49,7 +52,10 @@ export class OrtSession {
       if (!p) return;
       this.pending.delete(msg.id);
       if ("error" in msg) p.reject(new InferenceError(msg.error));
-      else p.resolve(msg.outputs);
+      else {
+        p.inputsBack?.(msg.inputs);
+        p.resolve(msg.outputs);
+      }
     });
     worker.on("error", (err) => this.failAll(err));
     worker.on("exit", () => this.failAll(new InferenceError("inference thread exited")));
@@ -83,11 +89,14 @@ export class OrtSession {
     return session;
   }
 
-  /** Runs the graph; the feeds' buffers are transferred to the inference thread and unusable afterwards. */
-  run(feeds: Feeds): Promise<Feeds> {
+  /**
+   * Runs the graph; the feeds' buffers are transferred to the inference thread and unusable afterwards. After a
+   * run that succeeds, `inputsBack` gets them back (new views of the same memory) to fill again.
+   */
+  run(feeds: Feeds, inputsBack?: (inputs: Feeds) => void): Promise<Feeds> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, inputsBack });
       this.worker.postMessage(
         { id, feeds },
         Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer),

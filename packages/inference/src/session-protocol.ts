@@ -19,7 +19,8 @@ export interface SessionInit {
 export type WorkerRequest = { id: number; feeds: Feeds } | { id: number; dispose: true };
 
 export type WorkerReply =
-  | { id: number; outputs: Feeds }
+  /** `inputs`: the request's feeds, handed back (transferred) for the caller to fill again. */
+  | { id: number; outputs: Feeds; inputs: Feeds }
   | { id: number; error: string }
   | { ready: true; inputNames: string[]; outputNames: string[]; provider: string }
   | { failed: string };
