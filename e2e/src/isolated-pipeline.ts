@@ -54,16 +54,11 @@ export class IsolatedPipeline {
   /** A pipeline on a scratch database and bucket: a fresh install, both dropped again by `stop()`. */
   static async ownRegistry(env: Record<string, string> = {}): Promise<IsolatedPipeline> {
     const scratch = await scratchDatabase(loadConfig().DATABASE_URL);
-    const pipeline = new IsolatedPipeline({
-      DATABASE_URL: scratch.url,
-      LXTAG_S3_BUCKET: `lxtag-e2e-${randomUUID().slice(0, 8)}`,
-      ...env,
-    });
-    // about a gigabyte a benchmark: left behind, they filled a developer's disk
-    pipeline.cleanups.push(
-      () => scratch.drop(),
-      () => pipeline.store.deleteBucket(),
-    );
+    const bucket = `lxtag-e2e-${randomUUID().slice(0, 8)}`;
+    const pipeline = new IsolatedPipeline({ DATABASE_URL: scratch.url, LXTAG_S3_BUCKET: bucket, ...env });
+    pipeline.cleanups.push(() => scratch.drop());
+    // about a gigabyte a benchmark: left behind, they filled a developer's disk (a bucket the caller named stays)
+    if (pipeline.store.bucket === bucket) pipeline.cleanups.push(() => pipeline.store.deleteBucket());
     return pipeline;
   }
 
@@ -126,10 +121,13 @@ export class IsolatedPipeline {
   }
 
   async stop(): Promise<void> {
-    await this.stack.stop();
-    await this.db.close();
-    for (const cleanup of this.cleanups) await cleanup();
-    this.store.destroy();
-    if (this.work) await rm(this.work, { recursive: true, force: true });
+    try {
+      await this.stack.stop();
+      await this.db.close();
+      for (const cleanup of this.cleanups) await cleanup();
+    } finally {
+      this.store.destroy();
+      if (this.work) await rm(this.work, { recursive: true, force: true });
+    }
   }
 }

@@ -88,13 +88,14 @@ export class LocalStack {
     const ready = this.metricsUrl("predict-worker").replace("/metrics", "/readyz");
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (
-        await fetch(ready).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
+      const p = this.procs.get("predict-worker");
+      if (!p || p.exitCode !== null || p.signalCode !== null)
+        throw new Error(`the predict worker is not running:\n${this.logs.join("\n")}`);
+      const ok = await fetch(ready, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`the predict worker serves no model after ${timeoutMs} ms:\n${this.logs.join("\n")}`);

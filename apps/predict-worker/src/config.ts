@@ -12,7 +12,8 @@ const schema = serviceEnvSchema.extend({
   LXTAG_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15),
   /**
    * Micro-batches reading their RoI objects at once, ahead of the model (bounded prefetch: at most
-   * LXTAG_MAX_BATCH_SIZE times this many reads in flight). Jobs in flight are twice those reads.
+   * LXTAG_MAX_BATCH_SIZE times this many reads in flight); as many again may be in the model or being written.
+   * Jobs in flight are twice those reads.
    */
   LXTAG_BATCHES_IN_FLIGHT: z.coerce.number().int().positive().default(3),
   /** Bytes of RoI objects the worker keeps for reading again (relabels, shared images), MiB; 0: none. */

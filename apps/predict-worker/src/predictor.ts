@@ -40,7 +40,8 @@ export interface PredictorDeps {
 export interface PredictorOptions extends DynamicBatcherOptions {
   /**
    * Micro-batches reading at once (their posts, then their RoI objects): a batch hands its slot on once its
-   * features are decoded, so the next ones read while it runs in the model and writes. @defaultValue 3
+   * features are decoded, so the next ones read while it runs in the model and writes; as many again may be past
+   * their reads (their tensors held until the model takes them). @defaultValue 3
    */
   batchesInFlight?: number;
 }

@@ -11,8 +11,17 @@ import { runEngine } from "./engine.js";
 const engineConfig = loadConfig();
 const devtools = (args: string[]) => runEngine(engineConfig, args, { module: "lxtag_engine.devtools" });
 
+/** Exports a random model of `preset` and compares ORT's outputs with PyTorch's; the folder goes afterwards. */
 async function parity(preset: string, config: object) {
-  const dir = await mkdtemp(join(tmpdir(), "lxtag-parity-"));
+  const dir = await mkdtemp(join(tmpdir(), "lxtag-parity-")); // a quarter of a gigabyte at base width
+  try {
+    return await compare(dir, preset, config);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function compare(dir: string, preset: string, config: object) {
   await devtools([
     "random-model",
     "--out",
@@ -40,7 +49,6 @@ async function parity(preset: string, config: object) {
     visual_pos: { type: "float32", dims: [p.B, 36, 4], data: Float32Array.from(p.visual_pos) },
   });
   await session.dispose();
-  await rm(dir, { recursive: true, force: true }); // a quarter of a gigabyte at base width
   const maxDiff = (a: Float32Array, b: number[]) => Math.max(...b.map((v, i) => Math.abs(v - a[i]!)));
   return {
     logits: maxDiff(out.logits!.data as Float32Array, p.logits),

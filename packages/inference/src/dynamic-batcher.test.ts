@@ -92,6 +92,33 @@ describe("DynamicBatcher", () => {
     finish[2]!();
     expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
+  it("starts no batch past maxUnsettled, slots handed back or not, until one ends", async () => {
+    const started: number[][] = [];
+    const finish: (() => void)[] = [];
+    const batcher = new DynamicBatcher<number, number>(
+      (xs, release) => {
+        started.push(xs);
+        release(); // at once, synchronously: what bounds the batches now is maxUnsettled
+        return new Promise((resolve) => finish.push(() => resolve(xs)));
+      },
+      { maxBatchSize: 2, maxWaitMs: 1, maxInFlight: 1, maxUnsettled: 2 },
+    );
+    const results = [1, 2, 3, 4, 5, 6].map((x) => batcher.submit(x));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    finish[0]!();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toHaveLength(3);
+    finish[1]!();
+    finish[2]!();
+    expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(() => new DynamicBatcher(async (xs) => xs, { maxInFlight: 2, maxUnsettled: 1 })).toThrow(
+      RangeError,
+    );
+  });
   it("fails the batch alone when its runner throws before returning a promise", async () => {
     const batcher = new DynamicBatcher<number, number>(
       (xs) => {

@@ -9,6 +9,11 @@ export interface DynamicBatcherOptions {
    * @defaultValue Infinity
    */
   maxInFlight?: number;
+  /**
+   * Batches started and not yet ended, slot handed back or not: bounds what waits beyond the slots (for the model,
+   * say) and the memory it holds. @defaultValue twice `maxInFlight`
+   */
+  maxUnsettled?: number;
   /** How many of the latest batch sizes `stats.recent` keeps. @defaultValue 256 */
   recentWindow?: number;
   /** Called with each batch's size as it starts (metrics). */
@@ -36,10 +41,13 @@ export type BatchRunner<I, O> = (items: I[], release: () => void) => Promise<O[]
 export class DynamicBatcher<I, O> {
   private queue: { item: I; since: number; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Batches holding a slot; batches started and not ended. */
   private running = 0;
+  private unsettled = 0;
   private readonly maxBatchSize: number;
   private readonly maxWaitMs: number;
   private readonly maxInFlight: number;
+  private readonly maxUnsettled: number;
   private readonly recentWindow: number;
   private readonly onBatch: ((size: number) => void) | undefined;
   // counters and a ring buffer: a long-lived worker runs millions of batches, its memory must not grow with them
@@ -54,11 +62,17 @@ export class DynamicBatcher<I, O> {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
+    this.maxUnsettled = options.maxUnsettled ?? 2 * this.maxInFlight;
     this.recentWindow = options.recentWindow ?? 256;
     this.onBatch = options.onBatch;
-    if (this.maxBatchSize < 1 || this.recentWindow < 1 || !(this.maxInFlight >= 1))
+    if (
+      this.maxBatchSize < 1 ||
+      this.recentWindow < 1 ||
+      !(this.maxInFlight >= 1) ||
+      !(this.maxUnsettled >= this.maxInFlight)
+    )
       throw new RangeError(
-        `maxBatchSize ${this.maxBatchSize}, maxInFlight ${this.maxInFlight} and recentWindow ${this.recentWindow} must be >= 1`,
+        `maxBatchSize ${this.maxBatchSize}, maxInFlight ${this.maxInFlight} and recentWindow ${this.recentWindow} must be >= 1, maxUnsettled ${this.maxUnsettled} >= maxInFlight`,
       );
   }
 
@@ -86,9 +100,10 @@ export class DynamicBatcher<I, O> {
   private dispatch(partial: boolean): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queue.length && this.running < this.maxInFlight) {
+    while (this.queue.length && this.running < this.maxInFlight && this.unsettled < this.maxUnsettled) {
       const waited = performance.now() - this.queue[0]!.since;
       if (this.queue.length < this.maxBatchSize && (!partial || waited < this.maxWaitMs)) {
+        clearTimeout(this.timer); // one a runner's synchronous release set meanwhile
         this.timer = setTimeout(() => this.dispatch(true), Math.max(0, this.maxWaitMs - waited));
         return;
       }
@@ -98,12 +113,18 @@ export class DynamicBatcher<I, O> {
 
   private start(batch: typeof this.queue): void {
     this.running += 1;
+    this.unsettled += 1;
     let held = true;
     const release = () => {
       if (!held) return;
       held = false;
       this.running -= 1;
       this.dispatch(true);
+    };
+    const settle = () => {
+      this.unsettled -= 1;
+      if (held) release();
+      else this.dispatch(true);
     };
     this.record(batch.length);
     // a runner that throws before returning its promise fails its batch alone
@@ -128,7 +149,7 @@ export class DynamicBatcher<I, O> {
           for (const b of batch) b.reject(err);
         },
       )
-      .finally(release);
+      .finally(settle);
   }
 
   private record(size: number): void {

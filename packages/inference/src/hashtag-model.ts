@@ -40,6 +40,12 @@ export class ModelBatch {
     recycled?: { features: Float32Array; boxes: Float32Array },
   ) {
     this.recycled = recycled !== undefined;
+    if (
+      recycled &&
+      (recycled.features.length !== capacity * FEATURES_PER_POST ||
+        recycled.boxes.length !== capacity * BOXES_PER_POST)
+    )
+      throw new RangeError(`recycled tensors do not hold ${capacity} rows`);
     if (recycled) {
       this.features = recycled.features.fill(0);
       this.boxes = recycled.boxes.fill(0);

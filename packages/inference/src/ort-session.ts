@@ -53,8 +53,11 @@ export class OrtSession {
       this.pending.delete(msg.id);
       if ("error" in msg) p.reject(new InferenceError(msg.error));
       else {
-        p.inputsBack?.(msg.inputs);
-        p.resolve(msg.outputs);
+        try {
+          p.inputsBack?.(msg.inputs);
+        } finally {
+          p.resolve(msg.outputs); // the run's answer stands whatever the recycling did
+        }
       }
     });
     worker.on("error", (err) => this.failAll(err));
