@@ -7,7 +7,7 @@
 // The last is "at least 5": ONNX Runtime and PyTorch round differently (about 3e-5 on RPN logits), and where two
 // overlapping anchors score within that of each other NMS may keep the other one; the step checks above show any
 // such image differs by rounding only. A sweep over 150 shapes agreed end to end on 299 of 300 (shape, selection).
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectorManifestSchema, FEATURE_DIM, NUM_BOXES } from "@lxtag/contracts";
@@ -134,6 +134,7 @@ describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (sele
 
   afterAll(async () => {
     await Promise.all([detector?.dispose(), rpn?.dispose(), head?.dispose()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it.each(SHAPES.map((s, i) => [`${s[0]}x${s[1]}`, i] as const))(

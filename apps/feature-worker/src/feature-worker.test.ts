@@ -1,6 +1,8 @@
 // The feature worker's own code path (startFeatureWorker on a real BullMQ queue, real Postgres and S3, a real
 // ONNX detector): what a post ends as for each kind of image.
 import { createHash, randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { decodeRoi } from "@lxtag/storage";
@@ -28,6 +30,7 @@ describe("feature worker", () => {
   });
   afterAll(async () => {
     await detector?.dispose();
+    if (bundle) await rm(dirname(bundle), { recursive: true, force: true });
   });
 
   it("detects a new image once, caches its RoIs and hands the post to prediction; the same image again is a cache hit", async () => {

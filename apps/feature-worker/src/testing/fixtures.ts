@@ -2,7 +2,7 @@
 // the worker itself started on a fresh queue prefix with the test's own dependencies.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   CURRENT_DETECTOR_KEY,
   detectorBundlePrefix,
@@ -28,9 +28,15 @@ export async function tinyDetectorBundle(): Promise<string> {
   return dir;
 }
 
-/** The tiny detector, loaded from `dir` (a fresh export without it). */
+/** The tiny detector, loaded from `dir` (a fresh export without it, removed once loaded). */
 export async function tinyDetector(dir?: string): Promise<Detector> {
-  return Detector.load(dir ?? (await tinyDetectorBundle()));
+  if (dir) return Detector.load(dir);
+  const exported = await tinyDetectorBundle();
+  try {
+    return await Detector.load(exported);
+  } finally {
+    await rm(dirname(exported), { recursive: true, force: true });
+  }
 }
 
 /** Publishes a detector bundle folder as the trainer's ensure-detector does: the bundle, then `current.json`. */
