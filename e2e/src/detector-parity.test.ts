@@ -93,6 +93,11 @@ beforeAll(async () => {
   await writeFile(join(dir, "images.json"), JSON.stringify(list));
 }, 60_000);
 
+// after both selections' suites, which share the images
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
 describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (selection) => {
   let reference: Reference[] = [];
   let detector: Detector;
@@ -134,7 +139,6 @@ describe.each(["caffe", "demo"] as const)("detector parity, %s selection", (sele
 
   afterAll(async () => {
     await Promise.all([detector?.dispose(), rpn?.dispose(), head?.dispose()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it.each(SHAPES.map((s, i) => [`${s[0]}x${s[1]}`, i] as const))(
