@@ -41,8 +41,9 @@ export type BatchRunner<I, O> = (items: I[], release: () => void) => Promise<O[]
 export class DynamicBatcher<I, O> {
   private queue: { item: I; since: number; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** Batches holding a slot; batches started and not ended. */
+  /** Batches holding a slot. */
   private running = 0;
+  /** Batches started and not ended, slot held or handed back. */
   private unsettled = 0;
   private readonly maxBatchSize: number;
   private readonly maxWaitMs: number;

@@ -40,13 +40,12 @@ export class ModelBatch {
     recycled?: { features: Float32Array; boxes: Float32Array },
   ) {
     this.recycled = recycled !== undefined;
-    if (
-      recycled &&
-      (recycled.features.length !== capacity * FEATURES_PER_POST ||
-        recycled.boxes.length !== capacity * BOXES_PER_POST)
-    )
-      throw new RangeError(`recycled tensors do not hold ${capacity} rows`);
     if (recycled) {
+      if (
+        recycled.features.length !== capacity * FEATURES_PER_POST ||
+        recycled.boxes.length !== capacity * BOXES_PER_POST
+      )
+        throw new RangeError(`recycled tensors do not hold ${capacity} rows`);
       this.features = recycled.features.fill(0);
       this.boxes = recycled.boxes.fill(0);
     } else {
@@ -65,7 +64,7 @@ export class ModelBatch {
     this.boxes.copyWithin(to * BOXES_PER_POST, from * BOXES_PER_POST, (from + 1) * BOXES_PER_POST);
   }
 
-  /** A batch of these inputs, filled into `into` (a fresh batch of their number by default). */
+  /** A batch of these inputs, filled into `batch` (a fresh batch of their number by default). */
   static of(inputs: ModelInput[], batch = new ModelBatch(inputs.length)): ModelBatch {
     inputs.forEach((input, i) => {
       if (input.features) batch.features.set(input.features, i * FEATURES_PER_POST);
