@@ -28,5 +28,6 @@ export {
 } from "./retry.js";
 export { ProcessError, type RunProcessOptions, runProcess } from "./run-process.js";
 export { isFinalFailure, type RunWorkerOptions, runWorker } from "./run-worker.js";
+export { mapConcurrent, Semaphore } from "./semaphore.js";
 export { onShutdown } from "./shutdown.js";
 export { isTransientError } from "./transient.js";
