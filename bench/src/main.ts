@@ -7,8 +7,16 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FEATURE_DIM, type FeatureJob, jobIds, NUM_BOXES, QUEUES, roiCacheKey } from "@lxtag/contracts";
-import { postId } from "@lxtag/db";
+import {
+  FEATURE_DIM,
+  type FeatureJob,
+  jobIds,
+  NUM_BOXES,
+  POSTS_PER_JOB,
+  postRangeOf,
+  QUEUES,
+  roiCacheKey,
+} from "@lxtag/contracts";
 import { examplePost } from "@lxtag/db/testing";
 import {
   engineCommand,
@@ -129,20 +137,17 @@ try {
     `lxtag-bench-${randomUUID().slice(0, 8)}`,
   );
   const addBatch = randomUUID();
+  // the reference stays one job per post (what ingest added before ranges): ingest now adds one per range
   const jobs = Array.from({ length: INGEST_POSTS }, (_, i) => {
-    const id = postId(addBatch, String(i));
-    return {
-      name: "features",
-      data: { batchId: addBatch, postId: id },
-      opts: { jobId: jobIds.features(id) },
-    };
+    const range = { batchId: addBatch, fromSeq: i, size: 1 };
+    return { name: "features", data: range, opts: { jobId: jobIds.features(range) } };
   });
   const addS = await seconds(() => addBulkChunked(addQueue, jobs));
   report(
     "addbulk_jobs_per_s",
     INGEST_POSTS / addS,
     "jobs/s",
-    "raw BullMQ addBulk, same chunking, same Redis",
+    `raw BullMQ addBulk of one job per post, same chunking, same Redis (ingest adds one per ${POSTS_PER_JOB})`,
   );
   report("ingest_vs_addbulk_ratio", ingestRate / (INGEST_POSTS / addS), "ratio", "target >= 0.3");
   await addQueue.obliterate({ force: true });
@@ -193,11 +198,11 @@ try {
       const queue = createQueue(QUEUES.predict, config.LXTAG_REDIS_URL, prefix);
       try {
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [predictBatch]);
-        const predictJobs = ids.map((id) => ({
-          name: "predict",
-          data: { batchId: predictBatch, postId: id },
-          opts: { jobId: jobIds.predict(id) },
-        }));
+        // ranges of posts, as the feature workers add them
+        const predictJobs = Array.from({ length: Math.ceil(ids.length / POSTS_PER_JOB) }, (_, i) => {
+          const range = postRangeOf(predictBatch, i * POSTS_PER_JOB);
+          return { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } };
+        });
         const s = await seconds(async () => {
           await addBulkChunked(queue, predictJobs);
           for (;;) {

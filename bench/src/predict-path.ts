@@ -3,7 +3,16 @@
 import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { FEATURE_DIM, jobIds, NUM_BOXES, QUEUES, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
+import {
+  FEATURE_DIM,
+  jobIds,
+  NUM_BOXES,
+  POSTS_PER_JOB,
+  postRangeOf,
+  QUEUES,
+  ROI_FORMAT_V2,
+  roiCacheKey,
+} from "@lxtag/contracts";
 import type { NewPost } from "@lxtag/db";
 import { examplePost } from "@lxtag/db/testing";
 import { IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
@@ -158,8 +167,8 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     // the batches' owner (no API runs here: the relabel goes through the operator's command)
     const apiKeyId = await repos.apiKeys.ensure("bench", fresh.key);
 
-    // 1. the predict path: every post its own RoI object (no cache can help), one predict job per post as the
-    //    feature workers enqueue them, from enqueueing until every post is done; against (a) the model alone at
+    // 1. the predict path: every post its own RoI object (no cache can help), one predict job per range of
+    //    POSTS_PER_JOB posts as the feature workers enqueue them, from enqueueing until every post is done; against (a) the model alone at
     //    the same batch size and (b) parallel GETs of the same objects at the worker's RoI reads in flight
     const n = config.LXTAG_BENCH_PREDICT_PATH_POSTS;
     say(
@@ -184,11 +193,10 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
           const s = await seconds(async () => {
             await addBulkChunked(
               pathQueue,
-              batch.ids.map((id) => ({
-                name: "predict",
-                data: { batchId: batch.batchId, postId: id },
-                opts: { jobId: jobIds.predict(id) },
-              })),
+              Array.from({ length: Math.ceil(n / POSTS_PER_JOB) }, (_, i) => {
+                const range = postRangeOf(batch.batchId, i * POSTS_PER_JOB);
+                return { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } };
+              }),
             );
             while (!((await drained(pathQueue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
           });

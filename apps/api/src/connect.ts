@@ -1,4 +1,11 @@
-import { type FeatureJob, type IngestJob, type PredictJob, QUEUES, type TrainingJob } from "@lxtag/contracts";
+import {
+  type FeatureJob,
+  type IngestJob,
+  type PredictJob,
+  QUEUES,
+  type RelabelJob,
+  type TrainingJob,
+} from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
 import { createLogger, createQueue, redisConnection, storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
@@ -15,7 +22,7 @@ export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): 
   const queues = {
     ingest: q<IngestJob>(QUEUES.ingest),
     features: q<FeatureJob>(QUEUES.features),
-    predict: q<PredictJob>(QUEUES.predict),
+    predict: q<PredictJob | RelabelJob>(QUEUES.predict),
     training: q<TrainingJob>(QUEUES.training),
   };
   // Commands fail at once while Redis is unreachable (no offline queue, no retries): the rate limit then lets

@@ -1,4 +1,4 @@
-import type { FeatureJob, IngestJob, PredictJob, TrainingJob } from "@lxtag/contracts";
+import type { FeatureJob, IngestJob, PredictJob, RelabelJob, TrainingJob } from "@lxtag/contracts";
 import type { Db, Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
@@ -19,7 +19,8 @@ export interface ApiDeps {
   queues: {
     ingest: Queue<IngestJob>;
     features: Queue<FeatureJob>;
-    predict: Queue<PredictJob>;
+    /** Predict jobs (the reconciler's) and relabel jobs share the predict queue. */
+    predict: Queue<PredictJob | RelabelJob>;
     training: Queue<TrainingJob>;
   };
   /** The rate limit's counters (a connection of its own that fails fast while Redis is down). */

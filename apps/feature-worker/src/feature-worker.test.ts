@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { decodeRoi } from "@lxtag/storage";
-import { S3Proxy } from "@lxtag/testkit";
+import { S3Proxy, waitForJob } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
@@ -41,7 +41,7 @@ describe("feature worker", () => {
     const runs = detector.runs;
 
     await h.enqueue(first);
-    expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(first)).returnvalue.posts).toEqual({ detected: 1 });
     expect(await h.row(first)).toEqual({
       state: "predicting",
       flags: [],
@@ -52,13 +52,10 @@ describe("feature worker", () => {
     expect(roi.detectorId).toBe(detector.id);
     expect(roi.features).toHaveLength(36 * 2048);
     expect([roi.imageWidth, roi.imageHeight]).toEqual([64, 48]);
-    expect((await h.predict.getJob(jobIds.predict(first)))?.data).toEqual({
-      batchId: h.batchId,
-      postId: first,
-    });
+    expect((await h.predict.getJob(jobIds.predict(h.rangeOf(first))))?.data).toEqual(h.rangeOf(first));
 
     await h.enqueue(second);
-    expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+    expect((await h.settled(second)).returnvalue.posts).toEqual({ cached: 1 });
     expect((await h.row(second)).imageSha256).toBe(sha256(image));
     expect(detector.runs).toBe(runs + 1);
   });
@@ -68,12 +65,12 @@ describe("feature worker", () => {
     const image = randomPng();
     const first = await h.post(key("a.png"), image);
     await h.enqueue(first);
-    expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(first)).returnvalue.posts).toEqual({ detected: 1 });
     const runs = detector.runs;
     // nothing under this image key: only the hash can tell that the RoIs are cached
     const second = await h.postFromIngest(key("never-written.png"), sha256(image));
     await h.enqueue(second);
-    expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+    expect((await h.settled(second)).returnvalue.posts).toEqual({ cached: 1 });
     expect(await h.row(second)).toEqual({
       state: "predicting",
       flags: [],
@@ -87,7 +84,7 @@ describe("feature worker", () => {
     await h.direct.put(freshKey, fresh);
     const third = await h.postFromIngest(freshKey, sha256(fresh));
     await h.enqueue(third);
-    expect((await h.settled(third)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(third)).returnvalue.posts).toEqual({ detected: 1 });
     expect(detector.runs).toBe(runs + 1);
   });
 
@@ -100,7 +97,7 @@ describe("feature worker", () => {
     const runs = detector.runs;
     await h.enqueue(...posts);
     const outcomes = await Promise.all(
-      posts.map(async (p) => ((await h!.settled(p)).returnvalue as { outcome: string }).outcome),
+      posts.map(async (p) => Object.keys((await h!.settled(p)).returnvalue.posts).join()),
     );
     expect(detector.runs).toBe(runs + 1);
     expect(outcomes.toSorted()).toEqual(["cached", "cached", "cached", "detected"]);
@@ -118,22 +115,22 @@ describe("feature worker", () => {
       const asked = () => proxy.seen.filter((r) => r.endsWith(roiKey));
       const first = await h.postFromIngest(imageKey, sha256(image));
       await h.enqueue(first);
-      expect((await h.settled(first)).returnvalue).toEqual({ outcome: "detected" });
+      expect((await h.settled(first)).returnvalue.posts).toEqual({ detected: 1 });
       proxy.seen.length = 0;
       const second = await h.postFromIngest(imageKey, sha256(image));
       await h.enqueue(second);
-      expect((await h.settled(second)).returnvalue).toEqual({ outcome: "cached" });
+      expect((await h.settled(second)).returnvalue.posts).toEqual({ cached: 1 });
       expect(asked()).toEqual([]);
       // removed since: the predict worker finds it gone and sends the post back, which S3 is asked about
       await h.direct.delete([roiKey]);
-      expect((await h.sendBack(second, detector.id)).returnvalue).toEqual({ outcome: "detected" });
+      expect((await h.sendBack(second, detector.id)).returnvalue.posts).toEqual({ detected: 1 });
       expect(asked()[0]).toMatch(/^HEAD /);
       expect(await h.direct.exists(roiKey)).toBe(true);
       // an image known by its key only (a JSON batch's) is downloaded and hashed, then remembered as well
       proxy.seen.length = 0;
       const byKey = await h.post(key("by-key.png"), image);
       await h.enqueue(byKey);
-      expect((await h.settled(byKey)).returnvalue).toEqual({ outcome: "cached" });
+      expect((await h.settled(byKey)).returnvalue.posts).toEqual({ cached: 1 });
       expect(asked()).toEqual([]);
     } finally {
       await h?.close();
@@ -156,7 +153,7 @@ describe("feature worker", () => {
     await h.enqueue(post);
     await sleep(1000); // ten looks for a detector
     expect(h.worker.worker).toBeUndefined();
-    expect(await h.features.getJobState(jobIds.features(post))).toBe("waiting");
+    expect(await h.features.getJobState(jobIds.features(h.rangeOf(post)))).toBe("waiting");
     expect(await h.row(post)).toEqual({ state: "pending", flags: [], imageSha256: null, error: null });
     const waiting = warn.mock.calls.filter(([, msg]) =>
       String(msg).startsWith("waiting for a serving detector"),
@@ -166,7 +163,7 @@ describe("feature worker", () => {
 
     const id = await publishDetector(h.direct, bundle);
     expect((await h.worker.serving).id).toBe(id);
-    expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(post)).returnvalue.posts).toEqual({ detected: 1 });
     expect(await h.row(post)).toEqual({
       state: "predicting",
       flags: [],
@@ -174,7 +171,7 @@ describe("feature worker", () => {
       error: null,
     });
     expect(decodeRoi(await h.direct.get(roiCacheKey(id, sha256(image)))).detectorId).toBe(id);
-    expect(await h.predict.getJob(jobIds.predict(post))).toBeDefined();
+    expect(await h.predict.getJob(jobIds.predict(h.rangeOf(post)))).toBeDefined();
   });
 
   it("hands a post sent back for featurization to prediction under the re-run's job id", async () => {
@@ -183,7 +180,7 @@ describe("feature worker", () => {
     const post = await h.post(key("refeaturized.png"), image);
     // as the predict worker leaves it: featurized once (another detector's RoIs), then sent back
     await h.repos.posts.markFeaturized(post, sha256(image));
-    expect((await h.sendBack(post, detector.id)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.sendBack(post, detector.id)).returnvalue.posts).toEqual({ detected: 1 });
     expect(await h.row(post)).toEqual({
       state: "predicting",
       flags: ["refeaturized"],
@@ -194,7 +191,7 @@ describe("feature worker", () => {
       batchId: h.batchId,
       postId: post,
     });
-    expect(await h.predict.getJob(jobIds.predict(post))).toBeUndefined();
+    expect(await h.predict.getJob(jobIds.predict(h.rangeOf(post)))).toBeUndefined();
   });
 
   it("with LXTAG_IMAGE_BATCH=4, concurrent jobs share detector runs", async () => {
@@ -206,7 +203,7 @@ describe("feature worker", () => {
     const posts = await Promise.all([1, 2, 3, 4].map((i) => h!.post(key(`${i}.png`), randomPng())));
     const runs = detector.runs;
     await h.enqueue(...posts);
-    for (const post of posts) expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    for (const post of posts) expect((await h.settled(post)).returnvalue.posts).toEqual({ detected: 1 });
     expect(detector.runs).toBe(runs + 4); // every image detected, once
     const batches = await h.observed("lxtag_feature_image_batch_size");
     expect(batches.sum).toBe(4);
@@ -234,27 +231,57 @@ describe("feature worker", () => {
     await h.enqueue(...Object.values(cases));
     for (const [reason, post] of Object.entries(cases)) {
       const job = await h.settled(post);
-      expect(job.returnvalue, reason).toEqual({ outcome: "caption-only" });
+      expect(job.returnvalue.posts, reason).toEqual({ "caption-only": 1 });
       expect(await h.row(post)).toEqual({
         state: "predicting",
         flags: ["caption-only", `image-error:${reason}`],
         imageSha256: null,
         error: null,
       });
-      expect(await h.predict.getJob(jobIds.predict(post))).toBeDefined();
+      expect(await h.predict.getJob(jobIds.predict(h.rangeOf(post)))).toBeDefined();
     }
     expect(failures.size).toBe(0); // definitive answers: nothing retried
     expect(detector.runs).toBe(runs);
   });
 
-  it("fails a job whose post does not exist without retrying it", async () => {
+  it("fails a post's job whose post does not exist without retrying it; a range without posts hands nothing on", async () => {
     h = await new FeatureHarness(detector).start();
     const ghost = randomUUID();
-    await h.enqueue(ghost);
-    const job = await h.settled(ghost);
+    const jobId = jobIds.refeaturize(ghost, detector.id);
+    await h.features.add("features", { batchId: h.batchId, postId: ghost }, { jobId });
+    const job = await waitForJob(h.features, jobId);
     expect(await job.getState()).toBe("failed");
     expect(job.failedReason).toBe(`post ${ghost} not found`);
     expect(job.attemptsMade).toBe(1);
+
+    const empty = await h.enqueueRange(1000, 32);
+    expect((await h.settled(empty)).returnvalue.posts).toEqual({});
+    expect((await h.predict.getJobCounts("waiting")).waiting).toBe(0);
+  });
+
+  it("featurizes a range's posts in one job and hands the range to prediction in one predict job", async () => {
+    h = await new FeatureHarness(detector, { LXTAG_FEATURE_CONCURRENCY: "2" }).start();
+    const shared = randomPng();
+    const sharedKey = key("range-shared.png");
+    await h.direct.put(sharedKey, shared);
+    const other = randomPng();
+    const posts = [
+      await h.postFromIngest(sharedKey, sha256(shared)),
+      await h.post(null),
+      await h.postFromIngest(sharedKey, sha256(shared)),
+      await h.post(key("range-other.png"), other),
+      await h.postFromIngest(sharedKey, sha256(shared)),
+    ];
+    const runs = detector.runs;
+    const range = await h.enqueueRange(h.rangeOf(posts[0]!).fromSeq, posts.length);
+    expect((await h.settled(range)).returnvalue).toEqual({
+      outcome: "range",
+      posts: { detected: 2, cached: 2, "caption-only": 1 },
+    });
+    expect(detector.runs).toBe(runs + 2);
+    for (const post of posts) expect((await h.row(post)).state).toBe("predicting");
+    expect((await h.predict.getJobCounts("waiting")).waiting).toBe(1);
+    expect((await h.predict.getJob(jobIds.predict(range)))?.data).toEqual(range);
   });
 
   it("refuses LXTAG_IMAGE_BATCH above LXTAG_FEATURE_CONCURRENCY at start-up", () => {

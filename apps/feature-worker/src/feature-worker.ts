@@ -1,11 +1,18 @@
-import { type FeatureJob, featureJobSchema, type PredictJob, QUEUES } from "@lxtag/contracts";
-import { failPost, type Repositories } from "@lxtag/db";
-import { type Logger, runWorker, startPolling, type WorkerMetrics } from "@lxtag/runtime";
+import {
+  type FeatureJob,
+  featureJobSchema,
+  isPostRange,
+  jobIds,
+  type PredictJob,
+  QUEUES,
+} from "@lxtag/contracts";
+import { failPost, failRange, type Repositories } from "@lxtag/db";
+import { type Logger, runWorker, Semaphore, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Detector, ImageDetector } from "@lxtag/vision";
 import type { Queue, Worker } from "bullmq";
 import type { FeatureConfig } from "./config.js";
-import { featurize } from "./featurize.js";
+import { featurizeOne, featurizeRange } from "./featurize.js";
 import { fetchLimits } from "./image-source.js";
 import type { ServingDetector } from "./serving-detector.js";
 
@@ -21,7 +28,7 @@ export interface FeatureWorkerDeps {
   /** Where featurized posts go next. */
   predict: Queue<PredictJob>;
   log: Logger;
-  /** Job durations by outcome (cached, detected, caption-only) and images per detector run. */
+  /** Job durations, posts by outcome (cached, detected, caption-only) and images per detector run. */
   metrics?: WorkerMetrics;
 }
 
@@ -37,7 +44,8 @@ export interface FeatureWorker {
 }
 
 /**
- * Consumes the features queue: one post per job, its image's RoIs cached in S3, the post handed to prediction.
+ * Consumes the features queue: a range of posts per job (or one post sent back), their images' RoIs cached in S3,
+ * the posts handed to prediction.
  * With no detector published yet (a fresh install, before the trainer's `ensure-detector` ran), it takes no jobs
  * (they wait in the queue, unfailed), says so once, looks again every `LXTAG_DETECTOR_POLL_MS`, and starts once
  * one is published: no crash loop, no failed posts.
@@ -125,20 +133,37 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
             return served.detect(image);
           },
         };
+  const postsDone = metrics?.counter("lxtag_feature_posts_total", "Posts featurized, by outcome", [
+    "outcome",
+  ]);
   const limits = { ...fetchLimits(config), maxPixels: config.LXTAG_MAX_IMAGE_PIXELS };
-  return runWorker<FeatureJob, { outcome: string }>({
+  const slots = new Semaphore(config.LXTAG_FEATURE_CONCURRENCY);
+  return runWorker<FeatureJob, { outcome: string; posts?: Record<string, number> }>({
     queue: QUEUES.features,
     schema: featureJobSchema,
     config,
+    // jobs in flight: their posts share the slots, so as many jobs as slots keep every slot busy
     concurrency: config.LXTAG_FEATURE_CONCURRENCY,
     log,
     metrics,
-    process: async ({ postId }, ctx) => {
+    process: async (job, ctx) => {
       const started = performance.now();
-      const outcome = await featurize(postId, { ...deps, detector, limits, log: ctx.log });
-      ctx.log.debug({ outcome, ms: Math.round(performance.now() - started) }, "featurized");
-      return { outcome };
+      const featurizeDeps = { ...deps, detector, limits, slots, log: ctx.log };
+      const counts = isPostRange(job)
+        ? await featurizeRange(job, featurizeDeps)
+        : { [await featurizeOne(job, featurizeDeps)]: 1 };
+      const posts = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+      for (const [outcome, n] of Object.entries(posts)) postsDone?.inc({ outcome }, n);
+      ctx.log.debug({ posts, ms: Math.round(performance.now() - started) }, "featurized");
+      return { outcome: isPostRange(job) ? "range" : Object.keys(posts)[0]!, posts };
     },
-    onFinalFailure: (job, err) => failPost(repos, job, `features-failed: ${err.message}`),
+    onFinalFailure: async (job, err) => {
+      const reason = `features-failed: ${err.message}`;
+      if (!isPostRange(job)) return failPost(repos, job, reason);
+      // the posts featurized go on to prediction; the others fail with the reason
+      if ((await repos.posts.inRange(job, ["predicting"])).length)
+        await deps.predict.add("predict", job, { jobId: jobIds.predict(job) });
+      await failRange(repos, job, ["pending", "featurizing"], reason);
+    },
   });
 }

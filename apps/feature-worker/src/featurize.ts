@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
-import { jobIds, type PredictJob, REFEATURIZED_FLAG, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
-import type { Repositories } from "@lxtag/db";
-import type { Logger } from "@lxtag/runtime";
+import {
+  jobIds,
+  type PostJob,
+  type PostRange,
+  type PredictJob,
+  REFEATURIZED_FLAG,
+  ROI_FORMAT_V2,
+  roiCacheKey,
+} from "@lxtag/contracts";
+import type { PostForFeatures, Repositories } from "@lxtag/db";
+import type { Logger, Semaphore } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
 import { decodeImage, ImageDecodeError, type ImageDetector } from "@lxtag/vision";
 import { type Queue, UnrecoverableError } from "bullmq";
@@ -14,9 +22,14 @@ export interface FeaturizeDeps {
   predict: Queue<PredictJob>;
   log: Logger;
   limits: FetchLimits & { maxPixels: number };
+  /** Posts featurized at once in this process, whatever job they came in (`LXTAG_FEATURE_CONCURRENCY`). */
+  slots: Semaphore;
 }
 
 export type FeaturizeOutcome = "cached" | "detected" | "caption-only" | "skipped";
+
+/** What a range job did: its posts by outcome (`skipped`: featurized before, by an attempt that failed after). */
+export type RangeOutcome = Record<FeaturizeOutcome, number>;
 
 /**
  * Why an image will never be usable (`image-error:<reason>`), or undefined when the error may pass (an outage,
@@ -28,27 +41,68 @@ function unusableReason(err: unknown): string | undefined {
 }
 
 /**
- * One post: fetch its image, run the detector unless the RoI cache already holds this image for this detector,
- * then hand the post to prediction. An image that will never be usable does not fail the post: it is flagged
- * `caption-only` and `image-error:<reason>` and predicted from its caption. Anything else is thrown, so the job
- * is retried: a brief S3 or network outage must not degrade a post for good.
+ * A range of posts (ingest's jobs): featurizes those waiting for features, then hands the range to prediction in
+ * one predict job, once no post of it is left before prediction. A post whose attempt failed (an outage) does not
+ * stop the others; the job then fails and its retry featurizes what is left, so the predict job, whose id derives
+ * from the range, is added once, when the whole range is ready. Posts take `slots` one each, so a small batch's one
+ * job uses all of them and many jobs never use more.
  */
-export async function featurize(postId: string, deps: FeaturizeDeps): Promise<FeaturizeOutcome> {
+export async function featurizeRange(range: PostRange, deps: FeaturizeDeps): Promise<RangeOutcome> {
+  const posts = await deps.repos.posts.inRange(range, ["pending", "featurizing", "predicting"]);
+  const outcomes: RangeOutcome = { cached: 0, detected: 0, "caption-only": 0, skipped: 0 };
+  const failures: unknown[] = [];
+  await Promise.all(
+    posts.map(async (post) => {
+      if (post.state === "predicting") {
+        outcomes.skipped++;
+        return;
+      }
+      try {
+        outcomes[await deps.slots.use(1, () => featurizePost(post, deps))]++;
+      } catch (err) {
+        failures.push(err);
+      }
+    }),
+  );
+  if (failures.length) throw failures[0];
+  if (posts.length) await deps.predict.add("predict", range, { jobId: jobIds.predict(range) });
+  return outcomes;
+}
+
+/**
+ * One post's job: a post sent back by the predict worker (no RoI object for its model's detector), or a job queued
+ * before ranges. Its predict job has an id of its own (`jobIds.repredict`): a first predict job may still be kept
+ * a while after it completed, and BullMQ never re-adds an id.
+ */
+export async function featurizeOne(
+  { batchId, postId }: PostJob,
+  deps: FeaturizeDeps,
+): Promise<FeaturizeOutcome> {
   const post = await deps.repos.posts.forFeatures(postId);
   if (!post) throw new UnrecoverableError(`post ${postId} not found`);
-  // a post sent back by the predict worker (no RoI object for its model's detector) is predicted again: under an
-  // id of its own, as its first predict job is kept a while after it completed and BullMQ never re-adds an id
-  const jobId = post.flags.includes(REFEATURIZED_FLAG)
-    ? jobIds.repredict(postId, deps.detector.id)
-    : jobIds.predict(postId);
-  const enqueue = () => deps.predict.add("predict", { batchId: post.batchId, postId }, { jobId });
+  const enqueue = () =>
+    deps.predict.add("predict", { batchId, postId }, { jobId: jobIds.repredict(postId, deps.detector.id) });
   if (post.state !== "pending" && post.state !== "featurizing") {
     if (post.state === "predicting") await enqueue(); // a crash between the update and the enqueue
     return "skipped";
   }
+  const outcome = await deps.slots.use(1, () => featurizePost(post, deps));
+  await enqueue();
+  return outcome;
+}
+
+/**
+ * One post waiting for features: its image's RoIs cached in S3 unless the cache already holds this image for this
+ * detector, then the post marked ready for prediction. An image that will never be usable does not fail the post:
+ * it is flagged `caption-only` and `image-error:<reason>` and predicted from its caption. Anything else is thrown,
+ * so the job is retried: a brief S3 or network outage must not degrade a post for good.
+ */
+async function featurizePost(
+  post: PostForFeatures,
+  deps: FeaturizeDeps,
+): Promise<"cached" | "detected" | "caption-only"> {
   if (!post.imageKey) {
-    await deps.repos.posts.markFeaturized(postId, null);
-    await enqueue();
+    await deps.repos.posts.markFeaturized(post.id, null);
     return "caption-only";
   }
   let outcome: "cached" | "detected" | "caption-only";
@@ -62,14 +116,13 @@ export async function featurize(postId: string, deps: FeaturizeDeps): Promise<Fe
     const reason = unusableReason(err);
     if (!reason) throw err;
     deps.log.warn(
-      { postId, reason, err: (err as Error).message },
+      { postId: post.id, reason, err: (err as Error).message },
       "image unusable; predicting from the caption",
     );
     flags.push("caption-only", `image-error:${reason}`);
     outcome = "caption-only";
   }
-  await deps.repos.posts.markFeaturized(postId, sha256, flags);
-  await enqueue();
+  await deps.repos.posts.markFeaturized(post.id, sha256, flags);
   return outcome;
 }
 

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { jobIds } from "@lxtag/contracts";
 import type { Detector } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FeatureHarness, tinyDetector } from "./testing/fixtures.js";
@@ -98,7 +99,7 @@ describe("feature worker fetching URL images", () => {
     await harness.enqueue(...posts.values());
     for (const [url, flag] of Object.entries(cases)) {
       const post = posts.get(url)!;
-      expect((await harness.settled(post)).returnvalue, url).toEqual({ outcome: "caption-only" });
+      expect((await harness.settled(post)).returnvalue.posts, url).toEqual({ "caption-only": 1 });
       expect(await harness.row(post), url).toMatchObject({
         state: "predicting",
         flags: ["caption-only", flag],
@@ -113,7 +114,7 @@ describe("feature worker fetching URL images", () => {
     images.set("fine.png", image);
     const post = await h.post(`${base}/ok/fine.png`);
     await h.enqueue(post);
-    expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(post)).returnvalue.posts).toEqual({ detected: 1 });
     expect((await h.row(post)).imageSha256).toBe(sha256(image));
   });
 
@@ -132,7 +133,7 @@ describe("feature worker fetching URL images", () => {
     await h.enqueue(...posts.values());
     for (const [url, flag] of Object.entries(cases)) {
       const post = posts.get(url)!;
-      expect((await h.settled(post)).returnvalue, url).toEqual({ outcome: "caption-only" });
+      expect((await h.settled(post)).returnvalue.posts, url).toEqual({ "caption-only": 1 });
       expect(await h.row(post), url).toMatchObject({ state: "predicting", flags: ["caption-only", flag] });
       expect(hits.get(new URL(url).pathname), url).toBe(1);
     }
@@ -152,7 +153,7 @@ describe("feature worker fetching URL images", () => {
     };
     await h.enqueue(posts.flaky, posts.slow);
     for (const [name, post] of Object.entries(posts)) {
-      expect((await h.settled(post)).returnvalue, name).toEqual({ outcome: "detected" });
+      expect((await h.settled(post)).returnvalue.posts, name).toEqual({ detected: 1 });
       expect(await h.row(post), name).toEqual({
         state: "predicting",
         flags: [],
@@ -160,12 +161,52 @@ describe("feature worker fetching URL images", () => {
         error: null,
       });
     }
-    expect(failures.get(`features-${posts.flaky}`)).toEqual([expect.stringMatching(/HTTP 503$/)]);
-    expect(failures.get(`features-${posts.slow}`)).toEqual([
+    expect(failures.get(jobIds.features(h.rangeOf(posts.flaky)))).toEqual([
+      expect.stringMatching(/HTTP 503$/),
+    ]);
+    expect(failures.get(jobIds.features(h.rangeOf(posts.slow)))).toEqual([
       expect.stringMatching(/no answer within 400 ms$/),
     ]);
     expect(hits.get("/flaky/flaky.png")).toBe(2);
     expect(hits.get("/slow/slow.png")).toBe(2);
+  });
+
+  it("in a range, a post whose host fails once holds the range's predict job until its retry; the others are not redone", async () => {
+    h = await start();
+    const failures = h.failures();
+    const flaky = randomPng();
+    images.set("range-flaky.png", flaky);
+    hits.delete("/flaky/range-flaky.png");
+    const steady = await h.post(`${base}/ok/range-steady.png`);
+    const caption = await h.post(null);
+    const late = await h.post(`${base}/flaky/range-flaky.png`);
+    const range = await h.enqueueRange(h.rangeOf(steady).fromSeq, 3);
+    const job = await h.settled(range);
+    // the first attempt featurized two posts and failed on the third; the second took only the third
+    expect(failures.get(job.id!)).toEqual([expect.stringMatching(/HTTP 503$/)]);
+    expect(job.returnvalue.posts).toEqual({ detected: 1, skipped: 2 });
+    expect(hits.get("/ok/range-steady.png")).toBe(1);
+    expect(hits.get("/flaky/range-flaky.png")).toBe(2);
+    for (const post of [steady, caption, late]) expect((await h.row(post)).state).toBe("predicting");
+    expect((await h.predict.getJob(jobIds.predict(range)))?.data).toEqual(range);
+    expect((await h.predict.getJobCounts("waiting")).waiting).toBe(1);
+  });
+
+  it("in a range whose job gives up, the posts it featurized go on to prediction and the others fail", async () => {
+    h = await new FeatureHarness(detector, {
+      LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true",
+      LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: "127.0.0.1/32",
+      LXTAG_RETRY_ATTEMPTS: "2",
+      LXTAG_RETRY_BASE_DELAY_MS: "50",
+    }).start();
+    const steady = await h.post(`${base}/ok/given-up-steady.png`);
+    const broken = await h.post(`${base}/status/500/given-up.png`);
+    const range = await h.enqueueRange(h.rangeOf(steady).fromSeq, 2);
+    expect(await (await h.settled(range)).getState()).toBe("failed");
+    await expect.poll(async () => (await h!.row(broken)).state).toBe("failed");
+    expect((await h.row(broken)).error).toMatch(/^features-failed: .*HTTP 500$/);
+    expect((await h.row(steady)).state).toBe("predicting");
+    expect((await h.predict.getJob(jobIds.predict(range)))?.data).toEqual(range);
   });
 
   it("fetches only https from public addresses by default: http, loopback, private and metadata are refused unopened", async () => {
@@ -204,7 +245,7 @@ describe("feature worker fetching URL images", () => {
     expect(connections.server).toBe(0);
     const post = await h.post(`${frontBase}/hops/2/after-hops.png`);
     await h.enqueue(post);
-    expect((await h.settled(post)).returnvalue).toEqual({ outcome: "detected" });
+    expect((await h.settled(post)).returnvalue.posts).toEqual({ detected: 1 });
     expect((await h.row(post)).imageSha256).toBe(sha256(image));
   });
 });

@@ -37,7 +37,7 @@ describe("feature worker during an S3 outage", () => {
     const job = await h.settled(post, 60_000);
     await outage;
     expect(await job.getState(), job.failedReason).toBe("completed");
-    expect(job.returnvalue).toEqual({ outcome: "detected" });
+    expect(job.returnvalue.posts).toEqual({ detected: 1 });
     const sha = createHash("sha256").update(image).digest("hex");
     expect(await h.row(post)).toEqual({ state: "predicting", flags: [], imageSha256: sha, error: null });
     expect(decodeRoi(await h.direct.get(roiCacheKey(detector.id, sha))).detectorId).toBe(detector.id);

@@ -4,12 +4,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ModelManifest } from "@lxtag/contracts";
+import { jobIds, type ModelManifest } from "@lxtag/contracts";
 import { createDb } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { PredictHarness } from "./testing/fixtures.js";
+import { ONE_POST, PredictHarness } from "./testing/fixtures.js";
 import { publishModelPair, registerModel } from "./testing/models.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
@@ -46,7 +46,7 @@ describe("predict worker", () => {
     await h.enqueue(post.id);
     await sleep(1000); // ten registry checks
     expect(h.handle.worker).toBeUndefined();
-    expect(await h.predict.getJobState(`predict-${post.id}`)).toBe("waiting");
+    expect(await h.predict.getJobState(jobIds.predict(h.rangeOf(post.id)))).toBe("waiting");
     expect(await h.row(post.id)).toEqual({ state: "predicting", flags: [], error: null });
     const summary = async () => h!.repos.batches.summary((await h!.repos.batches.find(h!.batchId))!);
     expect((await summary()).warnings).toEqual([
@@ -57,7 +57,7 @@ describe("predict worker", () => {
     await h.repos.models.activate(a.id);
     expect(await h.handle.serving).toBe(a.id);
     const job = await h.settled(post.id);
-    expect(job.returnvalue).toBe("done");
+    expect(job.returnvalue).toEqual(ONE_POST.done);
     expect(await h.row(post.id)).toEqual({ state: "done", flags: [], error: null });
     const rows = await h.predictions(post.id);
     expect(rows.map((r) => [r.model, r.rank])).toEqual([1, 2, 3, 4, 5].map((rank) => [a.id, rank]));
@@ -91,13 +91,13 @@ describe("predict worker", () => {
     await expect.poll(() => h!.handle.loader.model?.id).toBe(b.id);
     expect(h.handle.loader.loadedIds.sort()).toEqual([a.id, b.id].sort()); // the old one is busy, still loaded
     await h.enqueue(second.id);
-    expect((await h.settled(second.id)).returnvalue).toBe("done");
+    expect((await h.settled(second.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(second.id)).map((r) => r.model))).toEqual(new Set([b.id]));
 
     await lock.query("COMMIT");
     lock.release();
     await lockDb.close();
-    expect((await h.settled(first.id)).returnvalue).toBe("done");
+    expect((await h.settled(first.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(first.id)).map((r) => r.model))).toEqual(new Set([a.id]));
     await expect.poll(() => h!.handle.loader.loadedIds).toEqual([b.id]); // released after its last batch
   });
@@ -111,7 +111,7 @@ describe("predict worker", () => {
     expect(await h.handle.serving).toBe(a.id);
     const post = await h.post("a red sunset over the ocean", { detector });
     await h.enqueue(post.id);
-    expect((await h.settled(post.id)).returnvalue).toBe("done");
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
     await sleep(300); // a few registry checks: the active version does not displace the pinned one
     expect(h.handle.loader.model?.id).toBe(a.id);
     expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([a.id]));
@@ -125,10 +125,10 @@ describe("predict worker", () => {
     await h.enqueue(post.id);
     await sleep(500);
     expect(h.handle.worker).toBeUndefined();
-    expect(await h.predict.getJobState(`predict-${post.id}`)).toBe("waiting");
+    expect(await h.predict.getJobState(jobIds.predict(h.rangeOf(post.id)))).toBe("waiting");
     await registerModel(h.repos, b);
     expect(await h.handle.serving).toBe(b.id);
-    expect((await h.settled(post.id)).returnvalue).toBe("done");
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([b.id]));
   });
 });

@@ -1,12 +1,13 @@
 import {
   type FeatureJob,
+  isPostRange,
   type PredictJob,
   predictJobSchema,
   QUEUES,
   type RelabelJob,
   relabelJobSchema,
 } from "@lxtag/contracts";
-import { failPost, type Repositories } from "@lxtag/db";
+import { failPost, failRange, type Repositories } from "@lxtag/db";
 import { type Logger, runWorker, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Queue, Worker } from "bullmq";
@@ -14,9 +15,12 @@ import { z } from "zod";
 import type { PredictConfig } from "./config.js";
 import { FeatureCache } from "./feature-cache.js";
 import { ModelLoader } from "./model-loader.js";
-import { type PredictOutcome, Predictor, type RelabelOutcome } from "./predictor.js";
+import { type ManyOutcome, type PredictOutcome, Predictor } from "./predictor.js";
 
-/** The predict queue holds one-post predict jobs (from the feature workers) and many-post relabel jobs (the API). */
+/**
+ * The predict queue holds predict jobs from the feature workers (a range of posts, or one post sent back to
+ * featurization) and relabel jobs from the API (a list of posts).
+ */
 const jobSchema = z.union([relabelJobSchema, predictJobSchema]);
 const isRelabel = (job: PredictJob | RelabelJob): job is RelabelJob => "postIds" in job;
 
@@ -111,7 +115,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
   });
 
   const startTakingJobs = (modelId: string) => {
-    worker = runWorker<PredictJob | RelabelJob, PredictOutcome | RelabelOutcome>({
+    worker = runWorker<PredictJob | RelabelJob, PredictOutcome | ManyOutcome>({
       queue: QUEUES.predict,
       schema: jobSchema,
       config,
@@ -120,12 +124,21 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       concurrency: 2 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT,
       log,
       metrics,
-      process: (job) => (isRelabel(job) ? predictor.relabel(job.postIds) : predictor.predict(job.postId)),
+      process: async (job) => {
+        if (isRelabel(job)) return predictor.predictMany(job.postIds);
+        if (!isPostRange(job)) return predictor.predict(job.postId);
+        // the range's posts waiting for prediction (those done by an attempt that failed after are not redone), and
+        // those an attempt sent back to featurization (their features job is added again: a no-op if it was)
+        const posts = await deps.repos.posts.inRange(job, ["predicting"], { sentBack: true });
+        return predictor.predictMany(posts.map((p) => p.id));
+      },
       onFinalFailure: async (job, err) => {
+        const reason = `predict-failed: ${err.message}`;
         // a relabel that gives up leaves its posts done, with the predictions they had
         if (isRelabel(job))
           log.error({ batchId: job.batchId, posts: job.postIds.length, err: err.message }, "relabel failed");
-        else await failPost(deps.repos, job, `predict-failed: ${err.message}`);
+        else if (isPostRange(job)) await failRange(deps.repos, job, ["predicting"], reason);
+        else await failPost(deps.repos, job, reason);
       },
     });
     log.info({ model: modelId, maxBatchSize: config.LXTAG_MAX_BATCH_SIZE }, "predict worker ready");

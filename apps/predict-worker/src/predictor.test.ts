@@ -12,6 +12,7 @@ import { S3Proxy, scratchDatabase, waitForJob } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type PredictHarness as Harness,
+  ONE_POST,
   PredictHarness,
   type PredictionRow,
   randomRoi,
@@ -70,7 +71,8 @@ describe("predictor", () => {
     const withImage = await h.post("a red sunset over the ocean", { detector });
     const captionOnly = await h.post("coffee and croissants in paris");
     await h.enqueue(withImage.id, captionOnly.id);
-    for (const p of [withImage, captionOnly]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    for (const p of [withImage, captionOnly])
+      expect((await h.settled(p.id)).returnvalue).toEqual(ONE_POST.done);
     expectRanking(
       await h.predictions(withImage.id),
       await expected({
@@ -93,7 +95,7 @@ describe("predictor", () => {
     const post = await h.post(text, { detector: `older-detector-${run}` });
     await h.enqueue(post.id);
     const job = await h.settled(post.id);
-    expect(job.returnvalue).toBe("refeaturized");
+    expect(job.returnvalue).toEqual(ONE_POST.refeaturized);
     expect(await h.row(post.id)).toEqual({ state: "featurizing", flags: ["refeaturized"], error: null });
     expect(await h.predictions(post.id)).toEqual([]); // never fed the other detector's features, nor caption-only
     const again = await h.features.getJob(jobIds.refeaturize(post.id, detector));
@@ -124,7 +126,7 @@ describe("predictor", () => {
     const older = `older-detector-${run}`;
     const post = await h.post(text, { detector: older });
     await h.enqueue(post.id);
-    expect((await h.settled(post.id)).returnvalue).toBe("refeaturized");
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.refeaturized);
 
     // the feature workers still serve the older detector: its RoIs are cached, and the post comes back as it was
     await h.repos.posts.markFeaturized(post.id, post.sha!);
@@ -150,7 +152,7 @@ describe("predictor", () => {
     const post = await h.post("coffee and croissants in paris", { detector, gone: true });
     expect(await h.repos.posts.markRefeaturizing(post.id)).toBe(true); // ... and then the attempt failed
     await h.enqueue(post.id);
-    expect((await h.settled(post.id)).returnvalue).toBe("refeaturized");
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.refeaturized);
     expect(await h.features.getJob(jobIds.refeaturize(post.id, detector))).toBeDefined();
     expect(await h.row(post.id)).toEqual({ state: "featurizing", flags: ["refeaturized"], error: null });
   });
@@ -162,10 +164,10 @@ describe("predictor", () => {
     const whole = encodeRoi(post.roi!);
     await h.direct.put(post.key!, whole.subarray(0, 4));
     await h.enqueue(post.id);
-    const job = () => h!.predict.getJob(jobIds.predict(post.id));
+    const job = () => h!.predict.getJob(jobIds.predict(h!.rangeOf(post.id)));
     await expect.poll(async () => (await job())?.attemptsMade ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
     await h.direct.put(post.key!, whole);
-    expect((await h.settled(post.id, 60_000)).returnvalue).toBe("done");
+    expect((await h.settled(post.id, 60_000)).returnvalue).toEqual(ONE_POST.done);
     expect(await h.row(post.id)).toEqual({ state: "done", flags: [], error: null });
     expectRanking(
       await h.predictions(post.id),
@@ -189,7 +191,7 @@ describe("predictor", () => {
     const whole = encodeRoi(half.roi!);
     await h.direct.put(half.key!, whole.subarray(0, whole.length - 1000));
     await h.enqueue(half.id, ok.id, plain.id, other.id);
-    for (const p of [ok, plain, other]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    for (const p of [ok, plain, other]) expect((await h.settled(p.id)).returnvalue).toEqual(ONE_POST.done);
     expect(h.handle.predictor.batcher.stats.recent[0]).toBe(4); // the four were one micro-batch
     expect((await h.row(half.id)).state).toBe("predicting"); // its job is retried
     expectRanking(
@@ -206,7 +208,7 @@ describe("predictor", () => {
       await expected({ text: "my dog at the beach", features: other.roi!.features, boxes: other.roi!.boxes }),
     );
     await h.direct.put(half.key!, whole);
-    expect((await h.settled(half.id, 60_000)).returnvalue).toBe("done");
+    expect((await h.settled(half.id, 60_000)).returnvalue).toEqual(ONE_POST.done);
   }, 70_000);
 
   it("decodes an image shared by posts of one micro-batch once; each post is ranked from its own caption", async () => {
@@ -220,7 +222,8 @@ describe("predictor", () => {
       { ...(await h.sharing("and the sunset", sunset.sha!)), text: "and the sunset", roi: sunset.roi! },
     ];
     await h.enqueue(sunset.id, dog.id, ...again.map((p) => p.id));
-    for (const p of [sunset, dog, ...again]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    for (const p of [sunset, dog, ...again])
+      expect((await h.settled(p.id)).returnvalue).toEqual(ONE_POST.done);
     expect(h.handle.predictor.batcher.stats.recent[0]).toBe(5); // one micro-batch
     expect(h.handle.predictor.stats.decoded).toBe(2);
     for (const p of again)
@@ -234,11 +237,12 @@ describe("predictor", () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("my dog", { detector, gone: true });
     await h.direct.put(post.key!, Buffer.from("not a safetensors file"));
-    await h.predict.add(
-      "predict",
-      { batchId: h.batchId, postId: post.id },
-      { jobId: jobIds.predict(post.id), attempts: 2, backoff: { type: "fixed", delay: 100 } },
-    );
+    const range = h.rangeOf(post.id);
+    await h.predict.add("predict", range, {
+      jobId: jobIds.predict(range),
+      attempts: 2,
+      backoff: { type: "fixed", delay: 100 },
+    });
     const job = await h.settled(post.id);
     expect(await job.getState()).toBe("failed");
     expect(job.attemptsMade).toBe(2);
@@ -252,8 +256,29 @@ describe("predictor", () => {
     const post = await h.post("a failed post");
     await h.repos.posts.markFailed(post.id, "ingest: malformed");
     await h.enqueue(post.id);
-    expect((await h.settled(post.id)).returnvalue).toBe("skipped");
+    // a range job reads only its posts waiting for prediction: this one is not even taken
+    expect((await h.settled(post.id)).returnvalue).toEqual({ done: 0, refeaturized: 0, skipped: 0 });
     expect(await h.predictions(post.id)).toEqual([]);
+  });
+
+  it("predicts a range's posts waiting for prediction in one job, and leaves its other posts alone", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const posts = [
+      await h.post("a red sunset over the ocean", { detector }),
+      await h.post("coffee and croissants in paris"),
+      await h.post("my dog at the beach", { detector }),
+    ];
+    const failed = await h.post("a failed post");
+    await h.repos.posts.markFailed(failed.id, "ingest: malformed");
+    const range = await h.enqueueRange(h.rangeOf(posts[0]!.id).fromSeq, 4);
+    expect((await h.settled(range)).returnvalue).toEqual({ done: 3, refeaturized: 0, skipped: 0 });
+    expect(h.handle.predictor.batcher.stats.recent[0]).toBe(3); // one micro-batch
+    for (const p of posts) expect((await h.row(p.id)).state).toBe("done");
+    expect(await h.predictions(failed.id)).toEqual([]);
+    // the range's job run again (as the reconciler would after a lost completion): nothing is predicted twice
+    await (await h.predict.getJob(jobIds.predict(range)))!.remove();
+    await h.enqueueRange(range.fromSeq, range.size);
+    expect((await h.settled(range)).returnvalue).toEqual({ done: 0, refeaturized: 0, skipped: 0 });
   });
 
   it("retries only the post whose RoI read failed; the rest of its micro-batch is written at once", async () => {
@@ -272,10 +297,10 @@ describe("predictor", () => {
       for (const p of [ok, plain, flaky]) atFirstFailure[p.id] = (await h!.row(p.id)).state;
     });
     await h.enqueue(ok.id, flaky.id, plain.id);
-    for (const p of [ok, flaky, plain]) expect((await h.settled(p.id)).returnvalue).toBe("done");
+    for (const p of [ok, flaky, plain]) expect((await h.settled(p.id)).returnvalue).toEqual(ONE_POST.done);
     expect(h.handle.predictor.batcher.stats.recent[0]).toBe(3); // the three were one micro-batch
     expect(faulty.failed.get(flaky.key!)).toBe(3);
-    expect(failures).toEqual([`predict-${flaky.id}`]);
+    expect(failures).toEqual([jobIds.predict(h.rangeOf(flaky.id))]);
     expect(atFirstFailure).toEqual({ [ok.id]: "done", [plain.id]: "done", [flaky.id]: "predicting" });
     // once S3 answered, the retried post got its real features, unflagged
     expect(await h.row(flaky.id)).toEqual({ state: "done", flags: [], error: null });

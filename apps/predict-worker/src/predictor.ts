@@ -46,11 +46,11 @@ export interface PredictorOptions extends DynamicBatcherOptions {
   batchesInFlight?: number;
 }
 
-/** What a relabel job did: posts re-predicted, and posts no longer there to relabel (failed or deleted since). */
-export interface RelabelOutcome {
-  done: number;
-  skipped: number;
-}
+/**
+ * What a job of several posts did to them, by outcome: predicted, sent back to featurization, or no longer there
+ * to predict (failed, deleted, or moved on since).
+ */
+export type ManyOutcome = Record<PredictOutcome, number>;
 
 /** One post's part of a micro-batch: its outcome, or the error its job fails with. */
 type ItemResult = { outcome: PredictOutcome } | { error: Error };
@@ -99,16 +99,18 @@ export class Predictor {
   }
 
   /**
-   * Re-predicts finished posts with the serving model, from their RoI objects (the worker's cache first): the
-   * detector never runs, and a post keeps its earlier predictions beside the new ones. The posts join micro-batches
-   * with other jobs' posts; any post's error fails the job, whose retry predicts its posts again (an upsert).
+   * Predicts a job's posts: a range waiting for prediction, or finished posts to relabel with the serving model
+   * from their RoI objects (the worker's cache first: the detector never runs, and a post keeps its earlier
+   * predictions beside the new ones). The posts join micro-batches with other jobs' posts; any post's error fails
+   * the job, whose retry predicts its posts again (an upsert).
    */
-  async relabel(postIds: string[]): Promise<RelabelOutcome> {
+  async predictMany(postIds: string[]): Promise<ManyOutcome> {
     const results = await Promise.all(postIds.map((id) => this.batcher.submit(id)));
     const failed = results.find((r) => "error" in r);
     if (failed && "error" in failed) throw failed.error;
-    const done = results.filter((r) => "outcome" in r && r.outcome === "done").length;
-    return { done, skipped: postIds.length - done };
+    const outcomes: ManyOutcome = { done: 0, refeaturized: 0, skipped: 0 };
+    for (const r of results) if ("outcome" in r) outcomes[r.outcome]++;
+    return outcomes;
   }
 
   /** Reads the posts and their RoI objects, hands the read slot on (`release`), then ranks and writes. */

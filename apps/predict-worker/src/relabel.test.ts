@@ -9,7 +9,7 @@ import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { scratchDatabase, waitForJob } from "@lxtag/testkit";
 import type { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PredictHarness } from "./testing/fixtures.js";
+import { ONE_POST, PredictHarness } from "./testing/fixtures.js";
 import { publishModelPair, registerModel } from "./testing/models.js";
 
 const env = parseEnv(serviceEnvSchema, process.env);
@@ -48,8 +48,13 @@ describe("relabel jobs", () => {
     const captionOnly = await h.post("coffee and croissants in paris");
     const gone = await h.post("my dog at the beach", { detector, gone: true }, ["refeaturized"]);
     const ids = [withImage.id, captionOnly.id, gone.id];
-    await h.enqueue(...ids);
-    for (const id of ids) expect((await h.settled(id)).returnvalue).toBe("done");
+    // the post sent back once has a predict job of its own
+    await h.enqueue(withImage.id, captionOnly.id);
+    const repredict = jobIds.repredict(gone.id, detector);
+    await h.predict.add("predict", { batchId: h.batchId, postId: gone.id }, { jobId: repredict });
+    for (const id of [withImage.id, captionOnly.id])
+      expect((await h.settled(id)).returnvalue).toEqual(ONE_POST.done);
+    expect((await waitForJob(h.predict, repredict)).returnvalue).toBe("done");
     const before = await Promise.all(ids.map((id) => h!.predictions(id)));
 
     await h.repos.models.activate(b.id);
@@ -61,7 +66,11 @@ describe("relabel jobs", () => {
       { batchId: h.batchId, modelVersion: b.id, postIds: ids },
       { jobId: jobIds.relabel(h.batchId, b.id, "r1", 0) },
     );
-    expect((await waitForJob(h.predict, job.id!)).returnvalue).toEqual({ done: 3, skipped: 0 });
+    expect((await waitForJob(h.predict, job.id!)).returnvalue).toEqual({
+      done: 3,
+      refeaturized: 0,
+      skipped: 0,
+    });
 
     for (const [i, id] of ids.entries()) {
       const rows = await h.predictions(id);
@@ -92,7 +101,11 @@ describe("relabel jobs", () => {
       { batchId: h.batchId, modelVersion: a.id, postIds: [waiting.id] },
       { jobId: jobIds.relabel(h.batchId, a.id, "r2", 0) },
     );
-    expect((await waitForJob(h.predict, job.id!)).returnvalue).toEqual({ done: 0, skipped: 1 });
+    expect((await waitForJob(h.predict, job.id!)).returnvalue).toEqual({
+      done: 0,
+      refeaturized: 0,
+      skipped: 1,
+    });
     expect(await h.predictions(waiting.id)).toEqual([]);
     expect((await h.row(waiting.id)).state).toBe("failed");
   });

@@ -13,11 +13,42 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ingestJobSchema = z.object({ batchId: z.uuid() });
 export type IngestJob = z.infer<typeof ingestJobSchema>;
 
-export const featureJobSchema = z.object({ batchId: z.uuid(), postId: z.uuid() });
+/**
+ * Posts per features and predict job: the posts of a batch whose `seq` (their place in the export) lies in
+ * `[fromSeq, fromSeq + size)`. One job, and so one round of Redis round trips, carries a range of posts instead
+ * of one post; the range, not a list of ids, is what the job says, so a job id derives from it and the reconciler
+ * finds a post's job from the post alone.
+ */
+export const POSTS_PER_JOB = 32;
+
+/** A batch's posts `seq` in `[fromSeq, fromSeq + size)`: the workers read which of them are theirs from Postgres. */
+export const postRangeSchema = z.object({
+  batchId: z.uuid(),
+  fromSeq: z.int().min(0),
+  size: z.int().min(1).max(1000),
+});
+export type PostRange = z.infer<typeof postRangeSchema>;
+
+/** The range of `POSTS_PER_JOB` posts the post at `seq` belongs to. */
+export const postRangeOf = (batchId: string, seq: number): PostRange => ({
+  batchId,
+  fromSeq: seq - (seq % POSTS_PER_JOB),
+  size: POSTS_PER_JOB,
+});
+
+/** One post's job: a post sent back to featurization, and jobs queued by lxtag before ranges (still read). */
+export const postJobSchema = z.object({ batchId: z.uuid(), postId: z.uuid() });
+export type PostJob = z.infer<typeof postJobSchema>;
+
+/** A features job: a range of posts (the ingest's), or one post. */
+export const featureJobSchema = z.union([postRangeSchema, postJobSchema]);
 export type FeatureJob = z.infer<typeof featureJobSchema>;
 
-export const predictJobSchema = z.object({ batchId: z.uuid(), postId: z.uuid() });
+/** A predict job: a range of posts (added by the feature worker once the range is featurized), or one post. */
+export const predictJobSchema = z.union([postRangeSchema, postJobSchema]);
 export type PredictJob = z.infer<typeof predictJobSchema>;
+
+export const isPostRange = (job: PostRange | PostJob): job is PostRange => "fromSeq" in job;
 
 /**
  * Re-predicting posts of a finished batch with the model `modelVersion` (the active one when it was asked for),
@@ -45,11 +76,14 @@ export const REFEATURIZED_FLAG = "refeaturized";
 /** A detector id as a job id part: BullMQ refuses ':' (an operator's LXTAG_DETECTOR_ID may hold one). */
 const idPart = (detectorId: string) => detectorId.replaceAll(":", "_");
 
-// BullMQ rejects custom ids containing ':'; ids derive from the post (or batch) so re-adding is a no-op.
+/** A range as a job id part (the size is in it: ranges of another size are other jobs). */
+const rangePart = (range: PostRange) => `${range.batchId}-${range.fromSeq}-${range.size}`;
+
+// BullMQ rejects custom ids containing ':'; ids derive from the post, range or batch so re-adding is a no-op.
 export const jobIds = {
   ingest: (batchId: string) => `ingest-${batchId}`,
-  features: (postId: string) => `features-${postId}`,
-  predict: (postId: string) => `predict-${postId}`,
+  features: (range: PostRange) => `features-${rangePart(range)}`,
+  predict: (range: PostRange) => `predict-${rangePart(range)}`,
   training: (runId: string) => `training-${runId}`,
   /**
    * A post sent back to featurization because no RoI object exists for the model's detector `detectorId`: its

@@ -105,6 +105,27 @@ describe("batches and posts without a serving model", () => {
     ]);
   });
 
+  it("reads and fails a range of posts by seq and state, leaving posts sent back to featurization to their own jobs", async () => {
+    const { id, postIds } = await batchWith(6);
+    const [p0, p1, p2, p3, p4, p5] = postIds as [string, string, string, string, string, string];
+    await repos.posts.markFeaturized(p1, null);
+    await repos.posts.markFeaturized(p2, null);
+    await repos.posts.markRefeaturizing(p2); // sent back: featurizing, flagged
+    await repos.posts.markFeaturized(p3, null);
+    await repos.posts.markRefeaturizing(p3);
+    await repos.posts.markFeaturized(p3, null); // sent back, then featurized again: predicting, flagged
+    const range = { batchId: id, fromSeq: 0, size: 5 }; // p5 (seq 5) is the next range's
+    const ids = async (states: Parameters<typeof repos.posts.inRange>[1], sentBack = false) =>
+      (await repos.posts.inRange(range, states, { sentBack })).map((p) => p.id);
+    expect(await ids(["pending", "featurizing"])).toEqual([p0, p4]);
+    expect(await ids(["predicting"])).toEqual([p1]);
+    expect(await ids(["predicting"], true)).toEqual([p1, p2]);
+    expect(await repos.posts.failInRange(range, ["pending", "featurizing"], "features-failed: x")).toBe(2);
+    expect(await ids(["failed"])).toEqual([p0, p4]);
+    expect(await ids(["pending"])).toEqual([]);
+    expect((await repos.posts.inRange({ ...range, fromSeq: 5 }, ["pending"])).map((p) => p.id)).toEqual([p5]);
+  });
+
   it("lists unfinished batches and, page by page, their unfinished posts", async () => {
     const { id, postIds } = await batchWith(5);
     const queued = randomUUID();
@@ -124,7 +145,7 @@ describe("batches and posts without a serving model", () => {
     const rest = await repos.batches.unfinishedPosts(id, first.at(-1)!.id, 2);
     expect([...first, ...rest].map((p) => p.id)).toEqual(open);
     expect(rest).toHaveLength(1);
-    expect(first[0]).toEqual({ id: open[0], state: "pending", flags: [] });
+    expect(first[0]).toEqual({ id: open[0], seq: postIds.indexOf(open[0]!), state: "pending", flags: [] });
     await repos.batches.markFailed(queued, "test");
   });
 });

@@ -240,9 +240,11 @@ export class Batches {
     batchId: string,
     afterId: string | null,
     limit: number,
-  ): Promise<{ id: string; state: "pending" | "featurizing" | "predicting"; flags: string[] }[]> {
+  ): Promise<
+    { id: string; seq: number; state: "pending" | "featurizing" | "predicting"; flags: string[] }[]
+  > {
     const r = await this.db.pool.query(
-      `SELECT id, state, flags FROM posts
+      `SELECT id, seq, state, flags FROM posts
        WHERE batch_id = $1 AND state NOT IN ('done', 'failed') AND ($2::uuid IS NULL OR id > $2::uuid)
        ORDER BY id LIMIT $3`,
       [batchId, afterId, limit],

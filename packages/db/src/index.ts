@@ -31,6 +31,7 @@ export {
   TrainingRuns,
 } from "./training-runs.js";
 
+import type { PostRange, PostStateName } from "@lxtag/contracts";
 import { ApiKeys } from "./api-keys.js";
 import { Batches } from "./batches.js";
 import type { Db } from "./client.js";
@@ -64,4 +65,18 @@ export async function failPost(
 ): Promise<void> {
   await repos.posts.markFailed(job.postId, reason);
   await repos.batches.completeIfFinished([job.batchId]);
+}
+
+/**
+ * The posts of a range whose job gave up, still in one of `states` (those it had not done), fail with its reason;
+ * their batch completes if they were its last ones. Posts it did take further go on.
+ */
+export async function failRange(
+  repos: Repositories,
+  range: PostRange,
+  states: PostStateName[],
+  reason: string,
+): Promise<void> {
+  await repos.posts.failInRange(range, states, reason);
+  await repos.batches.completeIfFinished([range.batchId]);
 }

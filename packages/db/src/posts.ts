@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { REFEATURIZED_FLAG } from "@lxtag/contracts";
+import { type PostRange, type PostStateName, REFEATURIZED_FLAG } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 
 export interface NewMedia {
@@ -170,6 +170,39 @@ export class Posts {
       [id],
     );
     return r.rows[0] ?? null;
+  }
+
+  /**
+   * The posts of a range (`seq` in `[fromSeq, fromSeq + size)`) in one of `states`, in seq order, that its range
+   * jobs carry: a post sent back to featurization has jobs of its own (`jobIds.refeaturize`, `jobIds.repredict`).
+   * `sentBack` adds the range's posts waiting for those (`featurizing`, flagged): a predict job's attempt may have
+   * sent one back and failed before adding its features job, which the retry then adds.
+   */
+  async inRange(
+    range: PostRange,
+    states: PostStateName[],
+    { sentBack = false } = {},
+  ): Promise<PostForFeatures[]> {
+    const r = await this.db.pool.query(
+      `SELECT id, batch_id AS "batchId", state, image_key AS "imageKey", image_sha256 AS "imageSha256", flags
+       FROM posts
+       WHERE batch_id = $1 AND seq >= $2 AND seq < $2 + $3
+         AND CASE WHEN $5 = ANY(flags) THEN $6 AND state = 'featurizing' ELSE state = ANY($4::"PostState"[]) END
+       ORDER BY seq`,
+      [range.batchId, range.fromSeq, range.size, states, REFEATURIZED_FLAG, sentBack],
+    );
+    return r.rows;
+  }
+
+  /** Fails a range's posts (those its jobs carry, as `inRange`) still in one of `states`; returns how many. */
+  async failInRange(range: PostRange, states: PostStateName[], reason: string): Promise<number> {
+    const r = await this.db.pool.query(
+      `UPDATE posts SET state = 'failed', error = $6, finished_at = now()
+       WHERE batch_id = $1 AND seq >= $2 AND seq < $2 + $3 AND state = ANY($4::"PostState"[])
+         AND NOT ($5 = ANY(flags))`,
+      [range.batchId, range.fromSeq, range.size, states, REFEATURIZED_FLAG, reason.slice(0, 2000)],
+    );
+    return r.rowCount ?? 0;
   }
 
   /** A post's stored image (its S3 key, or an https URL for JSON posts), if the post is of the key's batches. */

@@ -2,7 +2,16 @@
 // without a live job (as an outage leaves it) is queued again, finished jobs of unfinished posts are acted on, and
 // a second pass changes nothing.
 import { randomUUID } from "node:crypto";
-import { type FeatureJob, type IngestJob, jobIds, type PredictJob, QUEUES } from "@lxtag/contracts";
+import {
+  type FeatureJob,
+  type IngestJob,
+  jobIds,
+  POSTS_PER_JOB,
+  type PredictJob,
+  postRangeOf,
+  QUEUES,
+  type RelabelJob,
+} from "@lxtag/contracts";
 import { createDb, type Db, type NewPost, type Repositories, repositories } from "@lxtag/db";
 import { examplePost } from "@lxtag/db/testing";
 import { createLogger, createQueue, parseEnv, redisConnection, serviceEnvSchema } from "@lxtag/runtime";
@@ -36,7 +45,7 @@ beforeEach(() => {
   queues = {
     ingest: createQueue<IngestJob>(QUEUES.ingest, env.LXTAG_REDIS_URL, prefix),
     features: createQueue<FeatureJob>(QUEUES.features, env.LXTAG_REDIS_URL, prefix),
-    predict: createQueue<PredictJob>(QUEUES.predict, env.LXTAG_REDIS_URL, prefix),
+    predict: createQueue<PredictJob | RelabelJob>(QUEUES.predict, env.LXTAG_REDIS_URL, prefix),
   };
 });
 afterEach(async () => {
@@ -54,13 +63,13 @@ const reconciler = (detector?: string) =>
 const newPost = (seq: number): NewPost => examplePost(seq, { imageKey: `img/${seq}.png` });
 
 /** A processing batch with `n` pending posts (as ingest leaves it, minus the features jobs). */
-async function processingBatch(n: number): Promise<{ batchId: string; postIds: string[] }> {
+/** A batch past ingest with posts at `seqs` (or `0..n-1`); their ids in that order. */
+async function processingBatch(n: number | number[]): Promise<{ batchId: string; postIds: string[] }> {
   const batchId = randomUUID();
   await repos.batches.create(batchId, apiKeyId, { type: "json", key: "test" }, {});
-  const postIds = await repos.posts.insertMany(
-    batchId,
-    Array.from({ length: n }, (_, i) => newPost(i)),
-  );
+  const seqs = typeof n === "number" ? Array.from({ length: n }, (_, i) => i) : n;
+  const postIds: string[] = [];
+  for (const seq of seqs) postIds.push(...(await repos.posts.insertMany(batchId, [newPost(seq)])));
   await repos.batches.markIngested(batchId, []);
   return { batchId, postIds };
 }
@@ -98,20 +107,19 @@ describe("Reconciler", () => {
     expect(await queues.ingest.count()).toBe(2);
   });
 
-  it("gives every unfinished post the job of its stage, and leaves live jobs alone", async () => {
-    const { postIds } = await processingBatch(5);
-    const [pending, withJob, predicting, sentBack, sentBackPredicting] = postIds as [
+  it("gives every unfinished range of posts the job of its stage, once, a post sent back its own, and leaves live jobs alone", async () => {
+    const { batchId, postIds } = await processingBatch([0, 1, 32, 64, 65, 66]);
+    // seqs 0 and 1 wait for features (one range), 32 has its range's job live, 64 to 66 are past features
+    const [, , , predicting, sentBack, sentBackPredicting] = postIds as string[] as [
+      string,
       string,
       string,
       string,
       string,
       string,
     ];
-    await queues.features.add(
-      "features",
-      { batchId: randomUUID(), postId: withJob },
-      { jobId: jobIds.features(withJob) },
-    );
+    const range = (seq: number) => postRangeOf(batchId, seq);
+    await queues.features.add("features", range(32), { jobId: jobIds.features(range(32)) });
     for (const id of [predicting, sentBack, sentBackPredicting])
       await repos.posts.markFeaturized(id, "a".repeat(64));
     await repos.posts.markRefeaturizing(sentBack);
@@ -120,18 +128,23 @@ describe("Reconciler", () => {
 
     const report = await reconciler("det:1").run();
     expect(report).toMatchObject({
-      posts: 5,
+      posts: 6,
       requeued: { ingest: 0, features: 2, predict: 2 },
       failuresRecorded: 0,
     });
-    expect(await state("features", jobIds.features(pending))).toBe("waiting");
-    expect(await state("features", jobIds.features(withJob))).toBe("waiting");
-    expect(await state("predict", jobIds.predict(predicting))).toBe("waiting");
+    expect(await state("features", jobIds.features(range(0)))).toBe("waiting"); // for both its posts
+    expect(await state("features", jobIds.features(range(32)))).toBe("waiting");
+    expect(await state("predict", jobIds.predict(range(64)))).toBe("waiting");
     expect(await state("features", jobIds.refeaturize(sentBack, "det:1"))).toBe("waiting");
     expect(await state("predict", jobIds.repredict(sentBackPredicting, "det:1"))).toBe("waiting");
-    expect((await queues.features.getJob(jobIds.features(pending)))?.data).toEqual({
-      batchId: expect.any(String),
-      postId: pending,
+    expect((await queues.features.getJob(jobIds.features(range(0))))?.data).toEqual({
+      batchId,
+      fromSeq: 0,
+      size: POSTS_PER_JOB,
+    });
+    expect((await queues.features.getJob(jobIds.refeaturize(sentBack, "det:1")))?.data).toEqual({
+      batchId,
+      postId: sentBack,
     });
     const again = await reconciler("det:1").run();
     expect(again.requeued).toEqual({ ingest: 0, features: 0, predict: 0 });
@@ -140,16 +153,17 @@ describe("Reconciler", () => {
   });
 
   it("leaves a re-featurized post for the model it waits for, and queues posts predicting without a model", async () => {
-    const { postIds } = await processingBatch(2);
-    const [sentBack, predicting] = postIds as [string, string];
+    const { batchId, postIds } = await processingBatch(2);
+    const [sentBack] = postIds as [string, string];
     for (const id of postIds) await repos.posts.markFeaturized(id, "a".repeat(64));
     await repos.posts.markRefeaturizing(sentBack);
     const report = await reconciler(undefined).run();
     expect(report).toMatchObject({ waitingForModel: 1, requeued: { features: 0, predict: 1 } });
-    expect(await state("predict", jobIds.predict(predicting))).toBe("waiting"); // it waits in the queue
+    // it waits in the queue
+    expect(await state("predict", jobIds.predict(postRangeOf(batchId, 1)))).toBe("waiting");
   });
 
-  it("records a final failure its worker could not record, and completes the batch", async () => {
+  it("records a final failure its worker could not record, for the range's posts still at its stage, and completes the batch", async () => {
     const { batchId, postIds } = await processingBatch(2);
     const [failing, done] = postIds as [string, string];
     await repos.posts.markFeaturized(failing, "a".repeat(64));
@@ -161,7 +175,8 @@ describe("Reconciler", () => {
     await repos.posts.savePredictions("m-rec", [
       { postId: done, ranked: [{ hashtag: "sunset", score: 0.5 }] },
     ]);
-    await failForGood("predict", jobIds.predict(failing), { batchId, postId: failing });
+    const range = postRangeOf(batchId, 0);
+    await failForGood("predict", jobIds.predict(range), range);
 
     const report = await reconciler().run();
     expect(report.failuresRecorded).toBe(1);
@@ -170,7 +185,25 @@ describe("Reconciler", () => {
       state: "failed",
       error: "predict-failed: S3 was down for an hour",
     });
+    expect((await postState(done)).state).toBe("done");
     expect((await repos.batches.find(batchId))?.state).toBe("done");
+  });
+
+  it("fails a range's posts still waiting for features when its job failed unrecorded; those featurized get their predict job", async () => {
+    const { batchId, postIds } = await processingBatch(2);
+    const [waiting, featurized] = postIds as [string, string];
+    await repos.posts.markFeaturized(featurized, "a".repeat(64));
+    const range = postRangeOf(batchId, 0);
+    await failForGood("features", jobIds.features(range), range);
+
+    const report = await reconciler().run();
+    expect(report).toMatchObject({ failuresRecorded: 1, requeued: { ingest: 0, features: 0, predict: 1 } });
+    expect(await postState(waiting)).toEqual({
+      state: "failed",
+      error: "features-failed: S3 was down for an hour",
+    });
+    expect((await postState(featurized)).state).toBe("predicting");
+    expect(await state("predict", jobIds.predict(range))).toBe("waiting");
   });
 
   it("fails a batch whose ingest job failed unrecorded", async () => {
@@ -184,15 +217,11 @@ describe("Reconciler", () => {
     });
   });
 
-  it("queues again a post whose job completed although the post did not move on", async () => {
-    const { postIds } = await processingBatch(1);
-    const post = postIds[0]!;
-    await queues.features.add(
-      "features",
-      { batchId: randomUUID(), postId: post },
-      { jobId: jobIds.features(post) },
-    );
-    const job = (await queues.features.getJob(jobIds.features(post)))!;
+  it("queues again a range whose job completed although a post of it did not move on", async () => {
+    const { batchId } = await processingBatch(1);
+    const range = postRangeOf(batchId, 0);
+    await queues.features.add("features", range, { jobId: jobIds.features(range) });
+    const job = (await queues.features.getJob(jobIds.features(range)))!;
     // as if an outage lost the post's update but not the job's completion
     const token = "test-token";
     const w = new Worker(QUEUES.features, null, { connection: redisConnection(env.LXTAG_REDIS_URL), prefix });
@@ -200,10 +229,10 @@ describe("Reconciler", () => {
     expect(active.id).toBe(job.id);
     await active.moveToCompleted("skipped", token, false);
     await w.close();
-    expect(await state("features", jobIds.features(post))).toBe("completed");
+    expect(await state("features", jobIds.features(range))).toBe("completed");
 
     expect((await reconciler().run()).requeued.features).toBe(1);
-    expect(await state("features", jobIds.features(post))).toBe("waiting");
+    expect(await state("features", jobIds.features(range))).toBe("waiting");
   });
 
   it("completes a processing batch whose posts all finished", async () => {

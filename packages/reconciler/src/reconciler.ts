@@ -2,17 +2,21 @@ import {
   type FeatureJob,
   type IngestJob,
   jobIds,
+  type PostRange,
   type PredictJob,
+  postRangeOf,
   REFEATURIZED_FLAG,
+  type RelabelJob,
 } from "@lxtag/contracts";
-import { failPost, type Repositories } from "@lxtag/db";
+import { failPost, failRange, type Repositories } from "@lxtag/db";
 import type { Logger } from "@lxtag/runtime";
 import type { Queue } from "bullmq";
 
 export interface ReconcilerQueues {
   ingest: Queue<IngestJob>;
   features: Queue<FeatureJob>;
-  predict: Queue<PredictJob>;
+  /** Predict and relabel jobs share it. */
+  predict: Queue<PredictJob | RelabelJob>;
 }
 
 export interface ReconcilerDeps {
@@ -60,7 +64,8 @@ export interface ReconcileReport {
 }
 
 type Stage = keyof ReconcilerQueues;
-type Work = { stage: Stage; jobId: string; batchId: string; postId?: string };
+/** A job that should be live: a batch's ingest, a range of posts, or one post sent back to featurization. */
+type Work = { stage: Stage; jobId: string; batchId: string; postId?: string; range?: PostRange };
 
 /** Job states in which a job will still run: anything else (completed, failed, unknown) carries nothing. */
 const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
@@ -72,7 +77,8 @@ const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-ch
  *
  * - a batch `queued` or `ingesting` without a live ingest job gets one;
  * - a post `pending` or `featurizing` without a live features job gets one, `predicting` without a live predict
- *   job gets one (also while no model serves: the job then waits in the queue, as the predict worker intends);
+ *   job gets one (also while no model serves: the job then waits in the queue, as the predict worker intends): the
+ *   job of its range of posts (`postRangeOf`), or its own once it was sent back to featurization;
  * - a job that completed although its post (or batch) is still at that stage is removed and added again; one that
  *   failed for good gets its failure recorded, as the worker's `onFinalFailure` would have;
  * - a `processing` batch whose posts are all finished is completed;
@@ -139,6 +145,7 @@ export class Reconciler {
   private async posts(batchId: string, detector: string | undefined, report: ReconcileReport): Promise<void> {
     const { batches } = this.deps.repos;
     let after: string | null = null;
+    const looked = new Set<string>();
     for (;;) {
       const page = await batches.unfinishedPosts(batchId, after, this.pageSize);
       if (!page.length) return;
@@ -151,6 +158,8 @@ export class Reconciler {
             report.waitingForModel += 1;
             return;
           }
+          if (looked.has(work.jobId)) return; // the range's job, seen for another of its posts
+          looked.add(work.jobId);
           // a finished job is acted on only if the post is still where it was when this page was read
           await this.ensure(work, report, async () => (await this.postState(post.id)) === post.state);
         }),
@@ -162,26 +171,18 @@ export class Reconciler {
   /** The job that should carry a post now; undefined for a re-featurized post while no model serves. */
   private expectedJob(
     batchId: string,
-    post: { id: string; state: "pending" | "featurizing" | "predicting"; flags: string[] },
+    post: { id: string; seq: number; state: "pending" | "featurizing" | "predicting"; flags: string[] },
     detector: string | undefined,
   ): Work | undefined {
-    const again = post.flags.includes(REFEATURIZED_FLAG);
-    if (again && !detector) return undefined;
-    const base = { batchId, postId: post.id };
-    if (post.state === "predicting")
-      return {
-        ...base,
-        stage: "predict",
-        jobId: again ? jobIds.repredict(post.id, detector!) : jobIds.predict(post.id),
-      };
-    return {
-      ...base,
-      stage: "features",
-      jobId:
-        again && post.state === "featurizing"
-          ? jobIds.refeaturize(post.id, detector!)
-          : jobIds.features(post.id),
-    };
+    const stage = post.state === "predicting" ? "predict" : "features";
+    if (post.flags.includes(REFEATURIZED_FLAG)) {
+      if (!detector) return undefined;
+      const jobId =
+        stage === "predict" ? jobIds.repredict(post.id, detector) : jobIds.refeaturize(post.id, detector);
+      return { stage, jobId, batchId, postId: post.id };
+    }
+    const range = postRangeOf(batchId, post.seq);
+    return { stage, jobId: jobIds[stage](range), batchId, range };
   }
 
   private async postState(postId: string): Promise<string | undefined> {
@@ -201,7 +202,7 @@ export class Reconciler {
     const queue = this.deps.queues[work.stage] as Queue;
     const state = await queue.getJobState(work.jobId);
     if (LIVE.has(state)) return;
-    const ids = { batchId: work.batchId, ...(work.postId ? { postId: work.postId } : {}) };
+    const ids = { batchId: work.batchId, ...(work.postId ? { postId: work.postId } : {}), ...work.range };
     if (state === "failed") {
       if (!(await unchanged())) return;
       const job = await queue.getJob(work.jobId);
@@ -211,7 +212,15 @@ export class Reconciler {
         { ...ids, jobId: work.jobId, reason },
         "recording a failure its worker could not record",
       );
-      if (work.postId)
+      // a range's posts still at the job's stage fail; those it took further go on (their next job is looked at)
+      if (work.range)
+        await failRange(
+          this.deps.repos,
+          work.range,
+          work.stage === "predict" ? ["predicting"] : ["pending", "featurizing"],
+          reason,
+        );
+      else if (work.postId)
         await failPost(this.deps.repos, { batchId: work.batchId, postId: work.postId }, reason);
       else await this.deps.repos.batches.markFailed(work.batchId, reason);
       report.failuresRecorded += 1;
@@ -225,13 +234,7 @@ export class Reconciler {
       { ...ids, jobId: work.jobId, queue: work.stage, was: state },
       "queued again: no live job",
     );
-    await queue.add(
-      work.stage,
-      { batchId: work.batchId, ...(work.postId ? { postId: work.postId } : {}) } as never,
-      {
-        jobId: work.jobId,
-      },
-    );
+    await queue.add(work.stage, (work.range ?? ids) as never, { jobId: work.jobId });
     report.requeued[work.stage] += 1;
   }
 }

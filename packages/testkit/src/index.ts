@@ -11,4 +11,4 @@ export {
 export { S3Proxy } from "./s3-proxy.js";
 export { scratchDatabase } from "./scratch-db.js";
 export { TcpProxy } from "./tcp-proxy.js";
-export { type PostJob, type PostQueue, testEnv, WorkerHarness } from "./worker-harness.js";
+export { type PostQueue, testEnv, WorkerHarness } from "./worker-harness.js";

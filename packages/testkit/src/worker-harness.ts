@@ -1,7 +1,7 @@
 // What a worker's test harness needs besides the worker: the database, queues on a prefix of the test's own, a
 // batch of the test's own with its posts, and cleaning all of that up.
 import { randomUUID } from "node:crypto";
-import { jobIds } from "@lxtag/contracts";
+import { jobIds, type PostJob, type PostRange } from "@lxtag/contracts";
 import { createDb, type Db, type Repositories, repositories } from "@lxtag/db";
 import { examplePost } from "@lxtag/db/testing";
 import { createQueue, type ServiceEnv } from "@lxtag/runtime";
@@ -21,12 +21,8 @@ export function testEnv(name: string, env: Record<string, string> = {}): NodeJS.
   };
 }
 
-/** The queues whose jobs are one post each. */
+/** The queues whose jobs carry ranges of posts. */
 export type PostQueue = "features" | "predict";
-export interface PostJob {
-  batchId: string;
-  postId: string;
-}
 
 /**
  * The base of a worker's test harness: the database of `config` and its repositories, queues under the
@@ -38,11 +34,13 @@ export class WorkerHarness<C extends ServiceEnv> {
   readonly repos: Repositories;
   readonly batchId = randomUUID();
   /** The queue the worker under test takes its jobs from. */
-  protected readonly jobs: Queue<PostJob>;
+  protected readonly jobs: Queue<PostRange | PostJob>;
   private readonly queues: Queue[] = [];
   private batch: Promise<void> | undefined;
   private apiKeyId: string | undefined;
   private seq = 0;
+  /** Each post's `seq`, by id. */
+  private readonly seqs = new Map<string, number>();
 
   constructor(
     readonly config: C,
@@ -50,7 +48,7 @@ export class WorkerHarness<C extends ServiceEnv> {
   ) {
     this.db = createDb(config.DATABASE_URL, 4);
     this.repos = repositories(this.db);
-    this.jobs = this.queue<PostJob>(consumes);
+    this.jobs = this.queue<PostRange | PostJob>(consumes);
   }
 
   /** A queue under this harness's prefix. */
@@ -74,7 +72,9 @@ export class WorkerHarness<C extends ServiceEnv> {
   protected async insertPost(
     fields: { caption?: string; imageKey?: string | null; imageSha256?: string | null } = {},
   ): Promise<string> {
-    const [id] = await this.repos.posts.insertMany(this.batchId, [examplePost(this.seq++, fields)]);
+    const seq = this.seq++;
+    const [id] = await this.repos.posts.insertMany(this.batchId, [examplePost(seq, fields)]);
+    this.seqs.set(id!, seq);
     return id!;
   }
 
@@ -85,20 +85,37 @@ export class WorkerHarness<C extends ServiceEnv> {
     return { ...row, flags: [...row.flags].sort() };
   }
 
-  /** Adds the posts' jobs at once (so they are in flight together), with the contracts' job ids. */
+  /** The range of this harness's batch that holds just this post. */
+  rangeOf(postId: string): PostRange {
+    const seq = this.seqs.get(postId);
+    if (seq === undefined) throw new Error(`post ${postId} is not one of this harness's`);
+    return { batchId: this.batchId, fromSeq: seq, size: 1 };
+  }
+
+  /**
+   * Adds a job for each post at once (so they are in flight together), each a range of that one post, with the
+   * contracts' job ids; `enqueueRange` adds one job for several posts.
+   */
   async enqueue(...postIds: string[]): Promise<void> {
     await this.jobs.addBulk(
-      postIds.map((postId) => ({
-        name: this.consumes,
-        data: { batchId: this.batchId, postId },
-        opts: { jobId: jobIds[this.consumes](postId) },
-      })),
+      postIds.map((postId) => {
+        const range = this.rangeOf(postId);
+        return { name: this.consumes, data: range, opts: { jobId: jobIds[this.consumes](range) } };
+      }),
     );
   }
 
-  /** The post's job once it finished, either way. */
-  settled(postId: string, timeoutMs = 30_000): Promise<Job> {
-    return waitForJob(this.jobs, jobIds[this.consumes](postId), { timeoutMs });
+  /** Adds one job for the posts `seq` in `[fromSeq, fromSeq + size)`; resolves with its range. */
+  async enqueueRange(fromSeq: number, size: number): Promise<PostRange> {
+    const range = { batchId: this.batchId, fromSeq, size };
+    await this.jobs.add(this.consumes, range, { jobId: jobIds[this.consumes](range) });
+    return range;
+  }
+
+  /** The job of the post (as `enqueue` added it), or of a range, once it finished, either way. */
+  settled(post: string | PostRange, timeoutMs = 30_000): Promise<Job> {
+    const range = typeof post === "string" ? this.rangeOf(post) : post;
+    return waitForJob(this.jobs, jobIds[this.consumes](range), { timeoutMs });
   }
 
   /** Empties and closes the queues, deletes the batch (its posts with it) and its key, closes the database. */

@@ -1,4 +1,4 @@
-import { type FeatureJob, jobIds } from "@lxtag/contracts";
+import { type FeatureJob, jobIds, POSTS_PER_JOB, type PostRange, postRangeOf } from "@lxtag/contracts";
 import type { NewPost, Repositories } from "@lxtag/db";
 import { addBulkChunked } from "@lxtag/runtime";
 import type { Queue } from "bullmq";
@@ -10,12 +10,16 @@ const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-lar
  * Stores and enqueues an ingest's posts chunk by chunk, as they are read, and records the batch's ingest progress.
  * A three-stage pipeline: while chunk n+1 is read, chunk n is written to Postgres and chunk n-1's jobs go to Redis;
  * at most one chunk waits in each stage, so memory stays at a few chunks whatever the export's size.
+ * Posts go to the features queue in ranges of `POSTS_PER_JOB` (by `seq`, which chunks give in order): a range's job
+ * is added once all its posts are stored, so a range that a chunk ends in the middle of waits for the next chunk.
  */
 export class ChunkWriter {
   /** Records handed to `write` so far (distinct or not: identical ones merge into one post). */
   records = 0;
   private total: number | null = null;
   private readonly flagged = new Map<string, number>();
+  /** Ranges with a post to featurize (not failed at ingest), stored but not yet enqueued, by `fromSeq`. */
+  private readonly waitingRanges = new Set<number>();
   private writing: Promise<void> = Promise.resolve();
   private enqueuing: Promise<void> = Promise.resolve();
 
@@ -44,22 +48,41 @@ export class ChunkWriter {
   /** Waits for every chunk to be stored and enqueued; returns the batch's warnings. */
   async finish(): Promise<string[]> {
     await this.writing;
+    await this.enqueue(this.completeRanges(Number.POSITIVE_INFINITY));
     await this.enqueuing;
     // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
     return [...this.flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
   }
 
   private async store(posts: NewPost[], recordsSoFar: number): Promise<void> {
-    const ids = await this.repos.posts.insertMany(this.batchId, posts);
+    await this.repos.posts.insertMany(this.batchId, posts);
+    for (const p of posts) if (!p.failReason) this.waitingRanges.add(p.seq - (p.seq % POSTS_PER_JOB));
+    // every seq below the chunk's last is stored (chunks come in seq order): ranges that end there are complete
+    const storedBelow = posts.length ? Math.max(...posts.map((p) => p.seq)) + 1 : 0;
+    await this.enqueue(this.completeRanges(storedBelow), recordsSoFar);
+  }
+
+  /** Takes the waiting ranges that end at or below `storedBelow`. */
+  private completeRanges(storedBelow: number): PostRange[] {
+    const ranges: PostRange[] = [];
+    for (const fromSeq of this.waitingRanges)
+      if (fromSeq + POSTS_PER_JOB <= storedBelow || storedBelow === Number.POSITIVE_INFINITY) {
+        this.waitingRanges.delete(fromSeq);
+        ranges.push(postRangeOf(this.batchId, fromSeq));
+      }
+    return ranges;
+  }
+
+  /** Adds the ranges' jobs after the previous chunk's, then records `recordsSoFar` as read, if given. */
+  private async enqueue(ranges: PostRange[], recordsSoFar?: number): Promise<void> {
     await this.enqueuing;
     this.enqueuing = addBulkChunked(
       this.features,
-      ids.map((postId) => ({
-        name: "features",
-        data: { batchId: this.batchId, postId },
-        opts: { jobId: jobIds.features(postId) },
-      })),
-    ).then(() => this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total));
+      ranges.map((range) => ({ name: "features", data: range, opts: { jobId: jobIds.features(range) } })),
+    ).then(async () => {
+      if (recordsSoFar !== undefined)
+        await this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total);
+    });
     this.enqueuing.catch(() => {}); // handled: the next `await this.enqueuing` rethrows
   }
 }

@@ -6,6 +6,7 @@ import { batchOptionsSchema, batchSourceSchema, type FeatureJob, jsonPostSchema 
 import type { Repositories } from "@lxtag/db";
 import { countJsonItems, ExportError, jsonItems, readExport, ZipTree } from "@lxtag/exports";
 import type { Logger } from "@lxtag/runtime";
+import { mapConcurrent } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import { type Queue, UnrecoverableError } from "bullmq";
 import { formatIssues } from "../errors.js";
@@ -14,7 +15,6 @@ import type { UploadSpool } from "../services/upload-spool.js";
 import { ChunkWriter } from "./chunk-writer.js";
 import { MediaReader, type MediaReaderOptions } from "./media-reader.js";
 import { buildPost, malformedPost } from "./post-builder.js";
-import { mapConcurrent } from "./semaphore.js";
 
 /** An image given as a URL: the feature worker decides which URLs it fetches (https, public addresses). */
 const URL_IMAGE = /^https?:\/\//i;

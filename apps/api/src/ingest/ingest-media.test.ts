@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { imageObjectKey } from "@lxtag/contracts";
+import { imageObjectKey, isPostRange } from "@lxtag/contracts";
 import { storeOptions } from "@lxtag/runtime";
 import { ObjectStore } from "@lxtag/storage";
 import { S3Proxy } from "@lxtag/testkit";
@@ -196,15 +196,18 @@ describe("an export whose posts share images", () => {
     let during: { state: string; progress: number; ingest: { postsRead: number; postsTotal: number | null } };
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const jobs = await features.getJobs(["waiting"]);
-      const ids = jobs.filter((j) => j.data.batchId === batchId).map((j) => j.data.postId);
+      const jobs = (await features.getJobs(["waiting"])).filter((j) => j.data.batchId === batchId);
+      const ids: string[] = [];
+      for (const { data } of jobs)
+        if (isPostRange(data))
+          ids.push(...(await api.deps.repos.posts.inRange(data, ["pending"])).map((p) => p.id));
       if (ids.length) {
         for (const id of ids) await api.deps.repos.posts.markFeaturized(id, null);
         await api.deps.repos.posts.savePredictions(
           modelId,
           ids.map((postId) => ({ postId, ranked: [{ hashtag: "shared", score: 0.5 }] })),
         );
-        await Promise.all(jobs.filter((j) => j.data.batchId === batchId).map((j) => j.remove()));
+        await Promise.all(jobs.map((j) => j.remove()));
       }
       during = await get();
       if (during.progress > 0) break;

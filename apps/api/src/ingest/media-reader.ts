@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { imageObjectKey } from "@lxtag/contracts";
 import type { NewMedia } from "@lxtag/db";
 import type { ZipTree } from "@lxtag/exports";
+import { Semaphore } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import { isImage, isVideo, MIME, sniffMediaType } from "@lxtag/vision";
-import { Semaphore } from "./semaphore.js";
 
 export interface ReadMedia {
   media: NewMedia[];

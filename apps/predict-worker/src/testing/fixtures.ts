@@ -18,6 +18,13 @@ import { testEnv, WorkerHarness } from "@lxtag/testkit";
 import type { Queue } from "bullmq";
 import { loadConfig, type PredictConfig } from "../config.js";
 import { type PredictWorker, startPredictWorker } from "../predict-worker.js";
+import type { ManyOutcome } from "../predictor.js";
+
+/** What a job of one post's range (as `enqueue` adds them) returns when its post was predicted, or sent back. */
+export const ONE_POST: Record<"done" | "refeaturized", ManyOutcome> = {
+  done: { done: 1, refeaturized: 0, skipped: 0 },
+  refeaturized: { done: 0, refeaturized: 1, skipped: 0 },
+};
 
 /** RoI tensors of a made-up image: random features, boxes inside the image. */
 export function randomRoi(detectorId: string): RoiFeatures {
