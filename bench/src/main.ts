@@ -436,22 +436,22 @@ try {
   );
   await runExport();
   const metrics = await (await fetch(pipeline.stack.metricsUrl("feature-worker"))).text();
-  const featureJobs = (outcome: string) => {
+  const featurized = (outcome: string) => {
     const read = (what: "sum" | "count") =>
       Number(
         new RegExp(
-          `lxtag_job_duration_seconds_${what}\\{[^}]*queue="features",outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)`,
+          `lxtag_feature_post_seconds_${what}\\{[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)`,
         ).exec(metrics)?.[1] ?? Number.NaN,
       );
     return { mean: read("sum") / read("count"), count: read("count") };
   };
-  const miss = featureJobs("detected");
-  const hit = featureJobs("cached");
+  const miss = featurized("detected");
+  const hit = featurized("cached");
   report(
     "feature_cache_hit_vs_miss_ratio",
     miss.mean / hit.mean,
     "ratio",
-    `feature-worker jobs: miss ${(miss.mean * 1000).toFixed(0)} ms (${miss.count}) vs hit ${(hit.mean * 1000).toFixed(0)} ms (${hit.count}), tiny detector`,
+    `feature-worker posts: miss ${(miss.mean * 1000).toFixed(0)} ms (${miss.count}) vs hit ${(hit.mean * 1000).toFixed(0)} ms (${hit.count}), tiny detector`,
   );
 
   // 8. retraining: a fresh install of its own (database, bucket, detector) takes the demo's 600 labeled posts,

@@ -106,9 +106,7 @@ describe("a multi-part zip export", () => {
 
   it("workers report job durations by outcome and micro-batch sizes to Prometheus", async () => {
     const features = await (await fetch(t.stack.metricsUrl("feature-worker"))).text();
-    const cached = /lxtag_job_duration_seconds_count\{[^}]*queue="features",outcome="cached"\} (\d+)/.exec(
-      features,
-    );
+    const cached = /lxtag_feature_post_seconds_count\{[^}]*outcome="cached"[^}]*\} (\d+)/.exec(features);
     expect(Number(cached?.[1])).toBeGreaterThanOrEqual(24); // the re-upload's, and earlier runs' cached images
     const predict = await (await fetch(t.stack.metricsUrl("predict-worker"))).text();
     const batches = Number(/lxtag_predict_batch_size_count\{[^}]*\} (\d+)/.exec(predict)?.[1]);

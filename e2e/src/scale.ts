@@ -140,7 +140,7 @@ export interface ScaleRun {
   peakRssAtIngestMiB: Record<ServiceName, number>;
   /** Feature jobs that ran the detector, and mean feature job milliseconds by outcome (the worker's metrics). */
   detectorRuns: number;
-  featureJobMs: { detected: number; cached: number };
+  featurizeMs: { detected: number; cached: number };
   audit: ExactlyOnce;
 }
 
@@ -186,16 +186,16 @@ export async function runScaleExport(
   const seconds = since();
   const peakRssMiB = await peakRss();
   const metrics = await (await fetch(t.stack.metricsUrl("feature-worker"))).text();
-  const featureJobs = (outcome: string, what: "sum" | "count") =>
+  const featurized = (outcome: string, what: "sum" | "count") =>
     [
       ...metrics.matchAll(
         new RegExp(
-          `^lxtag_job_duration_seconds_${what}\\{[^}]*queue="features"[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)$`,
+          `^lxtag_feature_post_seconds_${what}\\{[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)$`,
           "gm",
         ),
       ),
     ].reduce((sum, m) => sum + Number(m[1]), 0);
-  const meanMs = (outcome: string) => (1000 * featureJobs(outcome, "sum")) / featureJobs(outcome, "count");
+  const meanMs = (outcome: string) => (1000 * featurized(outcome, "sum")) / featurized(outcome, "count");
   return {
     batchId,
     summary,
@@ -203,8 +203,8 @@ export async function runScaleExport(
     ingestSeconds,
     peakRssMiB,
     peakRssAtIngestMiB: await (atIngest ?? peakRss()),
-    detectorRuns: featureJobs("detected", "count"),
-    featureJobMs: { detected: meanMs("detected"), cached: meanMs("cached") },
+    detectorRuns: featurized("detected", "count"),
+    featurizeMs: { detected: meanMs("detected"), cached: meanMs("cached") },
     audit: await exactlyOnce(t, batchId),
   };
 }

@@ -28,7 +28,7 @@ export interface FeatureWorkerDeps {
   /** Where featurized posts go next. */
   predict: Queue<PredictJob>;
   log: Logger;
-  /** Job durations, posts by outcome (cached, detected, caption-only) and images per detector run. */
+  /** Job durations, post durations by outcome (cached, detected, caption-only) and images per detector run. */
   metrics?: WorkerMetrics;
 }
 
@@ -133,9 +133,12 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
             return served.detect(image);
           },
         };
-  const postsDone = metrics?.counter("lxtag_feature_posts_total", "Posts featurized, by outcome", [
-    "outcome",
-  ]);
+  const postSeconds = metrics?.histogram(
+    "lxtag_feature_post_seconds",
+    "Time to featurize a post (fetch, detector or RoI cache, update), by outcome",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ["outcome"],
+  );
   const limits = { ...fetchLimits(config), maxPixels: config.LXTAG_MAX_IMAGE_PIXELS };
   const slots = new Semaphore(config.LXTAG_FEATURE_CONCURRENCY);
   return runWorker<FeatureJob, { outcome: string; posts?: Record<string, number> }>({
@@ -148,12 +151,18 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
     metrics,
     process: async (job, ctx) => {
       const started = performance.now();
-      const featurizeDeps = { ...deps, detector, limits, slots, log: ctx.log };
+      const featurizeDeps = {
+        ...deps,
+        detector,
+        limits,
+        slots,
+        log: ctx.log,
+        observePost: (outcome: string, seconds: number) => postSeconds?.observe({ outcome }, seconds),
+      };
       const counts = isPostRange(job)
         ? await featurizeRange(job, featurizeDeps)
         : { [await featurizeOne(job, featurizeDeps)]: 1 };
       const posts = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
-      for (const [outcome, n] of Object.entries(posts)) postsDone?.inc({ outcome }, n);
       ctx.log.debug({ posts, ms: Math.round(performance.now() - started) }, "featurized");
       return { outcome: isPostRange(job) ? "range" : Object.keys(posts)[0]!, posts };
     },

@@ -24,6 +24,8 @@ export interface FeaturizeDeps {
   limits: FetchLimits & { maxPixels: number };
   /** Posts featurized at once in this process, whatever job they came in (`LXTAG_FEATURE_CONCURRENCY`). */
   slots: Semaphore;
+  /** Called with each post featurized: its outcome and how long it took (metrics). */
+  observePost?: (outcome: FeaturizeOutcome, seconds: number) => void;
 }
 
 export type FeaturizeOutcome = "cached" | "detected" | "caption-only" | "skipped";
@@ -58,7 +60,7 @@ export async function featurizeRange(range: PostRange, deps: FeaturizeDeps): Pro
         return;
       }
       try {
-        outcomes[await deps.slots.use(1, () => featurizePost(post, deps))]++;
+        outcomes[await featurizeInSlot(post, deps)]++;
       } catch (err) {
         failures.push(err);
       }
@@ -86,10 +88,19 @@ export async function featurizeOne(
     if (post.state === "predicting") await enqueue(); // a crash between the update and the enqueue
     return "skipped";
   }
-  const outcome = await deps.slots.use(1, () => featurizePost(post, deps));
+  const outcome = await featurizeInSlot(post, deps);
   await enqueue();
   return outcome;
 }
+
+/** `featurizePost` once one of the process's slots is free, timed from then. */
+const featurizeInSlot = (post: PostForFeatures, deps: FeaturizeDeps) =>
+  deps.slots.use(1, async () => {
+    const started = performance.now();
+    const outcome = await featurizePost(post, deps);
+    deps.observePost?.(outcome, (performance.now() - started) / 1000);
+    return outcome;
+  });
 
 /**
  * One post waiting for features: its image's RoIs cached in S3 unless the cache already holds this image for this

@@ -45,8 +45,13 @@ export class WorkerMetrics {
     });
   }
 
-  histogram(name: string, help: string, buckets: number[]): client.Histogram {
-    return new client.Histogram({ name, help, buckets, registers: [this.registry] });
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames: L[] = [],
+  ): client.Histogram<L> {
+    return new client.Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
   }
 
   counter<L extends string>(name: string, help: string, labelNames: L[] = []): client.Counter<L> {
