@@ -14,7 +14,8 @@ import { IsolatedPipeline } from "./isolated-pipeline.js";
 import { OwnServices } from "./own-services.js";
 import { syntheticPosts, writeExportZips } from "./synthetic-export.js";
 
-const POSTS = 60;
+// seven ranges of posts (jobs carry 32 each): when a fault lands, some ranges' jobs still wait in the queues
+const POSTS = 200;
 /** Posts done before a fault starts: it lands mid-batch. */
 const FAULT_AT = 8;
 const SETTINGS = {

@@ -1,18 +1,11 @@
-import {
-  type FeatureJob,
-  featureJobSchema,
-  isPostRange,
-  jobIds,
-  type PredictJob,
-  QUEUES,
-} from "@lxtag/contracts";
+import { type FeatureJob, featureJobSchema, isPostRange, type PredictJob, QUEUES } from "@lxtag/contracts";
 import { failPost, failRange, type Repositories } from "@lxtag/db";
 import { type Logger, runWorker, Semaphore, startPolling, type WorkerMetrics } from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Detector, ImageDetector } from "@lxtag/vision";
 import type { Queue, Worker } from "bullmq";
 import type { FeatureConfig } from "./config.js";
-import { featurizeOne, featurizeRange } from "./featurize.js";
+import { addPredictJob, featurizeOne, featurizeRange } from "./featurize.js";
 import { fetchLimits } from "./image-source.js";
 import type { ServingDetector } from "./serving-detector.js";
 
@@ -170,8 +163,7 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
       const reason = `features-failed: ${err.message}`;
       if (!isPostRange(job)) return failPost(repos, job, reason);
       // the posts featurized go on to prediction; the others fail with the reason
-      if ((await repos.posts.inRange(job, ["predicting"])).length)
-        await deps.predict.add("predict", job, { jobId: jobIds.predict(job) });
+      if ((await repos.posts.inRange(job, ["predicting"])).length) await addPredictJob(job, deps.predict);
       await failRange(repos, job, ["pending", "featurizing"], reason);
     },
   });

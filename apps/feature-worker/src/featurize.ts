@@ -9,7 +9,7 @@ import {
   roiCacheKey,
 } from "@lxtag/contracts";
 import type { PostForFeatures, Repositories } from "@lxtag/db";
-import type { Logger, Semaphore } from "@lxtag/runtime";
+import { isTransientError, type Logger, type Semaphore } from "@lxtag/runtime";
 import { encodeRoi, type ObjectStore } from "@lxtag/storage";
 import { decodeImage, ImageDecodeError, type ImageDetector } from "@lxtag/vision";
 import { type Queue, UnrecoverableError } from "bullmq";
@@ -66,9 +66,22 @@ export async function featurizeRange(range: PostRange, deps: FeaturizeDeps): Pro
       }
     }),
   );
-  if (failures.length) throw failures[0];
-  if (posts.length) await deps.predict.add("predict", range, { jobId: jobIds.predict(range) });
+  // an outage's error, if any, so that the job is retried for as long as outages are
+  if (failures.length) throw failures.find(isTransientError) ?? failures[0];
+  if (posts.length) await addPredictJob(range, deps.predict);
   return outcomes;
+}
+
+/**
+ * Adds a range's predict job, once its posts are all past featurization. A job of that id that already finished
+ * (an earlier attempt's, or the reconciler's while this job waited for a retry) is replaced: BullMQ never adds an
+ * id it still holds, and it may have finished before all the range's posts were ready.
+ */
+export async function addPredictJob(range: PostRange, predict: Queue<PredictJob>): Promise<void> {
+  const jobId = jobIds.predict(range);
+  const state = await predict.getJobState(jobId);
+  if (state === "completed" || state === "failed") await predict.remove(jobId);
+  await predict.add("predict", range, { jobId });
 }
 
 /**

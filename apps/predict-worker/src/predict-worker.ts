@@ -1,6 +1,7 @@
 import {
   type FeatureJob,
   isPostRange,
+  POSTS_PER_JOB,
   type PredictJob,
   predictJobSchema,
   QUEUES,
@@ -119,9 +120,12 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       queue: QUEUES.predict,
       schema: jobSchema,
       config,
-      // twice the posts of the batches reading: as many again are in the model, being written, or filling the next
-      // batch, so reads never wait for jobs (a relabel job brings many posts: they wait in the batcher as ids)
-      concurrency: 2 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT,
+      // jobs bringing twice the posts of the batches reading: as many again are in the model, being written, or
+      // filling the next batch, so reads never wait for jobs (a job's posts wait in the batcher as ids)
+      concurrency: Math.max(
+        4,
+        Math.ceil((2 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT) / POSTS_PER_JOB),
+      ),
       log,
       metrics,
       process: async (job) => {

@@ -8,7 +8,7 @@ import {
   type HashtagModel,
   type ModelBatch,
 } from "@lxtag/inference";
-import type { Logger } from "@lxtag/runtime";
+import { isTransientError, type Logger } from "@lxtag/runtime";
 import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { FeatureCache } from "./feature-cache.js";
@@ -106,8 +106,9 @@ export class Predictor {
    */
   async predictMany(postIds: string[]): Promise<ManyOutcome> {
     const results = await Promise.all(postIds.map((id) => this.batcher.submit(id)));
-    const failed = results.find((r) => "error" in r);
-    if (failed && "error" in failed) throw failed.error;
+    const errors = results.flatMap((r) => ("error" in r ? [r.error] : []));
+    // an outage's error, if any, so that the job is retried for as long as outages are
+    if (errors.length) throw errors.find(isTransientError) ?? errors[0];
     const outcomes: ManyOutcome = { done: 0, refeaturized: 0, skipped: 0 };
     for (const r of results) if ("outcome" in r) outcomes[r.outcome]++;
     return outcomes;

@@ -160,6 +160,11 @@ export class Reconciler {
           }
           if (looked.has(work.jobId)) return; // the range's job, seen for another of its posts
           looked.add(work.jobId);
+          // a range's features job adds its predict job once the whole range is featurized: not before
+          if (work.range && work.stage === "predict") {
+            const features = await this.deps.queues.features.getJobState(jobIds.features(work.range));
+            if (LIVE.has(features)) return;
+          }
           // a finished job is acted on only if the post is still where it was when this page was read
           await this.ensure(work, report, async () => (await this.postState(post.id)) === post.state);
         }),
