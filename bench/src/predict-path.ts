@@ -38,7 +38,12 @@ const seconds = async (fn: () => Promise<unknown>) => {
 };
 const range = (xs: number[]) =>
   `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)} over ${xs.length} runs`;
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The middle value; of an even count, the mean of the middle two. */
+const median = (xs: number[]) => {
+  const s = xs.toSorted((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
 
 /**
  * Whether a queue has no job left to run. A job completes once its posts' predictions are committed, and Redis

@@ -120,11 +120,12 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       queue: QUEUES.predict,
       schema: jobSchema,
       config,
-      // jobs bringing twice the posts of the batches reading: as many again are in the model, being written, or
-      // filling the next batch, so reads never wait for jobs (a job's posts wait in the batcher as ids)
+      // jobs bringing four times the posts of the batches reading: twice as many may be in the model or being
+      // written (the batcher's maxUnsettled), and as many again wait as ids to start the moment a read slot frees
+      // (at twice, measured, reads sometimes waited for the next job to be fetched)
       concurrency: Math.max(
         4,
-        Math.ceil((2 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT) / POSTS_PER_JOB),
+        Math.ceil((4 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT) / POSTS_PER_JOB),
       ),
       log,
       metrics,
