@@ -152,15 +152,14 @@ describe("Reconciler", () => {
     expect(await queues.predict.count()).toBe(2);
   });
 
-  it("leaves a range's predict job to its features job while that one lives", async () => {
+  it("adds a range's predict job only once none of its posts waits for features", async () => {
     const { batchId, postIds } = await processingBatch(2);
     await repos.posts.markFeaturized(postIds[0]!, "a".repeat(64)); // featurized; the other one not yet
     const range = postRangeOf(batchId, 0);
-    await queues.features.add("features", range, { jobId: jobIds.features(range) });
-    expect((await reconciler().run()).requeued).toEqual({ ingest: 0, features: 0, predict: 0 });
+    expect((await reconciler().run()).requeued).toEqual({ ingest: 0, features: 1, predict: 0 });
+    expect(await state("features", jobIds.features(range))).toBe("waiting");
     expect(await state("predict", jobIds.predict(range))).toBe("unknown");
-    // once the features job is gone, the featurized post gets its range's predict job
-    await queues.features.remove(jobIds.features(range));
+    // the features job featurized the other post, and its add of the predict job was lost
     await repos.posts.markFeaturized(postIds[1]!, "b".repeat(64));
     expect((await reconciler().run()).requeued).toEqual({ ingest: 0, features: 0, predict: 1 });
     expect(await state("predict", jobIds.predict(range))).toBe("waiting");

@@ -78,7 +78,8 @@ const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-ch
  * - a batch `queued` or `ingesting` without a live ingest job gets one;
  * - a post `pending` or `featurizing` without a live features job gets one, `predicting` without a live predict
  *   job gets one (also while no model serves: the job then waits in the queue, as the predict worker intends): the
- *   job of its range of posts (`postRangeOf`), or its own once it was sent back to featurization;
+ *   job of its range of posts (`postRangeOf`), or its own once it was sent back to featurization; a range's
+ *   predict job only once none of its posts waits for features (the features job adds it then);
  * - a job that completed although its post (or batch) is still at that stage is removed and added again; one that
  *   failed for good gets its failure recorded, as the worker's `onFinalFailure` would have;
  * - a `processing` batch whose posts are all finished is completed;
@@ -151,24 +152,31 @@ export class Reconciler {
       if (!page.length) return;
       after = page.at(-1)!.id;
       report.posts += page.length;
-      await Promise.all(
-        page.map(async (post) => {
-          const work = this.expectedJob(batchId, post, detector);
-          if (!work) {
-            report.waitingForModel += 1;
-            return;
-          }
-          if (looked.has(work.jobId)) return; // the range's job, seen for another of its posts
-          looked.add(work.jobId);
-          // a range's features job adds its predict job once the whole range is featurized: not before
-          if (work.range && work.stage === "predict") {
-            const features = await this.deps.queues.features.getJobState(jobIds.features(work.range));
-            if (LIVE.has(features)) return;
-          }
-          // a finished job is acted on only if the post is still where it was when this page was read
-          await this.ensure(work, report, async () => (await this.postState(post.id)) === post.state);
-        }),
-      );
+      const works = page.flatMap((post) => {
+        const work = this.expectedJob(batchId, post, detector);
+        if (!work) report.waitingForModel += 1;
+        else if (!looked.has(work.jobId)) {
+          looked.add(work.jobId); // a range's job once, whichever of its posts came first
+          return [{ post, work }];
+        }
+        return [];
+      });
+      // features work first: a range whose features job had failed then has its posts past featurization
+      for (const stage of ["features", "predict"] as const)
+        await Promise.all(
+          works
+            .filter(({ work }) => work.stage === stage)
+            .map(async ({ post, work }) => {
+              // a range's predict job comes once none of its posts waits for features (those have their features
+              // job from this pass): one added earlier would miss the posts featurized after it read the range
+              if (work.range && stage === "predict") {
+                const waiting = await this.deps.repos.posts.inRange(work.range, ["pending", "featurizing"]);
+                if (waiting.length) return;
+              }
+              // a finished job is acted on only if the post is still where it was when this page was read
+              await this.ensure(work, report, async () => (await this.postState(post.id)) === post.state);
+            }),
+        );
       if (page.length < this.pageSize) return;
     }
   }
