@@ -120,10 +120,10 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       queue: QUEUES.predict,
       schema: jobSchema,
       config,
-      // jobs bringing four times the posts of the batches reading: twice as many may be in the model or being
-      // written (the batcher's maxUnsettled), and as many again wait as ids to start the moment a read slot frees
-      // (at twice, measured, reads sometimes waited for the next job to be fetched)
-      // (at least a micro-batch of jobs: one-post jobs, of posts sent back to featurization, batch too)
+      // jobs bringing four times the posts of the batches reading (twice as many may be in the model or being
+      // written, the batcher's maxUnsettled, and as many again wait as ids to start the moment a read slot frees;
+      // at twice, reads sometimes waited for the next job to be fetched), and at least a micro-batch of jobs, as
+      // one-post jobs (posts sent back to featurization) batch too
       concurrency: Math.max(
         config.LXTAG_MAX_BATCH_SIZE,
         Math.ceil((4 * config.LXTAG_MAX_BATCH_SIZE * config.LXTAG_BATCHES_IN_FLIGHT) / POSTS_PER_JOB),

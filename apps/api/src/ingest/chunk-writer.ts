@@ -62,11 +62,11 @@ export class ChunkWriter {
     await this.enqueue(this.completeRanges(storedBelow), recordsSoFar);
   }
 
-  /** Takes the waiting ranges that end at or below `storedBelow`. */
+  /** Takes the waiting ranges that end at or below `storedBelow` (all of them at infinity). */
   private completeRanges(storedBelow: number): PostRange[] {
     const ranges: PostRange[] = [];
     for (const fromSeq of this.waitingRanges)
-      if (fromSeq + POSTS_PER_JOB <= storedBelow || storedBelow === Number.POSITIVE_INFINITY) {
+      if (fromSeq + POSTS_PER_JOB <= storedBelow) {
         this.waitingRanges.delete(fromSeq);
         ranges.push(postRangeOf(this.batchId, fromSeq));
       }
