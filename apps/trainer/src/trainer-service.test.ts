@@ -2,6 +2,7 @@
 // run asked for through the queue (as POST /v1/training-runs does) carried out on the row that asked for it.
 import { jobIds, QUEUES, type TrainingJob } from "@lxtag/contracts";
 import { createLogger, createQueue } from "@lxtag/runtime";
+import { waitForJob } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedLabeledPosts } from "./testing/labeled-posts.js";
 import { type TrainerHarness, trainerHarness } from "./testing/trainer-harness.js";
@@ -57,8 +58,9 @@ describe("trainer service", () => {
     const row = await h.repos.trainingRuns.find(run.id);
     expect(row?.modelVersionId).toBeTruthy();
     expect((await h.repos.models.active())?.id).toBe(row?.modelVersionId); // the first model: nothing to beat
-    const job = await q.getJob(jobIds.training(run.id));
-    expect(job?.returnvalue).toMatchObject({ runId: run.id, state: "done", activated: true });
+    // the run's row is written before the job's completion reaches Redis: wait for that too
+    const job = await waitForJob(q, jobIds.training(run.id));
+    expect(job.returnvalue).toMatchObject({ runId: run.id, state: "done", activated: true });
     await service.close();
     await q.close();
   }, 150_000);
