@@ -13,7 +13,6 @@ import {
   jobIds,
   NUM_BOXES,
   POSTS_PER_JOB,
-  postRangeOf,
   QUEUES,
   roiCacheKey,
 } from "@lxtag/contracts";
@@ -36,6 +35,7 @@ import { benchE2eScale } from "./e2e-scale.js";
 import { benchHardSynthetic } from "./hard-synthetic.js";
 import { benchIngestImages } from "./ingest-images.js";
 import { benchPredictPath } from "./predict-path.js";
+import { predictRangeJobs } from "./range-jobs.js";
 import { benchReviewGrid } from "./review-grid.js";
 
 const jsonOut = process.argv.includes("--json");
@@ -198,11 +198,7 @@ try {
       const queue = createQueue(QUEUES.predict, config.LXTAG_REDIS_URL, prefix);
       try {
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [predictBatch]);
-        // ranges of posts, as the feature workers add them
-        const predictJobs = Array.from({ length: Math.ceil(ids.length / POSTS_PER_JOB) }, (_, i) => {
-          const range = postRangeOf(predictBatch, i * POSTS_PER_JOB);
-          return { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } };
-        });
+        const predictJobs = predictRangeJobs(predictBatch, ids.length);
         const s = await seconds(async () => {
           await addBulkChunked(queue, predictJobs);
           for (;;) {

@@ -3,16 +3,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { join } from "node:path";
-import {
-  FEATURE_DIM,
-  jobIds,
-  NUM_BOXES,
-  POSTS_PER_JOB,
-  postRangeOf,
-  QUEUES,
-  ROI_FORMAT_V2,
-  roiCacheKey,
-} from "@lxtag/contracts";
+import { FEATURE_DIM, NUM_BOXES, QUEUES, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
 import type { NewPost } from "@lxtag/db";
 import { examplePost } from "@lxtag/db/testing";
 import { IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
@@ -21,6 +12,8 @@ import { addBulkChunked, createQueue, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, encodeRoi, ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { BenchConfig } from "./config.js";
+import { predictRangeJobs } from "./range-jobs.js";
+import { median } from "./stats.js";
 
 export interface BenchContext {
   config: BenchConfig;
@@ -38,12 +31,6 @@ const seconds = async (fn: () => Promise<unknown>) => {
 };
 const range = (xs: number[]) =>
   `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)} over ${xs.length} runs`;
-/** The middle value; of an even count, the mean of the middle two. */
-const median = (xs: number[]) => {
-  const s = xs.toSorted((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /**
  * Whether a queue has no job left to run. A job completes once its posts' predictions are committed, and Redis
@@ -196,13 +183,7 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [batch.batchId]);
         {
           const s = await seconds(async () => {
-            await addBulkChunked(
-              pathQueue,
-              Array.from({ length: Math.ceil(n / POSTS_PER_JOB) }, (_, i) => {
-                const range = postRangeOf(batch.batchId, i * POSTS_PER_JOB);
-                return { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } };
-              }),
-            );
+            await addBulkChunked(pathQueue, predictRangeJobs(batch.batchId, n));
             while (!((await drained(pathQueue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
           });
           if (run > 0) worker.push(n / s);

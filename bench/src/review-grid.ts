@@ -6,6 +6,7 @@ import { modelManifestSchema } from "@lxtag/contracts";
 import { createDb, repositories } from "@lxtag/db";
 import { LocalStack, LxtagClient } from "@lxtag/e2e";
 import type { BenchConfig } from "./config.js";
+import { median } from "./stats.js";
 
 export interface ReviewGridBench {
   config: BenchConfig;
@@ -25,8 +26,6 @@ const WRITE_CHUNK = 2000;
 const PAGE = 48;
 const WARM_UP = 5;
 const TIMED = 25;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * `review_grid_ms_100k` (target < 100 ms): the median time for the API to answer one grid page of a 100,000-post

@@ -13,7 +13,7 @@ const schema = serviceEnvSchema.extend({
   /**
    * Micro-batches reading their RoI objects at once, ahead of the model (bounded prefetch: at most
    * LXTAG_MAX_BATCH_SIZE times this many reads in flight); as many again may be in the model or being written.
-   * Jobs in flight are twice those reads.
+   * The worker takes jobs (of 32 posts) for four times those reads' posts, and at least LXTAG_MAX_BATCH_SIZE jobs.
    */
   LXTAG_BATCHES_IN_FLIGHT: z.coerce.number().int().positive().default(3),
   /** Bytes of RoI objects the worker keeps for reading again (relabels, shared images), MiB; 0: none. */
