@@ -44,12 +44,18 @@ function unusableReason(err: unknown): string | undefined {
 
 /**
  * A range of posts (ingest's jobs): featurizes those waiting for features, then hands the range to prediction in
- * one predict job, once no post of it is left before prediction. A post whose attempt failed (an outage) does not
- * stop the others; the job then fails and its retry featurizes what is left, so the predict job, whose id derives
- * from the range, is added once, when the whole range is ready. Posts take `slots` one each, so a small batch's one
- * job uses all of them and many jobs never use more.
+ * one predict job, once no post of it is left before prediction. A post whose attempt failed (an outage, a host
+ * that does not answer) does not stop the others: the job then fails and its retry featurizes what is left, and
+ * the posts this attempt featurized go to prediction at once in a predict job of the attempt's own
+ * (`jobIds.predictPart`), so they do not wait through the retries' backoff. The range's predict job, whose id
+ * derives from the range, is added once, when the whole range is ready. Posts take `slots` one each, so a small
+ * batch's one job uses all of them and many jobs never use more. `attempt`: the job's attempts made before this one.
  */
-export async function featurizeRange(range: PostRange, deps: FeaturizeDeps): Promise<RangeOutcome> {
+export async function featurizeRange(
+  range: PostRange,
+  deps: FeaturizeDeps,
+  attempt = 0,
+): Promise<RangeOutcome> {
   const posts = await deps.repos.posts.inRange(range, ["pending", "featurizing", "predicting"]);
   const outcomes: RangeOutcome = { cached: 0, detected: 0, "caption-only": 0, skipped: 0 };
   const failures: unknown[] = [];
@@ -66,8 +72,12 @@ export async function featurizeRange(range: PostRange, deps: FeaturizeDeps): Pro
       }
     }),
   );
-  // an outage's error, if any, so that the job is retried for as long as outages are
-  if (failures.length) throw failures.find(isTransientError) ?? failures[0];
+  if (failures.length) {
+    const featurized = outcomes.cached + outcomes.detected + outcomes["caption-only"];
+    if (featurized) await deps.predict.add("predict", range, { jobId: jobIds.predictPart(range, attempt) });
+    // an outage's error, if any, so that the job is retried for as long as outages are
+    throw failures.find(isTransientError) ?? failures[0];
+  }
   if (posts.length) await addPredictJob(range, deps.predict);
   return outcomes;
 }

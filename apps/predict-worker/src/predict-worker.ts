@@ -1,6 +1,7 @@
 import {
   type FeatureJob,
   isPostRange,
+  jobIds,
   POSTS_PER_JOB,
   type PredictJob,
   predictJobSchema,
@@ -138,11 +139,15 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
         const posts = await deps.repos.posts.inRange(job, ["predicting"], { sentBack: true });
         return predictor.predictMany(posts.map((p) => p.id));
       },
-      onFinalFailure: async (job, err) => {
+      onFinalFailure: async (job, err, { id }) => {
         const reason = `predict-failed: ${err.message}`;
         // a relabel that gives up leaves its posts done, with the predictions they had
         if (isRelabel(job))
           log.error({ batchId: job.batchId, posts: job.postIds.length, err: err.message }, "relabel failed");
+        else if (isPostRange(job) && id !== jobIds.predict(job))
+          // a part of a range (`jobIds.predictPart`) leaves its posts to the range's own predict job, which always
+          // follows it (its features job adds it, also when it gives up), rather than fail posts featurized since
+          log.error({ ...job, jobId: id, err: err.message }, "predicting a part of a range failed");
         else if (isPostRange(job)) await failRange(deps.repos, job, ["predicting"], reason);
         else await failPost(deps.repos, job, reason);
       },

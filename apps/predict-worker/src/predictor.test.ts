@@ -251,6 +251,29 @@ describe("predictor", () => {
     expect(await h.predictions(post.id)).toEqual([]);
   });
 
+  it("leaves the posts of a range's part job that fails for good to the range's own predict job", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("my dog", { detector, gone: true });
+    const sound = encodeRoi(randomRoi(detector));
+    await h.direct.put(post.key!, Buffer.from("not a safetensors file"));
+    const range = h.rangeOf(post.id);
+    // the part a features attempt handed on before another post of the range failed (featurize.ts)
+    await h.predict.add("predict", range, {
+      jobId: jobIds.predictPart(range, 0),
+      attempts: 2,
+      backoff: { type: "fixed", delay: 100 },
+    });
+    const part = await waitForJob(h.predict, jobIds.predictPart(range, 0));
+    expect(await part.getState()).toBe("failed");
+    await new Promise((r) => setTimeout(r, 500)); // the worker records a final failure once it sees it
+    expect((await h.row(post.id)).state).toBe("predicting");
+    // the object is whole again (written anew by a feature worker), and the range's own job predicts the post
+    await h.direct.put(post.key!, sound);
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
+    expect((await h.row(post.id)).state).toBe("done");
+  });
+
   it("skips a post that is not waiting for prediction", async () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("a failed post");

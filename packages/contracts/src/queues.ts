@@ -84,6 +84,12 @@ export const jobIds = {
   ingest: (batchId: string) => `ingest-${batchId}`,
   features: (range: PostRange) => `features-${rangePart(range)}`,
   predict: (range: PostRange) => `predict-${rangePart(range)}`,
+  /**
+   * The posts of a range that attempt `attempt` (0 the first) of its features job featurized before another of its
+   * posts failed: they are predicted while that post's retry waits, and the range's own predict job comes once the
+   * whole range is past featurization.
+   */
+  predictPart: (range: PostRange, attempt: number) => `predict-${rangePart(range)}-part-${attempt}`,
   training: (runId: string) => `training-${runId}`,
   /**
    * A post sent back to featurization because no RoI object exists for the model's detector `detectorId`: its

@@ -26,7 +26,7 @@ export interface RunWorkerOptions<T, R> {
    * an outage of what it writes to (transient errors, for LXTAG_RETRY_BUDGET_MS); a failure still unrecorded then
    * is the reconciler's to record (`@lxtag/reconciler`), from the failed job.
    */
-  onFinalFailure?: (data: T, err: Error) => Promise<void>;
+  onFinalFailure?: (data: T, err: Error, job: Job) => Promise<void>;
   /** Observes job durations and failures. */
   metrics?: WorkerMetrics;
 }
@@ -72,7 +72,7 @@ export function runWorker<T, R>(options: RunWorkerOptions<T, R>): Worker {
     if (!parsed.success) return; // nothing to record it on
     const record = options.onFinalFailure;
     withTransientRetry(
-      () => record(parsed.data, err),
+      () => record(parsed.data, err, job),
       policy,
       (e, delayMs) =>
         log.warn({ jobId: job.id, err: e.message, delayMs }, "recording the failure failed; retrying"),
