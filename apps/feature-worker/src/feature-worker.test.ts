@@ -4,11 +4,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
-import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
-import { decodeRoi } from "@lxtag/storage";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { decodeRoi, ObjectStore } from "@lxtag/storage";
 import { S3Proxy, waitForJob } from "@lxtag/testkit";
 import type { Detector } from "@lxtag/vision";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
 import { randomPng } from "./testing/png.js";
 
@@ -146,6 +146,11 @@ describe("feature worker", () => {
       LXTAG_DETECTOR_POLL_MS: "100",
     };
     h = new FeatureHarness("published", env);
+    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
+    onTestFinished(async () => {
+      await bucket.deleteBucket();
+      bucket.destroy();
+    });
     const warn = vi.spyOn(h.log, "warn");
     await h.start();
     const image = randomPng();

@@ -25,6 +25,7 @@ describe("ensureDetector", () => {
     await store.ensureBucket();
   });
   afterAll(async () => {
+    await store?.deleteBucket();
     store?.destroy();
     if (config) await rm(config.LXTAG_CACHE_DIR, { recursive: true, force: true });
   });

@@ -271,11 +271,17 @@ describe("ObjectStore", () => {
     await s.putFile(key, { path: file, bytes: 13, sha256 });
     await rm(dir, { recursive: true });
     expect(await s.exists(key)).toBe(true);
-    // the check can fail: the same read with another secret is refused
+    // a body whose hash the caller has (a content-addressed image) is signed with it, not hashed again
+    const image = Buffer.from("an image's bytes");
+    await s.put(key, image, "image/jpeg", createHash("sha256").update(image).digest("hex"));
+    // the checks can fail: a hash that is not the body's, and the same read with another secret, are refused
+    await expect(s.put(key, image, "image/jpeg", sha256)).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+    });
     const wrong = new ObjectStore({ ...options, secretAccessKey: "another secret" });
     await expect(wrong.get(key)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     await expect(wrong.put(key, "x")).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
-    expect(verdicts).toEqual([true, true, true, true, true, true, false, false]);
+    expect(verdicts).toEqual([true, true, true, true, true, true, true, false, false, false]);
     for (const c of [sdk, s, wrong]) c.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

@@ -99,12 +99,21 @@ export class ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer | Uint8Array | string, contentType?: string): Promise<void> {
+  /**
+   * Stores `body` in one signed PUT. `sha256`: its hex SHA-256 when the caller has it already (a content-addressed
+   * object's key holds it), so it is not hashed again.
+   */
+  async put(
+    key: string,
+    body: Buffer | Uint8Array | string,
+    contentType?: string,
+    sha256?: string,
+  ): Promise<void> {
     const bytes =
       typeof body === "string"
         ? Buffer.from(body)
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    await this.http.put(key, bytes, contentType);
+    await this.http.put(key, bytes, contentType, sha256);
   }
 
   /** Streams a body of unknown length (multipart upload); never buffers the whole object. */

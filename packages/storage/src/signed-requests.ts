@@ -183,11 +183,14 @@ export class SignedRequests {
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
   }
 
-  /** Stores `body` under `key` (one request, with its SHA-256 signed: S3 refuses a body that does not match). */
-  async put(key: string, body: Buffer | FileBody, contentType?: string): Promise<void> {
+  /**
+   * Stores `body` under `key` (one request, with its SHA-256 signed: S3 refuses a body that does not match); a
+   * buffer's `sha256`, when given, is signed as it is.
+   */
+  async put(key: string, body: Buffer | FileBody, contentType?: string, sha256?: string): Promise<void> {
     const headers: Record<string, string> = Buffer.isBuffer(body)
       ? {
-          "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
+          "x-amz-content-sha256": sha256 ?? createHash("sha256").update(body).digest("hex"),
           "content-length": String(body.length),
         }
       : { "x-amz-content-sha256": body.sha256, "content-length": String(body.bytes) };

@@ -168,7 +168,7 @@ export class MediaReader {
         if (await this.store.exists(key)) return;
       }
       this.stats.uploads++;
-      await this.store.put(key, bytes, mime);
+      await this.store.put(key, bytes, mime, sha256); // hashed once, when read
     });
   }
 }
