@@ -8,8 +8,10 @@ const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-lar
 
 /**
  * Stores and enqueues an ingest's posts chunk by chunk, as they are read, and records the batch's ingest progress.
- * A three-stage pipeline: while chunk n+1 is read, chunk n is written to Postgres and chunk n-1's jobs go to Redis;
- * at most one chunk waits in each stage, so memory stays at a few chunks whatever the export's size.
+ * A pipeline: while chunk n+1 is read, chunk n is written to Postgres (at most one chunk waits there, so memory
+ * stays at a few chunks whatever the export's size), and stored chunks' jobs go to Redis in order, each once its
+ * chunk's images are in S3 (`write`'s `stored`): reading and storing the posts that follow go on while images
+ * upload, and what waits is a chunk's ranges, a few numbers.
  * Posts go to the features queue in ranges of `POSTS_PER_JOB` (by `seq`, which chunks give in order): a range's job
  * is added once all its posts are stored, so a range that a chunk ends in the middle of waits for the next chunk.
  */
@@ -22,6 +24,8 @@ export class ChunkWriter {
   private readonly waitingRanges = new Set<number>();
   private writing: Promise<void> = Promise.resolve();
   private enqueuing: Promise<void> = Promise.resolve();
+  /** Why adding jobs failed, if it did: the next `write` throws it rather than store posts no job will carry. */
+  private enqueueError: unknown;
 
   constructor(
     private readonly batchId: string,
@@ -35,31 +39,36 @@ export class ChunkWriter {
     await this.repos.batches.recordIngestProgress(this.batchId, this.records, total);
   }
 
-  /** Hands a chunk on; returns once the previous chunk is in Postgres (so at most one chunk waits). */
-  async write(posts: NewPost[]): Promise<void> {
+  /**
+   * Hands a chunk on; returns once the previous chunk is in Postgres (so at most one chunk waits). `stored`
+   * settles once the chunk's images are in S3: its jobs wait for it, and a rejection fails the ingest.
+   */
+  async write(posts: NewPost[], stored: Promise<unknown> = Promise.resolve()): Promise<void> {
+    stored.catch(() => {}); // handled where the chunk's jobs wait for it, or moot once the ingest failed
     await this.writing;
+    if (this.enqueueError) throw this.enqueueError;
     for (const p of posts)
       for (const f of p.flags) if (WARN_FLAGS.has(f)) this.flagged.set(f, (this.flagged.get(f) ?? 0) + 1);
     this.records += posts.length;
-    this.writing = this.store(posts, this.records);
+    this.writing = this.store(posts, this.records, stored);
     this.writing.catch(() => {}); // handled: the next `await this.writing` rethrows
   }
 
   /** Waits for every chunk to be stored and enqueued; returns the batch's warnings. */
   async finish(): Promise<string[]> {
     await this.writing;
-    await this.enqueue(this.completeRanges(Number.POSITIVE_INFINITY));
+    this.enqueue(this.completeRanges(Number.POSITIVE_INFINITY));
     await this.enqueuing;
     // the batch says what it could not see, e.g. media that sit in a zip part that was not uploaded
     return [...this.flagged].map(([flag, n]) => `${n} post${n === 1 ? "" : "s"}: ${flag}`);
   }
 
-  private async store(posts: NewPost[], recordsSoFar: number): Promise<void> {
+  private async store(posts: NewPost[], recordsSoFar: number, stored: Promise<unknown>): Promise<void> {
     await this.repos.posts.insertMany(this.batchId, posts);
     for (const p of posts) if (!p.failReason) this.waitingRanges.add(p.seq - (p.seq % POSTS_PER_JOB));
     // every seq below the chunk's last is stored (chunks come in seq order): ranges that end there are complete
     const storedBelow = posts.length ? Math.max(...posts.map((p) => p.seq)) + 1 : 0;
-    await this.enqueue(this.completeRanges(storedBelow), recordsSoFar);
+    this.enqueue(this.completeRanges(storedBelow), recordsSoFar, stored);
   }
 
   /** Takes the waiting ranges that end at or below `storedBelow` (all of them at infinity). */
@@ -73,16 +82,30 @@ export class ChunkWriter {
     return ranges;
   }
 
-  /** Adds the ranges' jobs after the previous chunk's, then records `recordsSoFar` as read, if given. */
-  private async enqueue(ranges: PostRange[], recordsSoFar?: number): Promise<void> {
-    await this.enqueuing;
-    this.enqueuing = addBulkChunked(
-      this.features,
-      ranges.map((range) => ({ name: "features", data: range, opts: { jobId: jobIds.features(range) } })),
-    ).then(async () => {
-      if (recordsSoFar !== undefined)
-        await this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total);
+  /**
+   * Adds the ranges' jobs after the previous chunk's and once `stored` settles (their images are in S3), then
+   * records `recordsSoFar` as read, if given.
+   */
+  private enqueue(
+    ranges: PostRange[],
+    recordsSoFar?: number,
+    stored: Promise<unknown> = Promise.resolve(),
+  ): void {
+    this.enqueuing = this.enqueuing
+      .then(() => stored)
+      .then(() =>
+        addBulkChunked(
+          this.features,
+          ranges.map((range) => ({ name: "features", data: range, opts: { jobId: jobIds.features(range) } })),
+        ),
+      )
+      .then(async () => {
+        if (recordsSoFar !== undefined)
+          await this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total);
+      });
+    // handled: `finish` awaits the chain and rethrows, and the next `write` throws it
+    this.enqueuing.catch((err: unknown) => {
+      this.enqueueError ??= err;
     });
-    this.enqueuing.catch(() => {}); // handled: the next `await this.enqueuing` rethrows
   }
 }

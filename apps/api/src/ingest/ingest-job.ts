@@ -86,6 +86,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
     return paths;
   };
   let tree: ZipTree | undefined;
+  let media: MediaReader | undefined;
   try {
     if (source.type === "json") {
       // streamed twice: counted first (a syntax error anywhere fails the batch before any post is stored), then
@@ -120,11 +121,14 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
       const { posts, files, records } = await readExport(tree, options);
       log.info({ batchId, files, posts: records }, "export read");
       await writer.setTotal(records);
-      const media = new MediaReader(tree, deps.store, deps.media);
+      const reader = new MediaReader(tree, deps.store, deps.media);
+      media = reader;
       let i = 0;
       for await (const exported of chunks(posts, chunkSize)) {
+        const uploads = new Set<Promise<void>>(); // the chunk's images on their way to S3 (posts share them)
         const chunk = await mapConcurrent(exported, deps.mediaConcurrency ?? 32, async (post, j) => {
-          const read = await media.read(post.mediaUris);
+          const read = await reader.read(post.mediaUris);
+          uploads.add(read.stored);
           if (!post.mediaUris.length) read.flags.push("no-media");
           return buildPost({
             seq: i + j,
@@ -138,12 +142,13 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
             image: read.image,
           });
         });
-        await writer.write(chunk);
+        await writer.write(chunk, Promise.all(uploads));
         i += chunk.length;
       }
-      log.info({ batchId, ...media.stats }, "export media read");
     }
     warnings = await writer.finish();
+    // once every upload has ended (the last chunks' jobs waited for theirs)
+    if (media) log.info({ batchId, ...media.stats }, "export media read");
   } catch (err) {
     if (err instanceof ExportError || err instanceof SyntaxError) {
       const message = err instanceof ExportError ? err.message : `invalid-json: ${err.message}`;

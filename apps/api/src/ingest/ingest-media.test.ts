@@ -195,8 +195,10 @@ describe("an export whose posts share images", () => {
       ).json();
     let during: { state: string; progress: number; ingest: { postsRead: number; postsTotal: number | null } };
     const deadline = Date.now() + 30_000;
+    const enqueued = new Set<number>(); // the ranges' first seqs
     for (;;) {
       const jobs = (await features.getJobs(["waiting"])).filter((j) => j.data.batchId === batchId);
+      for (const { data } of jobs) if (isPostRange(data)) enqueued.add(data.fromSeq);
       const ids: string[] = [];
       for (const { data } of jobs)
         if (isPostRange(data))
@@ -220,6 +222,18 @@ describe("an export whose posts share images", () => {
     expect(during.ingest.postsRead).toBeLessThanOrEqual(200); // the late image's posts wait for the gate
     expect(during.progress).toBeGreaterThan(0);
     expect(during.progress).toBeLessThanOrEqual(0.5);
+    // the late image's posts (seq 200 on) are stored while its upload waits; their jobs wait for it
+    const stored = async () =>
+      (
+        await api.deps.db.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM posts WHERE batch_id = $1",
+          [batchId],
+        )
+      ).rows[0]!.n;
+    await expect.poll(stored, { timeout: 3000 }).toBe(400);
+    for (const { data } of await features.getJobs(["waiting"]))
+      if (data.batchId === batchId && isPostRange(data)) enqueued.add(data.fromSeq);
+    expect(Math.max(...enqueued)).toBeLessThan(200);
 
     release();
     expect(await ingest).toEqual({ posts: 400 });

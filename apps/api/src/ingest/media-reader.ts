@@ -11,6 +11,12 @@ export interface ReadMedia {
   /** The first image: the one the detector sees (carousels record all media). */
   image: { sha256: string; key: string } | null;
   flags: string[];
+  /**
+   * Settles once `image` is in S3: its upload may still run when `read` resolves, so the post can be stored
+   * meanwhile; its features job must wait for it. Rejects with the upload's error (handled: awaiting it is the
+   * caller's choice).
+   */
+  stored: Promise<void>;
 }
 
 const MAX_MEDIA_BYTES = 64 * 2 ** 20;
@@ -69,11 +75,15 @@ export class MediaReader {
     this.memory = new Semaphore(options.maxBytesInFlight ?? 64 * 2 ** 20);
   }
 
-  /** A post's media: types, hashes, and its first image stored in S3 content-addressed. */
+  /**
+   * A post's media: types and hashes, once read; its first image is stored in S3 content-addressed (`stored`
+   * says when).
+   */
   async read(uris: string[]): Promise<ReadMedia> {
     const media: NewMedia[] = [];
     const flags = new Set<string>();
     let image: ReadMedia["image"] = null;
+    let stored: Promise<void> = Promise.resolve();
     if (uris.length > 1) flags.add("carousel");
     for (const [position, uri] of uris.entries()) {
       const path = this.resolve(uri);
@@ -94,13 +104,13 @@ export class MediaReader {
       let objectKey: string | null = null;
       if (entry.kind === "image" && !image) {
         objectKey = imageObjectKey(entry.sha256);
-        await this.ensureStored(path, entry.sha256, entry.mime);
+        stored = this.ensureStored(path, entry.sha256, entry.mime);
         image = { sha256: entry.sha256, key: objectKey };
       }
       media.push({ position, uri, ...entry, present: true, objectKey });
     }
     if (!image) flags.add("caption-only");
-    return { media, image, flags: [...flags] };
+    return { media, image, flags: [...flags], stored };
   }
 
   private resolve(uri: string): string | undefined {
@@ -109,25 +119,32 @@ export class MediaReader {
   }
 
   /**
-   * The entry at `path`, read and hashed on first use. When the first post to use it may use it as its image
-   * (`mayStore`), an image is stored from the same read; otherwise `ensureStored` reads it again the one time a
-   * later post needs it stored.
+   * The entry at `path`, read and hashed on first use; it resolves once hashed. When the first post to use it may
+   * use it as its image (`mayStore`), an image is stored from the same read, its bytes held (in `memory`) until
+   * the upload ends; otherwise `ensureStored` reads it again the one time a later post needs it stored.
    */
   private entry(path: string, mayStore: boolean): Promise<Entry> {
     let entry = this.entries.get(path);
     if (!entry) {
-      entry = this.memory.use(this.tree.size(path), async () => {
-        const bytes = await this.tree.read(path, MAX_MEDIA_BYTES);
-        this.stats.reads++;
-        const type = sniffMediaType(bytes.subarray(0, 16));
-        const kind = isImage(type) ? "image" : isVideo(type) ? "video" : "unknown";
-        const sha256 = createHash("sha256").update(bytes).digest("hex");
-        const found: Entry = { kind, mime: MIME[type], sha256, bytes: bytes.length };
-        // an upload of its own needs no more memory than this read holds; one already under way (the same image
-        // at another path) is awaited by `read`, outside this hold
-        if (kind === "image" && mayStore && !this.stored.has(sha256))
-          await this.storeOnce(sha256, () => this.upload(sha256, bytes, found.mime));
-        return found;
+      entry = new Promise<Entry>((resolve, reject) => {
+        this.memory
+          .use(this.tree.size(path), async () => {
+            const bytes = await this.tree.read(path, MAX_MEDIA_BYTES);
+            this.stats.reads++;
+            const type = sniffMediaType(bytes.subarray(0, 16));
+            const kind = isImage(type) ? "image" : isVideo(type) ? "video" : "unknown";
+            const sha256 = createHash("sha256").update(bytes).digest("hex");
+            const found: Entry = { kind, mime: MIME[type], sha256, bytes: bytes.length };
+            // an upload of its own needs no more memory than this read holds; one already under way (the same
+            // image at another path) is the post's `stored`, outside this hold
+            const upload =
+              kind === "image" && mayStore && !this.stored.has(sha256)
+                ? this.storeOnce(sha256, () => this.upload(sha256, bytes, found.mime))
+                : undefined;
+            resolve(found);
+            await upload?.catch(() => {}); // the post's `stored` says how it went
+          })
+          .catch(reject);
       });
       entry.catch(() => {}); // awaited by every post that uses it; a failure fails the ingest there
       this.entries.set(path, entry);
@@ -135,8 +152,9 @@ export class MediaReader {
     return entry;
   }
 
-  private async ensureStored(path: string, sha256: string, mime: string): Promise<void> {
-    await this.storeOnce(sha256, () =>
+  /** The image's upload: the one under way or done, else a new one from a second read. */
+  private ensureStored(path: string, sha256: string, mime: string): Promise<void> {
+    return this.storeOnce(sha256, () =>
       this.memory.use(this.tree.size(path), async () => {
         const bytes = await this.tree.read(path, MAX_MEDIA_BYTES);
         this.stats.reads++;
