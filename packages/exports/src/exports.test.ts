@@ -355,6 +355,38 @@ describe("readExport over zip parts", () => {
     expect(await tree.read("media/a.jpg", 100)).toHaveLength(100);
     tree.close();
   });
+  it("reads a small entry whole as it streams it, stored or deflated; a corrupt one is truncated-zip either way", async () => {
+    const noise = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251));
+    const text = Buffer.from("a caption, ".repeat(5000));
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(noise, "media/stored.jpg", { compress: false });
+    zip.addBuffer(text, "media/deflated.txt");
+    zip.end();
+    const chunks: Buffer[] = [];
+    for await (const c of zip.outputStream) chunks.push(c as Buffer);
+    const bytes = Buffer.concat(chunks);
+    const path = join(await mkdtemp(join(tmpdir(), "exp-")), "part.zip");
+    await writeFile(path, bytes);
+    const streamed = async (t: ZipTree, name: string) => {
+      const parts: Buffer[] = [];
+      for await (const c of t.stream(name)) parts.push(c);
+      return Buffer.concat(parts);
+    };
+    const tree = await ZipTree.open([path]);
+    expect(await tree.read("media/stored.jpg")).toEqual(noise);
+    expect(await tree.read("media/deflated.txt")).toEqual(text);
+    expect(await streamed(tree, "media/deflated.txt")).toEqual(text);
+    tree.close();
+    // the deflated entry's data overwritten a little past its start (after its local header and name)
+    const at = bytes.indexOf(Buffer.from("media/deflated.txt")) + "media/deflated.txt".length + 4;
+    bytes.fill(0xff, at, at + 16);
+    await writeFile(path, bytes);
+    const broken = await ZipTree.open([path]);
+    await expect(broken.read("media/deflated.txt")).rejects.toMatchObject({ code: "truncated-zip" });
+    await expect(streamed(broken, "media/deflated.txt")).rejects.toMatchObject({ code: "truncated-zip" });
+    expect(await broken.read("media/stored.jpg")).toEqual(noise);
+    broken.close();
+  });
   it("streams a JSON posts file past the in-memory entry limit; media stay under it", async () => {
     const posts = Array.from({ length: 50 }, (_, i) => ({
       title: `post ${i}`,

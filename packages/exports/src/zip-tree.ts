@@ -1,5 +1,7 @@
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { inflateRaw } from "node:zlib";
 import yauzl from "yauzl";
 import { ExportError } from "./errors.js";
 
@@ -18,6 +20,17 @@ export const DEFAULT_ZIP_LIMITS: ZipLimits = {
   maxRatio: 200,
   maxEntryBytes: 256 * 2 ** 20,
 };
+
+const inflate = promisify(inflateRaw);
+
+/**
+ * Entries up to this size that `read` takes whole (media, mostly) are read compressed in one piece and inflated in
+ * one call on libuv's thread pool: inflating a 50 kB photo through a stream cost the event loop as much again as
+ * hashing it did (chunk callbacks), and an ingest's loop is what its pace hangs on.
+ */
+const ONE_PIECE_MAX_BYTES = 16 * 2 ** 20;
+const STORED = 0;
+const DEFLATED = 8;
 
 interface Located {
   zip: yauzl.ZipFile;
@@ -161,9 +174,45 @@ export class ZipTree {
 
   /** An entry read whole into memory (a medium, a posts file that must be parsed whole); the limits of `stream`. */
   async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
+    const loc = this.byPath.get(path);
+    const { entry } = loc ?? {};
+    if (
+      loc &&
+      entry &&
+      entry.uncompressedSize <= Math.min(maxBytes, ONE_PIECE_MAX_BYTES) &&
+      !entry.isEncrypted() &&
+      (entry.compressionMethod === STORED || entry.compressionMethod === DEFLATED)
+    )
+      return this.readInOnePiece(path, loc, maxBytes);
     const chunks: Buffer[] = [];
     for await (const c of this.stream(path, maxBytes)) chunks.push(c);
     return Buffer.concat(chunks);
+  }
+
+  /** `read` of a small entry: its compressed bytes at once, inflated in one call off the event loop. */
+  private async readInOnePiece(path: string, { zip, entry }: Located, maxBytes: number): Promise<Buffer> {
+    const truncated = (err: unknown) =>
+      new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    const raw: Buffer[] = [];
+    try {
+      for await (const c of await zip.openReadStreamPromise(entry, { decodeFileData: false }))
+        raw.push(c as Buffer);
+    } catch (err) {
+      throw truncated(err);
+    }
+    let data = Buffer.concat(raw);
+    if (entry.compressionMethod === DEFLATED)
+      try {
+        data = await inflate(data, { maxOutputLength: maxBytes });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+          throw new ExportError("zip-bomb", `entry ${path} expands past ${maxBytes} bytes`);
+        throw truncated(err);
+      }
+    // as yauzl's validateEntrySizes checks a streamed entry
+    if (data.length !== entry.uncompressedSize)
+      throw truncated(new Error(`expected ${entry.uncompressedSize} bytes, the entry holds ${data.length}`));
+    return data;
   }
 
   /**

@@ -3,6 +3,9 @@ import type { NewPost, Repositories } from "@lxtag/db";
 import { addBulkChunked } from "@lxtag/runtime";
 import type { Queue } from "bullmq";
 
+/** Chunks stored whose jobs still wait (for their images): reading stops this far ahead, whatever S3's pace. */
+const CHUNKS_AHEAD = 8;
+
 /** Post flags worth a batch-level warning. */
 const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-large"]);
 
@@ -11,7 +14,7 @@ const WARN_FLAGS = new Set(["media-missing", "unsupported-media", "media-too-lar
  * A pipeline: while chunk n+1 is read, chunk n is written to Postgres (at most one chunk waits there, so memory
  * stays at a few chunks whatever the export's size), and stored chunks' jobs go to Redis in order, each once its
  * chunk's images are in S3 (`write`'s `stored`): reading and storing the posts that follow go on while images
- * upload, and what waits is a chunk's ranges, a few numbers.
+ * upload, up to `CHUNKS_AHEAD` chunks ahead of the jobs.
  * Posts go to the features queue in ranges of `POSTS_PER_JOB` (by `seq`, which chunks give in order): a range's job
  * is added once all its posts are stored, so a range that a chunk ends in the middle of waits for the next chunk.
  */
@@ -24,6 +27,8 @@ export class ChunkWriter {
   private readonly waitingRanges = new Set<number>();
   private writing: Promise<void> = Promise.resolve();
   private enqueuing: Promise<void> = Promise.resolve();
+  /** Each stored chunk's place in `enqueuing`, settled once its jobs are added (or adding them failed). */
+  private readonly ahead: Promise<unknown>[] = [];
   /** Why adding jobs failed, if it did: the next `write` throws it rather than store posts no job will carry. */
   private enqueueError: unknown;
 
@@ -46,6 +51,7 @@ export class ChunkWriter {
   async write(posts: NewPost[], stored: Promise<unknown> = Promise.resolve()): Promise<void> {
     stored.catch(() => {}); // handled where the chunk's jobs wait for it, or moot once the ingest failed
     await this.writing;
+    while (this.ahead.length >= CHUNKS_AHEAD) await this.ahead.shift();
     if (this.enqueueError) throw this.enqueueError;
     for (const p of posts)
       for (const f of p.flags) if (WARN_FLAGS.has(f)) this.flagged.set(f, (this.flagged.get(f) ?? 0) + 1);
@@ -104,8 +110,10 @@ export class ChunkWriter {
           await this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total);
       });
     // handled: `finish` awaits the chain and rethrows, and the next `write` throws it
-    this.enqueuing.catch((err: unknown) => {
-      this.enqueueError ??= err;
-    });
+    this.ahead.push(
+      this.enqueuing.catch((err: unknown) => {
+        this.enqueueError ??= err;
+      }),
+    );
   }
 }
