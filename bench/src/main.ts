@@ -195,6 +195,8 @@ try {
         LXTAG_ORT_THREADS: "2",
       });
       await stack.startAll(["predict-worker"]);
+      // timed from a worker serving its model: 256 posts take under a second, its start-up longer
+      await stack.untilServing();
       const queue = createQueue(QUEUES.predict, config.LXTAG_REDIS_URL, prefix);
       try {
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [predictBatch]);
