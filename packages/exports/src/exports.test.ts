@@ -386,6 +386,15 @@ describe("readExport over zip parts", () => {
     await expect(streamed(broken, "media/deflated.txt")).rejects.toMatchObject({ code: "truncated-zip" });
     expect(await broken.read("media/stored.jpg")).toEqual(noise);
     broken.close();
+    // an entry that holds more than its central directory declares (what a read reserves memory for)
+    const longer = Buffer.concat(chunks);
+    const record = longer.lastIndexOf(Buffer.from("media/deflated.txt")) - 46; // its central directory header
+    longer.writeUInt32LE(text.length - 100, record + 24);
+    await writeFile(path, longer);
+    const lying = await ZipTree.open([path]);
+    await expect(lying.read("media/deflated.txt")).rejects.toMatchObject({ code: "truncated-zip" });
+    await expect(streamed(lying, "media/deflated.txt")).rejects.toMatchObject({ code: "truncated-zip" });
+    lying.close();
   });
   it("streams a JSON posts file past the in-memory entry limit; media stay under it", async () => {
     const posts = Array.from({ length: 50 }, (_, i) => ({

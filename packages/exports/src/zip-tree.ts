@@ -180,17 +180,21 @@ export class ZipTree {
       loc &&
       entry &&
       entry.uncompressedSize <= Math.min(maxBytes, ONE_PIECE_MAX_BYTES) &&
+      entry.compressedSize <= ONE_PIECE_MAX_BYTES &&
       !entry.isEncrypted() &&
       (entry.compressionMethod === STORED || entry.compressionMethod === DEFLATED)
     )
-      return this.readInOnePiece(path, loc, maxBytes);
+      return this.readInOnePiece(path, loc);
     const chunks: Buffer[] = [];
     for await (const c of this.stream(path, maxBytes)) chunks.push(c);
     return Buffer.concat(chunks);
   }
 
-  /** `read` of a small entry: its compressed bytes at once, inflated in one call off the event loop. */
-  private async readInOnePiece(path: string, { zip, entry }: Located, maxBytes: number): Promise<Buffer> {
+  /**
+   * `read` of a small entry: its compressed bytes at once, inflated in one call off the event loop, never past its
+   * declared size (which the caller reserved memory for).
+   */
+  private async readInOnePiece(path: string, { zip, entry }: Located): Promise<Buffer> {
     const truncated = (err: unknown) =>
       new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
     const raw: Buffer[] = [];
@@ -203,10 +207,11 @@ export class ZipTree {
     let data = Buffer.concat(raw);
     if (entry.compressionMethod === DEFLATED)
       try {
-        data = await inflate(data, { maxOutputLength: maxBytes });
+        data = await inflate(data, { maxOutputLength: entry.uncompressedSize + 1 });
       } catch (err) {
+        // as a streamed entry fails on its byte count (the declared size is within maxBytes)
         if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
-          throw new ExportError("zip-bomb", `entry ${path} expands past ${maxBytes} bytes`);
+          throw truncated(new Error(`it expands past its declared ${entry.uncompressedSize} bytes`));
         throw truncated(err);
       }
     // as yauzl's validateEntrySizes checks a streamed entry
