@@ -31,6 +31,8 @@ export class ChunkWriter {
   private readonly ahead: Promise<unknown>[] = [];
   /** Why adding jobs failed, if it did: the next `write` throws it rather than store posts no job will carry. */
   private enqueueError: unknown;
+  /** Set when the batch is refused: chunks whose jobs still wait get none. */
+  private abandoned = false;
 
   constructor(
     private readonly batchId: string,
@@ -58,6 +60,11 @@ export class ChunkWriter {
     this.records += posts.length;
     this.writing = this.store(posts, this.records, stored);
     this.writing.catch(() => {}); // handled: the next `await this.writing` rethrows
+  }
+
+  /** The batch is refused (its export is broken further on): no more jobs are added for it. */
+  abandon(): void {
+    this.abandoned = true;
   }
 
   /** Waits for every chunk to be stored and enqueued; returns the batch's warnings. */
@@ -99,13 +106,12 @@ export class ChunkWriter {
   ): void {
     this.enqueuing = this.enqueuing
       .then(() => stored)
-      .then(() =>
-        addBulkChunked(
+      .then(async () => {
+        if (this.abandoned) return; // the batch was refused meanwhile
+        await addBulkChunked(
           this.features,
           ranges.map((range) => ({ name: "features", data: range, opts: { jobId: jobIds.features(range) } })),
-        ),
-      )
-      .then(async () => {
+        );
         if (recordsSoFar !== undefined)
           await this.repos.batches.recordIngestProgress(this.batchId, recordsSoFar, this.total);
       });

@@ -153,6 +153,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
     if (err instanceof ExportError || err instanceof SyntaxError) {
       const message = err instanceof ExportError ? err.message : `invalid-json: ${err.message}`;
       log.warn({ batchId, err: message }, "batch rejected");
+      writer.abandon(); // stored chunks still waiting for their images get no jobs
       await repos.batches.markFailed(batchId, message);
       return { posts: 0 };
     }

@@ -11,8 +11,10 @@ import { S3Proxy } from "@lxtag/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedModel } from "../testing/fixtures.js";
 import { uploadForm, useTestApi, zipOf } from "../testing/harness.js";
+import { ChunkWriter } from "./chunk-writer.js";
 import { runIngest } from "./ingest-job.js";
 import { LOOKUP_ABOVE_BYTES } from "./media-reader.js";
+import { buildPost } from "./post-builder.js";
 
 /** A PNG signature and random bytes: a new image to S3 each run (the sniffer reads the signature only). */
 const png = (bytes = 256) =>
@@ -244,6 +246,41 @@ describe("an export whose posts share images", () => {
       ingest: { postsRead: 400, postsTotal: 400 },
     });
     expect(after.progress).toBeGreaterThanOrEqual(during.progress);
+  });
+});
+
+describe("a chunk writer", () => {
+  const api = useTestApi();
+
+  it("adds no jobs for stored chunks still waiting for their images once the batch is refused", async () => {
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers: { "x-api-key": api.key },
+      payload: uploadForm([{ name: "export.zip", bytes: await zipOf({ [POSTS_FILE]: Buffer.from("[]") }) }]),
+    });
+    const batchId = res.json().batchId as string;
+    const features = api.deps.queues.features;
+    const jobsOfBatch = async () =>
+      (await features.getJobs(["waiting", "delayed", "prioritized"])).filter(
+        (j) => j.data.batchId === batchId,
+      );
+    const chunk = (from: number) =>
+      Array.from({ length: 32 }, (_, i) =>
+        buildPost({ seq: from + i, caption: `post ${from + i}`, image: null }),
+      );
+    let imagesStored!: () => void;
+    const waiting = new Promise<void>((r) => {
+      imagesStored = r;
+    });
+    const writer = new ChunkWriter(batchId, api.deps.repos, features);
+    await writer.write(chunk(0)); // its images are in S3 already
+    await writer.write(chunk(32), waiting);
+    await expect.poll(jobsOfBatch).toHaveLength(1);
+    writer.abandon(); // e.g. an entry further on is broken: the batch is refused
+    imagesStored();
+    await writer.finish();
+    expect((await jobsOfBatch()).map((j) => j.data)).toEqual([{ batchId, fromSeq: 0, size: 32 }]);
   });
 });
 
