@@ -24,13 +24,19 @@ export const DEFAULT_ZIP_LIMITS: ZipLimits = {
 const inflate = promisify(inflateRaw);
 
 /**
- * Entries up to this size that `read` takes whole (media, mostly) are read compressed in one piece and inflated in
- * one call on libuv's thread pool: inflating a 50 kB photo through a stream cost the event loop as much again as
- * hashing it did (chunk callbacks), and an ingest's loop is what its pace hangs on.
+ * Entries up to this size (declared and compressed) that `read` takes whole, media mostly, are read compressed in
+ * one piece and inflated in one call on libuv's thread pool: through a stream, inflating an ingest's photos took
+ * about a fifth of the API's CPU on its event loop (chunk callbacks).
  */
 const ONE_PIECE_MAX_BYTES = 16 * 2 ** 20;
 const STORED = 0;
 const DEFLATED = 8;
+
+const fitsOnePiece = (entry: yauzl.Entry, maxBytes: number) =>
+  entry.uncompressedSize <= Math.min(maxBytes, ONE_PIECE_MAX_BYTES) &&
+  entry.compressedSize <= ONE_PIECE_MAX_BYTES &&
+  !entry.isEncrypted() &&
+  (entry.compressionMethod === STORED || entry.compressionMethod === DEFLATED);
 
 interface Located {
   zip: yauzl.ZipFile;
@@ -175,16 +181,7 @@ export class ZipTree {
   /** An entry read whole into memory (a medium, a posts file that must be parsed whole); the limits of `stream`. */
   async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
     const loc = this.byPath.get(path);
-    const { entry } = loc ?? {};
-    if (
-      loc &&
-      entry &&
-      entry.uncompressedSize <= Math.min(maxBytes, ONE_PIECE_MAX_BYTES) &&
-      entry.compressedSize <= ONE_PIECE_MAX_BYTES &&
-      !entry.isEncrypted() &&
-      (entry.compressionMethod === STORED || entry.compressionMethod === DEFLATED)
-    )
-      return this.readInOnePiece(path, loc);
+    if (loc && fitsOnePiece(loc.entry, maxBytes)) return this.readInOnePiece(path, loc);
     const chunks: Buffer[] = [];
     for await (const c of this.stream(path, maxBytes)) chunks.push(c);
     return Buffer.concat(chunks);
