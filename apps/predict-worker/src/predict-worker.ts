@@ -1,7 +1,7 @@
 import {
   type FeatureJob,
   isPostRange,
-  jobIds,
+  isPredictPart,
   POSTS_PER_JOB,
   type PredictJob,
   predictJobSchema,
@@ -144,7 +144,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
         // a relabel that gives up leaves its posts done, with the predictions they had
         if (isRelabel(job))
           log.error({ batchId: job.batchId, posts: job.postIds.length, err: err.message }, "relabel failed");
-        else if (isPostRange(job) && id?.startsWith(`${jobIds.predict(job)}-part-`))
+        else if (isPostRange(job) && isPredictPart(job, id))
           // a part of a range (`jobIds.predictPart`) leaves its posts to the range's own predict job, which always
           // follows it (its features job adds it, also when it gives up), rather than fail posts featurized since
           log.error({ ...job, jobId: id, err: err.message }, "predicting a part of a range failed");

@@ -3,6 +3,7 @@ import {
   featureJobSchema,
   ingestJobSchema,
   isPostRange,
+  isPredictPart,
   jobIds,
   POSTS_PER_JOB,
   postRangeOf,
@@ -71,6 +72,14 @@ describe("jobIds", () => {
     expect(again).toEqual([`features-${POST}-frcnn-tiny-demo-1a2b3c4d`, `predict-${POST}-bua_r101`]);
     expect(jobIds.refeaturize(POST, "d2")).not.toBe(jobIds.refeaturize(POST, "d1"));
     for (const id of again) expect(ids).not.toContain(id);
+  });
+
+  it("tell a range's part predict jobs from its own and from another range's", () => {
+    expect(isPredictPart(range, jobIds.predictPart(range, 0))).toBe(true);
+    expect(isPredictPart(range, jobIds.predictPart(range, 3))).toBe(true);
+    expect(isPredictPart(range, jobIds.predict(range))).toBe(false);
+    expect(isPredictPart(range, jobIds.predictPart({ ...range, size: 1 }, 0))).toBe(false);
+    expect(isPredictPart(range, undefined)).toBe(false);
   });
 });
 

@@ -105,3 +105,7 @@ export const jobIds = {
   /** The prediction of a re-featurized post, featurized by the detector `detectorId` (as for `refeaturize`). */
   repredict: (postId: string, detectorId: string) => `predict-${postId}-${idPart(detectorId)}`,
 };
+
+/** Whether `jobId` is one of `range`'s part predict jobs (`jobIds.predictPart`), whatever its attempt. */
+export const isPredictPart = (range: PostRange, jobId: string | undefined): boolean =>
+  jobId?.startsWith(`${jobIds.predict(range)}-part-`) ?? false;
