@@ -132,12 +132,19 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       log,
       metrics,
       process: async (job) => {
-        if (isRelabel(job)) return predictor.predictMany(job.postIds);
-        if (!isPostRange(job)) return predictor.predict(job.postId);
+        const { posts } = deps.repos;
+        if (isRelabel(job)) {
+          const found = await posts.forPredict(job.postIds);
+          const outcomes = await predictor.predictMany(found);
+          return { ...outcomes, skipped: outcomes.skipped + job.postIds.length - found.length }; // deleted since
+        }
+        if (!isPostRange(job)) {
+          const [post] = await posts.forPredict([job.postId]);
+          return post ? predictor.predict(post) : "skipped"; // deleted with its batch meanwhile
+        }
         // the range's posts waiting for prediction (those done by an attempt that failed after are not redone), and
         // those an attempt sent back to featurization (their features job is added again: a no-op if it was)
-        const posts = await deps.repos.posts.inRange(job, ["predicting"], { sentBack: true });
-        return predictor.predictMany(posts.map((p) => p.id));
+        return predictor.predictMany(await posts.inRange(job, ["predicting"], { sentBack: true }));
       },
       onFinalFailure: async (job, err, { id }) => {
         const reason = `predict-failed: ${err.message}`;

@@ -274,6 +274,22 @@ describe("predictor", () => {
     expect((await h.row(post.id)).state).toBe("done");
   });
 
+  it("predicts a post once when its range's part job and the range's own job share a micro-batch", async () => {
+    h = await new PredictHarness(scratch.url).start();
+    const post = await h.post("two jobs, one post", { detector });
+    const range = h.rangeOf(post.id);
+    // added together: the worker takes both, and each hands the post to the batcher within its 20 ms wait
+    await h.predict.addBulk([
+      { name: "predict", data: range, opts: { jobId: jobIds.predictPart(range, 0) } },
+      { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } },
+    ]);
+    for (const id of [jobIds.predictPart(range, 0), jobIds.predict(range)])
+      expect((await waitForJob(h.predict, id)).returnvalue).toEqual(ONE_POST.done);
+    expect(h.handle.predictor.batcher.stats.recent).toEqual([2]); // both in one micro-batch
+    expect((await h.predictions(post.id)).length).toBe(TOP_K); // written once: one statement, no conflict
+    expect((await h.row(post.id)).state).toBe("done");
+  });
+
   it("skips a post that is not waiting for prediction", async () => {
     h = await new PredictHarness(scratch.url).start();
     const post = await h.post("a failed post");

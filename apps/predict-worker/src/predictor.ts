@@ -39,9 +39,9 @@ export interface PredictorDeps {
 
 export interface PredictorOptions extends DynamicBatcherOptions {
   /**
-   * Micro-batches reading at once (their posts, then their RoI objects): a batch hands its slot on once its
-   * features are decoded, so the next ones read while it runs in the model and writes; as many again may be past
-   * their reads (their tensors held until the model takes them). @defaultValue 3
+   * Micro-batches reading their RoI objects at once: a batch hands its slot on once its features are decoded, so
+   * the next ones read while it runs in the model and writes; as many again may be past their reads (their tensors
+   * held until the model takes them). @defaultValue 3
    */
   batchesInFlight?: number;
 }
@@ -72,7 +72,7 @@ type Features =
  * (an S3 outage) fails alone, so its job is retried while the rest of its batch is written.
  */
 export class Predictor {
-  readonly batcher: DynamicBatcher<string, ItemResult>;
+  readonly batcher: DynamicBatcher<PostForPredict, ItemResult>;
   /**
    * RoI objects decoded into micro-batches so far. Posts of one batch that share an image get a copy of the row
    * decoded for the first of them (a copy costs a tenth of a decode): each batch adds its distinct images.
@@ -87,13 +87,14 @@ export class Predictor {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     // the model is taken when the batch starts, so a swapped-in model serves every batch that starts later
     this.batcher = new DynamicBatcher(
-      (ids, release) => this.deps.withModel((model) => this.runBatch(model, ids, release)),
+      (posts, release) => this.deps.withModel((model) => this.runBatch(model, posts, release)),
       { ...options, maxInFlight: options.batchesInFlight ?? 3 },
     );
   }
 
-  async predict(postId: string): Promise<PredictOutcome> {
-    const result = await this.batcher.submit(postId);
+  /** Predicts a post as its job read it (its state, caption and image), in a micro-batch with other jobs' posts. */
+  async predict(post: PostForPredict): Promise<PredictOutcome> {
+    const result = await this.batcher.submit(post);
     if ("error" in result) throw result.error;
     return result.outcome;
   }
@@ -101,11 +102,12 @@ export class Predictor {
   /**
    * Predicts a job's posts: a range waiting for prediction, or finished posts to relabel with the serving model
    * from their RoI objects (the worker's cache first: the detector never runs, and a post keeps its earlier
-   * predictions beside the new ones). The posts join micro-batches with other jobs' posts; any post's error fails
-   * the job, whose retry predicts its posts again (an upsert).
+   * predictions beside the new ones). The job reads its posts in one query, so that a micro-batch's read slot
+   * goes to its RoI objects alone. The posts join micro-batches with other jobs' posts; any post's error fails the
+   * job, whose retry predicts its posts again (an upsert).
    */
-  async predictMany(postIds: string[]): Promise<ManyOutcome> {
-    const results = await Promise.all(postIds.map((id) => this.batcher.submit(id)));
+  async predictMany(posts: PostForPredict[]): Promise<ManyOutcome> {
+    const results = await Promise.all(posts.map((post) => this.batcher.submit(post)));
     const errors = results.flatMap((r) => ("error" in r ? [r.error] : []));
     // an outage's error, if any, so that the job is retried for as long as outages are
     if (errors.length) throw errors.find(isTransientError) ?? errors[0];
@@ -114,11 +116,16 @@ export class Predictor {
     return outcomes;
   }
 
-  /** Reads the posts and their RoI objects, hands the read slot on (`release`), then ranks and writes. */
-  private async runBatch(model: HashtagModel, ids: string[], release: () => void): Promise<ItemResult[]> {
+  /** Reads the posts' RoI objects, hands the read slot on (`release`), then ranks and writes. */
+  private async runBatch(
+    model: HashtagModel,
+    items: PostForPredict[],
+    release: () => void,
+  ): Promise<ItemResult[]> {
     const started = performance.now();
     const { repos } = this.deps;
-    const posts = new Map((await repos.posts.forPredict(ids)).map((p) => [p.id, p]));
+    // a post may come twice (a range's part job and its own job in flight together): it is predicted once
+    const posts = new Map(items.map((p) => [p.id, p]));
     const todo = [...posts.values()].filter((p) => p.state === "predicting" || p.state === "done");
     const features = await Promise.all(todo.map((post) => this.features(model, post)));
     const failed = new Map<string, Error>();
@@ -161,9 +168,9 @@ export class Predictor {
       ready.map((r, i) => ({ postId: r.post.id, ranked: ranked[i]!, flags: r.flags })),
     );
     await repos.batches.completeIfFinished([...new Set(ready.map((r) => r.post.batchId))]);
-    this.deps.observeBatch?.(ids.length, (performance.now() - started) / 1000);
+    this.deps.observeBatch?.(items.length, (performance.now() - started) / 1000);
     const done = new Set(ready.map((r) => r.post.id));
-    return ids.map((id) => {
+    return items.map(({ id }) => {
       const error = failed.get(id);
       if (error) return { error };
       return sentBack.get(id) ?? { outcome: done.has(id) ? "done" : "skipped" };

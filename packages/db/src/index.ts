@@ -16,6 +16,7 @@ export {
   type NewPost,
   type PostForFeatures,
   type PostForPredict,
+  type PostInRange,
   Posts,
   postId,
   type RankedHashtag,

@@ -61,6 +61,9 @@ export interface PostForPredict {
   flags: string[];
 }
 
+/** A post of a range as its range jobs read it: what featurizing and predicting it need. */
+export type PostInRange = PostForFeatures & PostForPredict;
+
 /**
  * What the review desk orders and filters a post by, from its ranked hashtags: the least certain score's distance
  * from 0.5 (`u`), the best score (`t`), the hashtags in rank order (`h`). Scores are taken as Postgres stores them
@@ -182,9 +185,10 @@ export class Posts {
     range: PostRange,
     states: PostStateName[],
     { sentBack = false } = {},
-  ): Promise<PostForFeatures[]> {
+  ): Promise<PostInRange[]> {
     const r = await this.db.pool.query(
-      `SELECT id, batch_id AS "batchId", state, image_key AS "imageKey", image_sha256 AS "imageSha256", flags
+      `SELECT id, batch_id AS "batchId", state, image_key AS "imageKey", image_sha256 AS "imageSha256", flags,
+              model_text AS "modelText"
        FROM posts
        WHERE batch_id = $1 AND seq >= $2 AND seq < $2 + $3
          AND CASE WHEN $5 = ANY(flags) THEN $6 AND state = 'featurizing' ELSE state = ANY($4::"PostState"[]) END
@@ -218,10 +222,11 @@ export class Posts {
     return r.rows[0] ?? null;
   }
 
+  /** The posts of `ids` that exist, in the order of `ids`. */
   async forPredict(ids: string[]): Promise<PostForPredict[]> {
     const r = await this.db.pool.query(
       `SELECT id, batch_id AS "batchId", state, model_text AS "modelText", image_sha256 AS "imageSha256", flags
-       FROM posts WHERE id = ANY($1::uuid[])`,
+       FROM posts WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)`,
       [ids],
     );
     return r.rows;
