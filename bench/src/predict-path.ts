@@ -12,6 +12,7 @@ import { addBulkChunked, createQueue, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, encodeRoi, ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { BenchConfig } from "./config.js";
+import { cpuDuring } from "./machine-cpu.js";
 import { predictRangeJobs } from "./range-jobs.js";
 import { median } from "./stats.js";
 
@@ -169,6 +170,14 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     const worker: number[] = [];
     const gets: number[] = [];
     const model: number[] = [];
+    // CPU time, the whole machine's, in core-ms per post (per GET for the reads); the worker's own beside it
+    const cpu = {
+      path: [] as number[],
+      worker: [] as number[],
+      busy: [] as number[],
+      gets: [] as number[],
+      model: [] as number[],
+    };
     let roiBytes = 0;
     const alone = await HashtagModel.load(join(fresh.work, "pp-a"), { intraOpThreads: 2 });
     // one worker for every run, timed from the first job with its model loaded (as in (a) and (b)); the first run
@@ -182,25 +191,41 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
         const batch = await seedBatch(apiKeyId, n, n);
         await db.pool.query("UPDATE posts SET state = 'predicting' WHERE batch_id = $1", [batch.batchId]);
         {
-          const s = await seconds(async () => {
-            await addBulkChunked(pathQueue, predictRangeJobs(batch.batchId, n));
-            while (!((await drained(pathQueue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
-          });
-          if (run > 0) worker.push(n / s);
+          const workerBefore = await pathStack.cpuSeconds("predict-worker");
+          const {
+            result: s,
+            busy,
+            share,
+          } = await cpuDuring(() =>
+            seconds(async () => {
+              await addBulkChunked(pathQueue, predictRangeJobs(batch.batchId, n));
+              while (!((await drained(pathQueue)) && (await countDone(batch.batchId)) === n)) await sleep(20);
+            }),
+          );
+          const workerCpu = (await pathStack.cpuSeconds("predict-worker")) - workerBefore;
+          if (run > 0) {
+            worker.push(n / s);
+            cpu.path.push((1000 * busy) / n);
+            cpu.worker.push((1000 * workerCpu) / n);
+            cpu.busy.push(share);
+          }
           say(`  run ${run}: ${(n / s).toFixed(0)} posts/s (${s.toFixed(1)} s)${run ? "" : ", warm-up"}`);
         }
         if (run === 0) continue;
         // (b) the same objects, read as the worker reads them, at its reads in flight
         let bytes = 0;
         const reader = new ObjectStore(storeOptions(env));
-        const getS = await seconds(() =>
-          pool(batch.keys, BATCH * IN_FLIGHT, async (key) => {
-            const read = await reader.get(key);
-            bytes += read.length;
-          }),
+        const reads = await cpuDuring(() =>
+          seconds(() =>
+            pool(batch.keys, BATCH * IN_FLIGHT, async (key) => {
+              const read = await reader.get(key);
+              bytes += read.length;
+            }),
+          ),
         );
         reader.destroy();
-        gets.push(n / getS);
+        gets.push(n / reads.result);
+        cpu.gets.push((1000 * reads.busy) / n);
         roiBytes = bytes / n;
         // (a) the model alone: the same captions and features, decoded beforehand, batch 32
         const inputs = await Promise.all(
@@ -210,10 +235,13 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
           }),
         );
         await alone.rank(inputs.slice(0, BATCH), 10); // warm-up
-        const modelS = await seconds(async () => {
-          for (let i = 0; i < inputs.length; i += BATCH) await alone.rank(inputs.slice(i, i + BATCH), 10);
-        });
-        model.push(inputs.length / modelS);
+        const ranking = await cpuDuring(() =>
+          seconds(async () => {
+            for (let i = 0; i < inputs.length; i += BATCH) await alone.rank(inputs.slice(i, i + BATCH), 10);
+          }),
+        );
+        model.push(inputs.length / ranking.result);
+        cpu.model.push((1000 * ranking.busy) / inputs.length);
       }
     } finally {
       await pathStack.stop();
@@ -260,6 +288,28 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
       median(worker.map((w, i) => w / model[i]!)),
       "ratio",
       worker.map((w, i) => (w / model[i]!).toFixed(2)).join(", "),
+    );
+    // what the path costs in CPU against its two parts alone: on a machine whose cores both are busy, this, not the
+    // pipeline, decides how close to the lower ceiling the path can come
+    const ms = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(", ")}`;
+    report(
+      "predict_path_cpu_ms_per_post",
+      median(cpu.path),
+      "core-ms",
+      `every process on the machine; the worker's own ${ms(cpu.worker)}; machine ${cpu.busy.map((b) => `${(100 * b).toFixed(0)}%`).join(", ")} busy; ${ms(cpu.path)}`,
+    );
+    report(
+      "predict_path_s3_cpu_ms_per_get",
+      median(cpu.gets),
+      "core-ms",
+      `(b): the S3 server and the reading client; ${ms(cpu.gets)}`,
+    );
+    report("predict_path_model_cpu_ms_per_post", median(cpu.model), "core-ms", `(a); ${ms(cpu.model)}`);
+    report(
+      "predict_path_cpu_vs_parts_ratio",
+      median(cpu.path.map((c, i) => c / (cpu.gets[i]! + cpu.model[i]!))),
+      "ratio",
+      `the path's CPU per post over a GET's and the model's: what prediction jobs, Postgres and the glue add; ${ms(cpu.path.map((c, i) => c / (cpu.gets[i]! + cpu.model[i]!)))}`,
     );
     report(
       "roi_bytes_per_post",

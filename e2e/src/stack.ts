@@ -113,6 +113,19 @@ export class LocalStack {
     return Number(kib) * 1024;
   }
 
+  /**
+   * The CPU time a running service has used since it started, all its threads, in seconds (`utime` + `stime` in
+   * `/proc/<pid>/stat`, Linux only, counted in the kernel's fixed 100 ticks a second).
+   */
+  async cpuSeconds(name: ServiceName): Promise<number> {
+    const p = this.procs.get(name);
+    if (!p?.pid || p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} is not running`);
+    // the fields after the command name, which may itself hold spaces: state is the first, utime the twelfth
+    const stat = await readFile(`/proc/${p.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+
   /** The services that exited (crashed, or were killed) since they were last started. */
   exited(): { name: ServiceName; code: number | null; signal: NodeJS.Signals | null }[] {
     return [...this.procs]
