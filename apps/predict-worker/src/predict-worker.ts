@@ -122,7 +122,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       schema: jobSchema,
       config,
       // jobs bringing four times the posts of the batches reading (twice as many may be in the model or being
-      // written, the batcher's maxUnsettled, and as many again wait as ids to start the moment a read slot frees;
+      // written, the batcher's maxUnsettled, and as many again wait as rows to start the moment a read slot frees;
       // at twice, reads sometimes waited for the next job to be fetched), and at least a micro-batch of jobs, as
       // one-post jobs (posts sent back to featurization) batch too
       concurrency: Math.max(
@@ -131,6 +131,8 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       ),
       log,
       metrics,
+      // each job reads its posts in one query (a range's, a relabel's 64, or the one post sent back to featurization)
+      // and hands the rows to the micro-batches
       process: async (job) => {
         const { posts } = deps.repos;
         if (isRelabel(job)) {

@@ -275,10 +275,10 @@ describe("predictor", () => {
   });
 
   it("predicts a post once when its range's part job and the range's own job share a micro-batch", async () => {
-    h = await new PredictHarness(scratch.url).start();
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
     const post = await h.post("two jobs, one post", { detector });
     const range = h.rangeOf(post.id);
-    // added together: the worker takes both, and each hands the post to the batcher within its 20 ms wait
+    // added together: the worker takes both, and each hands the post to the batcher within its 500 ms wait
     await h.predict.addBulk([
       { name: "predict", data: range, opts: { jobId: jobIds.predictPart(range, 0) } },
       { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } },

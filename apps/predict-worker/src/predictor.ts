@@ -102,9 +102,8 @@ export class Predictor {
   /**
    * Predicts a job's posts: a range waiting for prediction, or finished posts to relabel with the serving model
    * from their RoI objects (the worker's cache first: the detector never runs, and a post keeps its earlier
-   * predictions beside the new ones). The job reads its posts in one query, so that a micro-batch's read slot
-   * goes to its RoI objects alone. The posts join micro-batches with other jobs' posts; any post's error fails the
-   * job, whose retry predicts its posts again (an upsert).
+   * predictions beside the new ones), as its job read them. The posts join micro-batches with other jobs' posts;
+   * any post's error fails the job, whose retry predicts its posts again (an upsert).
    */
   async predictMany(posts: PostForPredict[]): Promise<ManyOutcome> {
     const results = await Promise.all(posts.map((post) => this.batcher.submit(post)));
@@ -116,7 +115,10 @@ export class Predictor {
     return outcomes;
   }
 
-  /** Reads the posts' RoI objects, hands the read slot on (`release`), then ranks and writes. */
+  /**
+   * Reads the posts' RoI objects (and sends back those without one for the model's detector), hands the read slot
+   * on (`release`), then ranks and writes. The posts come read by their jobs: no query holds the slot.
+   */
   private async runBatch(
     model: HashtagModel,
     items: PostForPredict[],
@@ -163,13 +165,15 @@ export class Predictor {
     }
     release();
     const ranked = await model.rankBatch(batch, this.deps.topK);
-    await repos.posts.savePredictions(
-      model.id,
-      ready.map((r, i) => ({ postId: r.post.id, ranked: ranked[i]!, flags: r.flags })),
+    // a post failed since its job read it is not written (skipped)
+    const done = new Set(
+      await repos.posts.savePredictions(
+        model.id,
+        ready.map((r, i) => ({ postId: r.post.id, ranked: ranked[i]!, flags: r.flags })),
+      ),
     );
     await repos.batches.completeIfFinished([...new Set(ready.map((r) => r.post.batchId))]);
     this.deps.observeBatch?.(items.length, (performance.now() - started) / 1000);
-    const done = new Set(ready.map((r) => r.post.id));
     return items.map(({ id }) => {
       const error = failed.get(id);
       if (error) return { error };

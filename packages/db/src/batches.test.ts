@@ -105,6 +105,24 @@ describe("batches and posts without a serving model", () => {
     ]);
   });
 
+  it("writes predictions for posts not failed, and says which it wrote", async () => {
+    const { postIds } = await batchWith(2);
+    const [kept, failed] = postIds as [string, string];
+    await repos.posts.markFeaturized(kept, null);
+    await repos.posts.markFeaturized(failed, null);
+    await repos.posts.markFailed(failed, "predict-failed: x"); // after its job read it as predicting
+    const ranked = [{ hashtag: "sunset", score: 0.5 }];
+    const saved = await repos.posts.savePredictions("m1", [
+      { postId: kept, ranked },
+      { postId: failed, ranked },
+    ]);
+    expect(saved).toEqual([kept]);
+    const rows = await db.pool.query("SELECT post_id FROM predictions WHERE post_id = ANY($1::uuid[])", [
+      postIds,
+    ]);
+    expect(rows.rows.map((r) => r.post_id)).toEqual([kept]);
+  });
+
   it("reads and fails a range of posts by seq and state, leaving posts sent back to featurization to their own jobs", async () => {
     const { id, postIds } = await batchWith(6);
     const [p0, p1, p2, p3, p4, p5] = postIds as [string, string, string, string, string, string];

@@ -282,13 +282,14 @@ export class Posts {
 
   /**
    * Writes the ranked hashtags and marks the posts done, atomically (one statement: one round trip, where a
-   * transaction took four) and idempotently.
+   * transaction took four) and idempotently; a post failed meanwhile gets neither. Returns the ids of the posts it
+   * wrote.
    */
   async savePredictions(
     modelVersionId: string,
     results: { postId: string; ranked: RankedHashtag[]; flags?: string[] }[],
-  ): Promise<void> {
-    if (!results.length) return;
+  ): Promise<string[]> {
+    if (!results.length) return [];
     const rows = results.flatMap((r) =>
       r.ranked.map((h, i) => ({ p: r.postId, r: i + 1, h: h.hashtag, s: h.score })),
     );
@@ -296,10 +297,12 @@ export class Posts {
     // set; beside them what the review desk filters and orders by (results.ts), from these predictions, which are
     // now the post's newest (a model that ranked nothing leaves the older ones'). A data-modifying WITH runs
     // whether or not the statement reads it.
-    await this.db.pool.query(
-      `WITH saved AS (
+    const r = await this.db.pool.query<{ id: string }>(
+      `WITH live AS (SELECT id FROM posts WHERE id = ANY($4::uuid[]) AND state <> 'failed'),
+       saved AS (
          INSERT INTO predictions (post_id, model_version_id, rank, hashtag, score)
          SELECT (e->>'p')::uuid, $2, (e->>'r')::int, e->>'h', (e->>'s')::real FROM jsonb_array_elements($1::jsonb) e
+         JOIN live ON live.id = (e->>'p')::uuid
          ON CONFLICT (post_id, model_version_id, rank)
          DO UPDATE SET hashtag = EXCLUDED.hashtag, score = EXCLUDED.score, created_at = now())
        UPDATE posts p SET state = 'done', finished_at = coalesce(p.finished_at, now()), error = NULL,
@@ -310,14 +313,17 @@ export class Posts {
                     (e->>'u')::float8 AS uncertainty, (e->>'t')::real AS top_score,
                     ARRAY(SELECT jsonb_array_elements_text(e->'h')) AS hashtags, jsonb_array_length(e->'h') > 0 AS ranked
              FROM jsonb_array_elements($3::jsonb) e) u
-       WHERE p.id = u.id AND p.state <> 'failed'`,
+       WHERE p.id = u.id AND p.state <> 'failed'
+       RETURNING p.id`,
       [
         JSON.stringify(rows),
         modelVersionId,
         JSON.stringify(
           results.map((r) => ({ id: r.postId, flags: r.flags ?? [], ...reviewColumns(r.ranked) })),
         ),
+        results.map((r) => r.postId),
       ],
     );
+    return r.rows.map((row) => row.id);
   }
 }
