@@ -6,13 +6,12 @@ import { join } from "node:path";
 import { FEATURE_DIM, NUM_BOXES, QUEUES, ROI_FORMAT_V2, roiCacheKey } from "@lxtag/contracts";
 import type { NewPost } from "@lxtag/db";
 import { examplePost } from "@lxtag/db/testing";
-import { IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
+import { cpuDuring, IsolatedPipeline, LocalStack, ROOT } from "@lxtag/e2e";
 import { HashtagModel } from "@lxtag/inference";
 import { addBulkChunked, createQueue, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, encodeRoi, ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { BenchConfig } from "./config.js";
-import { cpuDuring } from "./machine-cpu.js";
 import { predictRangeJobs } from "./range-jobs.js";
 import { median } from "./stats.js";
 
@@ -174,7 +173,7 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     const cpu = {
       path: [] as number[],
       worker: [] as number[],
-      busy: [] as number[],
+      share: [] as number[],
       gets: [] as number[],
       model: [] as number[],
     };
@@ -207,7 +206,7 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
             worker.push(n / s);
             cpu.path.push((1000 * busy) / n);
             cpu.worker.push((1000 * workerCpu) / n);
-            cpu.busy.push(share);
+            cpu.share.push(share);
           }
           say(`  run ${run}: ${(n / s).toFixed(0)} posts/s (${s.toFixed(1)} s)${run ? "" : ", warm-up"}`);
         }
@@ -296,7 +295,7 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
       "predict_path_cpu_ms_per_post",
       median(cpu.path),
       "core-ms",
-      `every process on the machine; the worker's own ${ms(cpu.worker)}; machine ${cpu.busy.map((b) => `${(100 * b).toFixed(0)}%`).join(", ")} busy; ${ms(cpu.path)}`,
+      `every process on the machine, the bench's own too; the worker's own ${ms(cpu.worker)}; machine ${cpu.share.map((b) => `${(100 * b).toFixed(0)}%`).join(", ")} busy; ${ms(cpu.path)}`,
     );
     report(
       "predict_path_s3_cpu_ms_per_get",

@@ -1,6 +1,7 @@
 // What the benchmarks use of this workspace: the apps as processes, the REST client, synthetic exports.
 export { engineCommand, ROOT, SERVICES, type ServiceName, trainerCommand } from "./apps.js";
 export { type BatchSummary, LxtagClient, type PostResult } from "./client.js";
+export { cpuDuring } from "./cpu-time.js";
 export { IsolatedPipeline } from "./isolated-pipeline.js";
 export {
   dropScaleRuns,

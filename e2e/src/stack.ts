@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { ROOT, SERVICES, type ServiceName } from "./apps.js";
+import { processCpuSeconds } from "./cpu-time.js";
 
 /** The lxtag services as processes on this machine, for the demo, cross-process tests and benchmarks. */
 export class LocalStack {
@@ -113,17 +114,11 @@ export class LocalStack {
     return Number(kib) * 1024;
   }
 
-  /**
-   * The CPU time a running service has used since it started, all its threads, in seconds (`utime` + `stime` in
-   * `/proc/<pid>/stat`, Linux only, counted in the kernel's fixed 100 ticks a second).
-   */
+  /** The CPU time a running service has used since it started, all its threads, in seconds (Linux only). */
   async cpuSeconds(name: ServiceName): Promise<number> {
     const p = this.procs.get(name);
     if (!p?.pid || p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} is not running`);
-    // the fields after the command name, which may itself hold spaces: state is the first, utime the twelfth
-    const stat = await readFile(`/proc/${p.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return processCpuSeconds(p.pid);
   }
 
   /** The services that exited (crashed, or were killed) since they were last started. */
