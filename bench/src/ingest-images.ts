@@ -90,8 +90,8 @@ export async function benchIngestImages({ config, work, report, say }: IngestIma
     const withImages = await exportOf("images", postCount, imageCount);
     const captionsRun = await ingest(captions, postCount);
     const imagesRun = await ingest(withImages, postCount);
-    const captionsS = captionsRun.s;
-    const imagesS = imagesRun.s;
+    const { s: captionsS } = captionsRun;
+    const { s: imagesS } = imagesRun;
     const rate = postCount / imagesS;
     const captionsRate = postCount / captionsS;
     report(

@@ -290,7 +290,8 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     );
     // what the path costs in CPU against its two parts alone: on a machine whose cores both are busy, this, not the
     // pipeline, decides how close to the lower ceiling the path can come
-    const ms = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(", ")}`;
+    const ms = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(", ");
+    const overParts = cpu.path.map((c, i) => c / (cpu.gets[i]! + cpu.model[i]!));
     report(
       "predict_path_cpu_ms_per_post",
       median(cpu.path),
@@ -306,9 +307,9 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     report("predict_path_model_cpu_ms_per_post", median(cpu.model), "core-ms", `(a); ${ms(cpu.model)}`);
     report(
       "predict_path_cpu_vs_parts_ratio",
-      median(cpu.path.map((c, i) => c / (cpu.gets[i]! + cpu.model[i]!))),
+      median(overParts),
       "ratio",
-      `the path's CPU per post over a GET's and the model's: what prediction jobs, Postgres and the glue add; ${ms(cpu.path.map((c, i) => c / (cpu.gets[i]! + cpu.model[i]!)))}`,
+      `the path's CPU per post over a GET's and the model's: what prediction jobs, Postgres and the glue add; ${ms(overParts)}`,
     );
     report(
       "roi_bytes_per_post",
