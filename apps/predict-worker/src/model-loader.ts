@@ -20,6 +20,11 @@ export interface ModelLoaderDeps {
   pinned?: string;
   providers: string[];
   threads: number;
+  /**
+   * Run on a newly loaded model before it serves (the predictor's warm-up); a model that fails it is released and
+   * not swapped in.
+   */
+  warmUp?: (model: HashtagModel) => Promise<void>;
 }
 
 /** A loaded model and the micro-batches running on it. */
@@ -53,7 +58,8 @@ export class ModelLoader {
   /**
    * Loads the version that should serve if it is not the one loaded. Resolves with the serving model, or undefined
    * when the registry has none to serve yet (not an error: a fresh install has no model until one is trained).
-   * Throws when the registry or the bundle cannot be read now; the model loaded before stays in service.
+   * Throws when the registry or the bundle cannot be read now, or the model fails its warm-up; the model loaded
+   * before stays in service.
    */
   refresh(): Promise<HashtagModel | undefined> {
     this.refreshing ??= this.load().finally(() => {
@@ -98,9 +104,19 @@ export class ModelLoader {
       executionProviders: this.deps.providers,
       intraOpThreads: this.deps.threads,
     });
+    const warming = performance.now();
+    try {
+      await this.deps.warmUp?.(model);
+    } catch (err) {
+      await this.dispose({ model, leases: 0 });
+      throw new Error(`model ${version.id} failed its warm-up run: ${(err as Error).message}`);
+    }
     const previous = this.current;
     this.current = { model, leases: 0 };
-    this.deps.log.info({ model: model.id, previous: previous?.model.id }, "model loaded");
+    this.deps.log.info(
+      { model: model.id, previous: previous?.model.id, warmUpMs: Math.round(performance.now() - warming) },
+      "model loaded",
+    );
     if (previous) {
       if (previous.leases === 0) await this.dispose(previous);
       else this.retired.add(previous); // released by the last batch running on it

@@ -1,12 +1,13 @@
 // The predict worker's own code path (startPredictWorker on a real BullMQ queue, a scratch Postgres database as
 // its model registry, real ONNX models from the engine): which model serves, and what happens without one.
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobIds, type ModelManifest } from "@lxtag/contracts";
 import { createDb } from "@lxtag/db";
-import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
+import { ObjectStore, publishModelBundle } from "@lxtag/storage";
 import { scratchDatabase } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ONE_POST, PredictHarness } from "./testing/fixtures.js";
@@ -100,6 +101,36 @@ describe("predict worker", () => {
     expect((await h.settled(first.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(first.id)).map((r) => r.model))).toEqual(new Set([a.id]));
     await expect.poll(() => h!.handle.loader.loadedIds).toEqual([b.id]); // released after its last batch
+  });
+
+  it("keeps serving its model when a newly activated one fails its warm-up run, and warms the one it serves", async () => {
+    // a bundle that loads but cannot rank: its manifest names one hashtag more than its graph scores
+    const brokenDir = join(work, "broken");
+    await cp(join(work, "a"), brokenDir, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(brokenDir, "manifest.json"), "utf8"));
+    await writeFile(
+      join(brokenDir, "manifest.json"),
+      JSON.stringify({ ...manifest, id: `pw-broken-${run}`, hashtags: [...manifest.hashtags, "extra"] }),
+    );
+    const store = new ObjectStore(storeOptions(env));
+    const broken = await publishModelBundle(store, brokenDir).finally(() => store.destroy());
+
+    h = new PredictHarness(scratch.url);
+    await registerModel(h.repos, a);
+    await registerModel(h.repos, broken);
+    await h.repos.models.activate(a.id);
+    await h.start();
+    expect(await h.handle.serving).toBe(a.id);
+    // warmed up before it served: its first batch finds the tensors of the warm-up runs to fill
+    expect(h.handle.loader.model!.newBatch(8).recycled).toBe(true);
+
+    await h.repos.models.activate(broken.id);
+    await sleep(500); // five registry checks, each loading the broken model and refusing it
+    expect(h.handle.loader.loadedIds).toEqual([a.id]);
+    const post = await h.post("a red sunset over the ocean", { detector });
+    await h.enqueue(post.id);
+    expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
+    expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([a.id]));
   });
 
   it("serves the pinned version (LXTAG_MODEL_ID) even while another is active", async () => {

@@ -65,6 +65,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
     providers: config.LXTAG_EXECUTION_PROVIDERS,
     threads: config.LXTAG_ORT_THREADS,
     pinned,
+    warmUp: (model): Promise<void> => predictor.warmUp(model),
   });
   const batchSizes = metrics?.histogram(
     "lxtag_predict_batch_size",

@@ -1,4 +1,12 @@
-import { type FeatureJob, jobIds, REFEATURIZED_FLAG, roiCacheKey } from "@lxtag/contracts";
+import {
+  FEATURE_DIM,
+  type FeatureJob,
+  jobIds,
+  NUM_BOXES,
+  REFEATURIZED_FLAG,
+  ROI_FORMATS,
+  roiCacheKey,
+} from "@lxtag/contracts";
 import type { PostForPredict, Repositories } from "@lxtag/db";
 import {
   BOXES_PER_POST,
@@ -9,7 +17,13 @@ import {
   type ModelBatch,
 } from "@lxtag/inference";
 import { isTransientError, type Logger } from "@lxtag/runtime";
-import { decodeRoi, ObjectNotFoundError, type ObjectStore, SafetensorsError } from "@lxtag/storage";
+import {
+  decodeRoi,
+  encodeRoi,
+  ObjectNotFoundError,
+  type ObjectStore,
+  SafetensorsError,
+} from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import type { FeatureCache } from "./feature-cache.js";
 
@@ -113,6 +127,39 @@ export class Predictor {
     const outcomes: ManyOutcome = { done: 0, refeaturized: 0, skipped: 0 };
     for (const r of results) if ("outcome" in r) outcomes[r.outcome]++;
     return outcomes;
+  }
+
+  /**
+   * Runs `runs` full micro-batches of synthetic posts through decoding and `model` before it serves, as Triton's
+   * model warm-up does: ONNX Runtime sizes its memory in a session's first runs, V8 compiles the decoders, and the
+   * batch tensors get allocated (and kept for reuse). Without it a fresh worker's first micro-batches took several
+   * times as long as the rest, and a newly activated model's did too. The posts are as long as the model reads
+   * (its largest tensors), their RoI objects zeros in each RoI format. Throws when the model cannot run a batch.
+   */
+  async warmUp(model: HashtagModel, runs = 2): Promise<void> {
+    const objects = ROI_FORMATS.map((format) =>
+      encodeRoi(
+        {
+          detectorId: model.manifest.detector,
+          imageWidth: 1,
+          imageHeight: 1,
+          numRealBoxes: 0,
+          features: new Float32Array(NUM_BOXES * FEATURE_DIM),
+          boxes: new Float32Array(NUM_BOXES * 4),
+          scores: new Float32Array(NUM_BOXES),
+        },
+        format,
+      ),
+    );
+    const caption = Array.from({ length: model.manifest.max_length }, () => "warm").join(" ");
+    for (let run = 0; run < runs; run++) {
+      const batch = model.newBatch(this.maxBatchSize);
+      for (let row = 0; row < this.maxBatchSize; row++) {
+        decodeRoi(objects[row % objects.length]!, batch.features, row * FEATURES_PER_POST);
+        batch.texts.push(caption);
+      }
+      await model.rankBatch(batch, this.deps.topK);
+    }
   }
 
   /**
