@@ -6,8 +6,11 @@ const benchEnvSchema = serviceEnvSchema.extend({
   LXTAG_BENCH_INGEST_POSTS: z.coerce.number().int().positive().default(20_000),
   /** Distinct JPEGs (about 50 kB each) the posts of the ingest-with-images measurement share. */
   LXTAG_BENCH_INGEST_IMAGES: z.coerce.number().int().positive().default(2_000),
-  /** Posts with RoI features in the predict measurement. */
-  LXTAG_BENCH_PREDICT_POSTS: z.coerce.number().int().positive().default(256),
+  /**
+   * Posts with RoI features in the predict measurement (micro-batched vs one at a time) of the tiny model; the
+   * 768-wide model's takes at most 256 (it ranks about 30 a second).
+   */
+  LXTAG_BENCH_PREDICT_POSTS: z.coerce.number().int().positive().default(2048),
   /** Posts of each predict-path run, each with its own RoI object. */
   LXTAG_BENCH_PREDICT_PATH_POSTS: z.coerce.number().int().positive().default(3000),
   /** Posts of the relabeled batch, and the distinct images (RoI objects) they share. */
