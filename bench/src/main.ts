@@ -213,7 +213,7 @@ try {
             await sleep(10);
           }
         });
-        return posts / s;
+        return ids.length / s;
       } finally {
         await stack.stop();
         await queue.obliterate({ force: true });

@@ -41,6 +41,11 @@ interface Loaded {
 export class ModelLoader {
   private current: Loaded | undefined;
   private readonly retired = new Set<Loaded>();
+  /**
+   * The version that should serve but failed its warm-up: not loaded again by this process (a version's bundle
+   * never changes), until another one should serve.
+   */
+  private refusedId: string | undefined;
   private refreshing: Promise<HashtagModel | undefined> | undefined;
 
   constructor(private readonly deps: ModelLoaderDeps) {}
@@ -48,6 +53,11 @@ export class ModelLoader {
   /** The model new batches run on; undefined until the registry has one to serve. */
   get model(): HashtagModel | undefined {
     return this.current?.model;
+  }
+
+  /** The version that should serve and failed its warm-up, if it still should; undefined otherwise. */
+  get refused(): string | undefined {
+    return this.refusedId;
   }
 
   /** Ids of the models in memory: the serving one and any replaced one still finishing a batch. */
@@ -58,8 +68,8 @@ export class ModelLoader {
   /**
    * Loads the version that should serve if it is not the one loaded. Resolves with the serving model, or undefined
    * when the registry has none to serve yet (not an error: a fresh install has no model until one is trained).
-   * Throws when the registry or the bundle cannot be read now, or the model fails its warm-up; the model loaded
-   * before stays in service.
+   * Throws when the registry or the bundle cannot be read now, or the model fails its warm-up (once: it is not
+   * loaded again); the model loaded before, if any, stays in service.
    */
   refresh(): Promise<HashtagModel | undefined> {
     this.refreshing ??= this.load().finally(() => {
@@ -95,6 +105,8 @@ export class ModelLoader {
     const version = pinned ? await repos.models.find(pinned) : await repos.models.active();
     if (!version) return this.current?.model; // a pinned version deleted later: keep serving what is loaded
     if (this.current?.model.id === version.id) return this.current.model;
+    if (this.refusedId === version.id) return this.current?.model;
+    this.refusedId = undefined;
     const dir = await fetchBundle(
       this.deps.store,
       version.bundlePrefix,
@@ -109,7 +121,11 @@ export class ModelLoader {
       await this.deps.warmUp?.(model);
     } catch (err) {
       await this.dispose({ model, leases: 0 });
-      throw new Error(`model ${version.id} failed its warm-up run: ${(err as Error).message}`);
+      this.refusedId = version.id;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`model ${version.id} failed its warm-up run, and is not served: ${reason}`, {
+        cause: err,
+      });
     }
     const previous = this.current;
     this.current = { model, leases: 0 };

@@ -125,12 +125,17 @@ describe("predict worker", () => {
     expect(h.handle.loader.model!.newBatch(8).recycled).toBe(true);
 
     await h.repos.models.activate(broken.id);
-    await sleep(500); // five registry checks, each loading the broken model and refusing it
+    await expect.poll(() => h!.handle.loader.refused, { timeout: 20_000 }).toBe(broken.id);
     expect(h.handle.loader.loadedIds).toEqual([a.id]);
+    expect(h.handle.loader.model?.id).toBe(a.id);
     const post = await h.post("a red sunset over the ocean", { detector });
     await h.enqueue(post.id);
     expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([a.id]));
+    await registerModel(h.repos, b);
+    await h.repos.models.activate(b.id); // another version: it is tried, and serves
+    await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(b.id);
+    expect(h.handle.loader.refused).toBeUndefined();
   });
 
   it("serves the pinned version (LXTAG_MODEL_ID) even while another is active", async () => {

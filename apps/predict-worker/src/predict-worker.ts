@@ -51,8 +51,9 @@ export interface PredictWorker {
 
 /**
  * Consumes the predict queue with the registry's active model (or `LXTAG_MODEL_ID`), checking the registry every
- * `LXTAG_MODEL_POLL_MS` for a newly activated one. With no model to serve yet (a fresh install), it does not take
- * jobs (they wait in the queue, unfailed) and starts once one is activated: no crash loop, no failed posts.
+ * `LXTAG_MODEL_POLL_MS` for a newly activated one. With no model to serve yet (a fresh install, or a first model
+ * that failed its warm-up), it does not take jobs (they wait in the queue, unfailed) and starts once one it can
+ * serve is activated: no crash loop, no failed posts.
  */
 export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfig): PredictWorker {
   const { log, metrics } = deps;
@@ -174,7 +175,7 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       const model = await loader.refresh();
       if (closed) return "stop";
       if (model && !worker) startTakingJobs(model.id);
-      if (!model && !waitingSaid) {
+      if (!model && !waitingSaid && !loader.refused) {
         waitingSaid = true;
         log.warn(
           { pinned },
@@ -185,7 +186,13 @@ export function startPredictWorker(deps: PredictWorkerDeps, config: PredictConfi
       }
       return undefined;
     },
-    (err) => log.error({ err: err.message }, "model refresh failed; keeping the model loaded before"),
+    (err) =>
+      log.error(
+        { err: err.message },
+        loader.model
+          ? "model refresh failed; keeping the model loaded before"
+          : "model refresh failed; no model serves yet, so jobs wait",
+      ),
   );
 
   return {
