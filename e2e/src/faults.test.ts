@@ -157,7 +157,7 @@ async function expectAsClean(batchId: string, doneAtFault: number): Promise<void
     const deadline = Date.now() + 3 * Number(SETTINGS.LXTAG_JOB_LOCK_MS);
     for (
       let c = await counts();
-      c.active + c.waiting + c.delayed > 0 && Date.now() < deadline;
+      (c.active ?? 0) + (c.waiting ?? 0) + (c.delayed ?? 0) > 0 && Date.now() < deadline;
       c = await counts()
     )
       await sleep(200);

@@ -259,7 +259,7 @@ describe("training-run responses", () => {
       active: { id: "a", f1: 0.5 },
     };
     expect(trainingDecisionSchema.parse(gate)).toEqual(gate);
-    expect(trainingDecisionSchema.parse({ ...gate, active: null }).active).toBeNull();
+    expect(trainingDecisionSchema.parse({ ...gate, active: null })).toMatchObject({ active: null });
     const skip = { skipped: true, reason: "r", newPosts: 1, newLabels: 0 };
     expect(trainingDecisionSchema.parse(skip)).toEqual(skip);
     expect(trainingDecisionSchema.safeParse({ reason: "r" }).success).toBe(false);

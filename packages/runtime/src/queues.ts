@@ -1,8 +1,8 @@
-import { type ConnectionOptions, Queue, type QueueOptions, type WorkerOptions } from "bullmq";
+import { Queue, type QueueOptions, type RedisOptions, type WorkerOptions } from "bullmq";
 import type { ServiceEnv } from "./config.js";
 import { BACKOFF_TYPE, backoffStrategy, retryPolicy } from "./retry.js";
 
-export function redisConnection(url: string): ConnectionOptions {
+export function redisConnection(url: string): RedisOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
