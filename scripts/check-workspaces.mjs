@@ -2,14 +2,10 @@
 // (apps are deployed, never imported: apps -> packages; e2e and bench run apps as processes).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { workspaceDirs } from "./workspaces.mjs";
 
 const NO_TESTS = new Set(["bench"]); // benchmarks measure; they assert nothing
-const root = JSON.parse(readFileSync("package.json", "utf8"));
-const workspaces = root.workspaces.flatMap((pattern) =>
-  pattern.endsWith("/*")
-    ? readdirSync(pattern.slice(0, -2)).map((name) => join(pattern.slice(0, -2), name))
-    : [pattern],
-);
+const workspaces = workspaceDirs();
 const apps = new Set(readdirSync("apps").map((name) => `@lxtag/${name}`));
 const problems = [];
 for (const dir of workspaces) {

@@ -2,18 +2,14 @@
 // strips their types): a test that no longer matches the code it drives fails here, not at run time or never.
 // Runs after the build (workspaces see each other through their built declarations), two workspaces at a time.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { workspaceDirs } from "./workspaces.mjs";
 
-const root = JSON.parse(readFileSync("package.json", "utf8"));
-const workspaces = root.workspaces
-  .flatMap((pattern) =>
-    pattern.endsWith("/*")
-      ? readdirSync(pattern.slice(0, -2)).map((name) => join(pattern.slice(0, -2), name))
-      : [pattern],
-  )
-  .filter((dir) => existsSync(join(dir, "tsconfig.json")) && existsSync(join(dir, "src")));
+const workspaces = workspaceDirs().filter(
+  (dir) => existsSync(join(dir, "tsconfig.json")) && existsSync(join(dir, "src")),
+);
 const configs = mkdtempSync(join(tmpdir(), "lxtag-typecheck-"));
 const tsc = resolve("node_modules/typescript/bin/tsc");
 
