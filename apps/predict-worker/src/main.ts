@@ -29,7 +29,13 @@ const metricsServer = metrics.serve(
   config.LXTAG_METRICS_PORT,
   log,
   config.LXTAG_METRICS_HOST,
-  workerReadiness(() => predict.worker, "waiting for a model"),
+  workerReadiness(
+    () => predict.worker,
+    () => {
+      const refused = predict.loader.refused;
+      return refused ? `model ${refused} failed its warm-up; waiting for another` : "waiting for a model";
+    },
+  ),
 );
 
 onShutdown(log, async () => {

@@ -28,6 +28,14 @@ describe("workerReadiness", () => {
   it("says why while there is no worker yet", async () => {
     expect(await workerReadiness(() => undefined)()).toBe("starting");
     expect(await workerReadiness(() => undefined, "waiting for a model")()).toBe("waiting for a model");
+    let why = "waiting for a model";
+    const asked = workerReadiness(
+      () => undefined,
+      () => why,
+    );
+    expect(await asked()).toBe("waiting for a model");
+    why = "model m failed its warm-up";
+    expect(await asked()).toBe("model m failed its warm-up"); // asked again at each check
   });
 
   it("is ready while the worker runs on a connected Redis, and not once it pauses or closes", async () => {

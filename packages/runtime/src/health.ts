@@ -11,13 +11,17 @@ export const READINESS_TIMEOUT_MS = 2000;
 
 /**
  * Ready while `current()` gives a BullMQ worker that runs, is not paused or closing, and whose Redis connection is
- * up. `absent` says why while there is no worker yet (e.g. a feature worker waiting for its detector). Redis lost
- * makes the process not ready but still live: the worker reconnects by itself, a restart would not help.
+ * up. `absent` says why while there is no worker yet (e.g. a feature worker waiting for its detector), or is asked at
+ * each check when the reason changes. Redis lost makes the process not ready but still live: the worker reconnects
+ * by itself, a restart would not help.
  */
-export function workerReadiness(current: () => Worker | undefined, absent = "starting"): ReadinessCheck {
+export function workerReadiness(
+  current: () => Worker | undefined,
+  absent: string | (() => string) = "starting",
+): ReadinessCheck {
   return async () => {
     const worker = current();
-    if (!worker) return absent;
+    if (!worker) return typeof absent === "string" ? absent : absent();
     if (worker.closing) return "closing";
     if (!worker.isRunning()) return "not running";
     if (worker.isPaused()) return "paused";
