@@ -32,7 +32,10 @@ const check = (dir) => {
     }),
   );
   return new Promise((done) =>
-    execFile(process.execPath, [tsc, "-p", config], (err, stdout) => done({ dir, ok: !err, out: stdout })),
+    // tsc prints its errors on stdout; a tsc that could not run says why in the error alone
+    execFile(process.execPath, [tsc, "-p", config], (err, stdout) =>
+      done({ dir, ok: !err, out: stdout || err?.message || "" }),
+    ),
   );
 };
 
