@@ -3,6 +3,7 @@
 // mid-run and bring the job the dead worker held back within seconds.
 import { join } from "node:path";
 import { QUEUES } from "@lxtag/contracts";
+import { applicationName } from "@lxtag/db";
 import { createQueue } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LxtagClient } from "./client.js";
@@ -31,7 +32,19 @@ describe("predict worker crash", () => {
       await new Promise((r) => setTimeout(r, 20));
       summary = await api.batch(batchId);
     }
+    // a COMMIT the worker sent just before it died may still be running in Postgres: once its last connection is
+    // gone, its writes are all in (or rolled back), and the count can no longer move
+    const connections = async () => {
+      const name = applicationName("predict-worker", t.stack.pid("predict-worker")).slice(0, 63);
+      const { rows } = await t.db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [name],
+      );
+      return rows[0]!.n;
+    };
+    expect(await connections()).toBeGreaterThan(0);
     await t.stack.kill("predict-worker", "SIGKILL");
+    await expect.poll(connections, { timeout: 10_000, interval: 50 }).toBe(0);
     const doneAtKill = (await api.batch(batchId)).counts.done ?? 0;
     expect(doneAtKill).toBeLessThan(POSTS); // the crash really was mid-batch
     await new Promise((r) => setTimeout(r, 1000));

@@ -128,6 +128,13 @@ export class LocalStack {
       .map(([name, p]) => ({ name, code: p.exitCode, signal: p.signalCode }));
   }
 
+  /** The process id of a service started by this stack (its Postgres connections carry it). */
+  pid(name: ServiceName): number {
+    const pid = this.procs.get(name)?.pid;
+    if (pid === undefined) throw new Error(`${name} was not started`);
+    return pid;
+  }
+
   /** Kills one process (SIGKILL simulates a crash) and waits for it to be gone. */
   async kill(name: ServiceName, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const p = this.procs.get(name);

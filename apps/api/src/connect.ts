@@ -16,7 +16,7 @@ import { UploadSpool } from "./services/upload-spool.js";
 
 /** Connects the API's services (Postgres, S3, queues) from configuration. */
 export function connect(config: ApiConfig = loadConfig()): ApiDeps & { close(): Promise<void> } {
-  const db = createDb(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, { service: "api" });
   const store = new ObjectStore(storeOptions(config));
   const q = <T>(name: string) => createQueue<T>(name, config.LXTAG_REDIS_URL, config.LXTAG_QUEUE_PREFIX);
   const queues = {

@@ -17,6 +17,7 @@ import { loadServingDetector } from "./serving-detector.js";
 const config = loadConfig();
 const log = createLogger("feature-worker", config.LXTAG_LOG_LEVEL);
 const db = createDb(config.DATABASE_URL, {
+  service: "feature-worker",
   maxConnections: 4,
   onIdleError: (err) => log.warn({ err: err.message }, "idle Postgres connection lost"),
 });

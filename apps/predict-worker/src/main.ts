@@ -16,6 +16,7 @@ import { startPredictWorker } from "./predict-worker.js";
 const config = loadConfig();
 const log = createLogger("predict-worker", config.LXTAG_LOG_LEVEL);
 const db = createDb(config.DATABASE_URL, {
+  service: "predict-worker",
   maxConnections: 4,
   onIdleError: (err) => log.warn({ err: err.message }, "idle Postgres connection lost"),
 });

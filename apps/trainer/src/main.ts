@@ -9,6 +9,7 @@ import { startTrainerService, type TrainerService } from "./trainer-service.js";
 const config = loadConfig();
 const log = createLogger("trainer", config.LXTAG_LOG_LEVEL);
 const db = createDb(config.DATABASE_URL, {
+  service: "trainer",
   onIdleError: (err) => log.warn({ err: err.message }, "idle Postgres connection lost"),
 });
 const store = new ObjectStore(storeOptions(config));

@@ -1,8 +1,9 @@
-// The pool survives Postgres dropping its idle connections (what a Postgres restart does to every worker).
+// The pool survives Postgres dropping its idle connections (what a Postgres restart does to every worker), and a
+// service's connections say whose they are.
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { createDb } from "./client.js";
+import { applicationName, createDb } from "./client.js";
 
 const url = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
@@ -43,6 +44,19 @@ describe("createDb", () => {
       await terminate([before]);
       await expect.poll(() => db.pool.totalCount, { timeout: 5000 }).toBe(0); // the pool dropped it
       expect(await pid(db)).not.toBe(before);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("names a service's connections in pg_stat_activity (service, process id, host)", async () => {
+    const db = createDb(url, { service: "predict-worker", maxConnections: 1 });
+    try {
+      const { rows } = await db.pool.query<{ name: string }>(
+        "SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+      );
+      expect(rows[0]!.name).toBe(applicationName("predict-worker").slice(0, 63));
+      expect(rows[0]!.name).toMatch(new RegExp(`^lxtag predict-worker pid ${process.pid} on `));
     } finally {
       await db.close();
     }

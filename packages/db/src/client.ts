@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "./generated/client.js";
@@ -17,12 +18,30 @@ export interface DbOptions {
    * it and the next query opens a new one, so this is for logging only. @defaultValue ignored
    */
   onIdleError?: (err: Error) => void;
+  /**
+   * The lxtag service this process is (`api`, `predict-worker`, ...): its connections carry it, the host and the
+   * process id as their `application_name`, so `pg_stat_activity` tells whose each connection is.
+   * @defaultValue none
+   */
+  service?: string;
+}
+
+/** The `application_name` of a service's connections (Postgres keeps its first 63 bytes). */
+export function applicationName(service: string, pid = process.pid): string {
+  return `lxtag ${service} pid ${pid} on ${hostname()}`;
 }
 
 export function createDb(databaseUrl: string, options: DbOptions | number = {}): Db {
-  const { maxConnections = 10, onIdleError } =
-    typeof options === "number" ? { maxConnections: options } : options;
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+  const {
+    maxConnections = 10,
+    onIdleError,
+    service,
+  } = typeof options === "number" ? { maxConnections: options } : options;
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: maxConnections,
+    ...(service && { application_name: applicationName(service) }),
+  });
   // pg emits `error` on the pool when an idle client's connection fails; an EventEmitter `error` nobody listens
   // to is thrown and kills the process, so a Postgres restart would take every worker down with it. Queries in
   // flight still reject on their own (and their jobs are retried).

@@ -6,7 +6,7 @@ export {
   type EnsureKeyOptions,
 } from "./api-keys.js";
 export { Batches, type BatchSummary, DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
-export { createDb, type Db, type DbOptions } from "./client.js";
+export { applicationName, createDb, type Db, type DbOptions } from "./client.js";
 export type { TrainingRun, TrainingRunState } from "./generated/client.js";
 export { type LabelOptions, type LabelRow, Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";

@@ -4,7 +4,7 @@ import { loadConfig } from "../config.js";
 import { ApiKeyNotFoundError, KEYS_USAGE, KeysUsageError, keysCommand } from "./keys-command.js";
 
 const config = loadConfig();
-const db = createDb(config.DATABASE_URL);
+const db = createDb(config.DATABASE_URL, { service: "keys-command" });
 try {
   process.stdout.write(await keysCommand(process.argv.slice(2), repositories(db).apiKeys));
 } catch (err) {

@@ -13,7 +13,7 @@ export interface TrainerServices {
  * failure prints its message and exits non-zero (the caller, a person or a process, reads stderr). */
 export async function runCommand(command: (services: TrainerServices) => Promise<void>): Promise<void> {
   const config = loadConfig();
-  const db = createDb(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, { service: "trainer-command" });
   const store = new ObjectStore(storeOptions(config));
   try {
     await command({ config, repos: repositories(db), store });
