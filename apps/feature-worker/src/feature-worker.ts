@@ -153,7 +153,7 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
         observePost: (outcome: string, seconds: number) => postSeconds?.observe({ outcome }, seconds),
       };
       const counts = isPostRange(job)
-        ? await featurizeRange(job, featurizeDeps, ctx.job.attemptsMade)
+        ? await featurizeRange(job, featurizeDeps, ctx.job.attemptsStarted)
         : { [await featurizeOne(job, featurizeDeps)]: 1 };
       const posts = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
       ctx.log.debug({ posts, ms: Math.round(performance.now() - started) }, "featurized");

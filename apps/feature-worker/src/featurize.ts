@@ -49,12 +49,13 @@ function unusableReason(err: unknown): string | undefined {
  * the posts this attempt featurized go to prediction at once in a predict job of the attempt's own
  * (`jobIds.predictPart`), so they do not wait through the retries' backoff. The range's predict job, whose id
  * derives from the range, is added once, when the whole range is ready. Posts take `slots` one each, so a small
- * batch's one job uses all of them and many jobs never use more. `attempt`: the job's attempts made before this one.
+ * batch's one job uses all of them and many jobs never use more. `attempt`: the job's attempts started, this one
+ * included (BullMQ's `attemptsStarted`: an attempt that stalled counts too, so no two attempts share a part id).
  */
 export async function featurizeRange(
   range: PostRange,
   deps: FeaturizeDeps,
-  attempt = 0,
+  attempt = 1,
 ): Promise<RangeOutcome> {
   const posts = await deps.repos.posts.inRange(range, ["pending", "featurizing", "predicting"]);
   const outcomes: RangeOutcome = { cached: 0, detected: 0, "caption-only": 0, skipped: 0 };

@@ -189,7 +189,7 @@ describe("feature worker fetching URL images", () => {
     expect(hits.get("/flaky/range-flaky.png")).toBe(2);
     for (const post of [steady, caption, late]) expect((await h.row(post)).state).toBe("predicting");
     // the two featurized by the failed attempt were handed on before the retry began, the range after it
-    const part = await h.predict.getJob(jobIds.predictPart(range, 0));
+    const part = await h.predict.getJob(jobIds.predictPart(range, 1));
     const whole = await h.predict.getJob(jobIds.predict(range));
     expect(part?.data).toEqual(range);
     expect(whole?.data).toEqual(range);
