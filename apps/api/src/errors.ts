@@ -1,4 +1,5 @@
 import type { BatchStateName } from "@lxtag/contracts";
+import type { ModelVersionRefusedError } from "@lxtag/db";
 
 /** The API's own errors: each has a stable code and an HTTP status; the error handler turns them into responses. */
 export abstract class ApiError extends Error {
@@ -62,6 +63,16 @@ export class UploadAbandonedError extends ApiError {
       `the upload took longer than ${limitSeconds} s and its batch ${batchId} was given up as abandoned; ` +
         "nothing was kept, upload again",
     );
+  }
+}
+
+/** Activating a version a predict worker refused: it failed the worker's warm-up run, and its bundle never changes. */
+export class ModelRefusedError extends ApiError {
+  override name = "ModelRefusedError";
+  readonly statusCode = 409;
+  readonly code = "model_refused";
+  constructor(refused: ModelVersionRefusedError) {
+    super(`${refused.message}; publish a fixed bundle as a new version`, { cause: refused });
   }
 }
 

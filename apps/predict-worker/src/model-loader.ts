@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Repositories } from "@lxtag/db";
+import { applicationName, type Repositories } from "@lxtag/db";
 import { HashtagModel } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { fetchBundle, type ObjectStore } from "@lxtag/storage";
@@ -21,8 +21,8 @@ export interface ModelLoaderDeps {
   providers: string[];
   threads: number;
   /**
-   * Run on a newly loaded model before it serves (the predictor's warm-up); a model that fails it is released and
-   * not swapped in.
+   * Run on a newly loaded model before it serves (the predictor's warm-up); a model that fails it is released, not
+   * swapped in, and recorded as refused in the registry.
    */
   warmUp?: (model: HashtagModel) => Promise<void>;
 }
@@ -123,6 +123,13 @@ export class ModelLoader {
       await this.dispose({ model, leases: 0 });
       this.refusedId = version.id;
       const reason = err instanceof Error ? err.message : String(err);
+      // in the registry too, where the API shows it and refuses to activate the version again; the refusal holds
+      // in this process whether or not it is recorded
+      await this.deps.repos.models
+        .refuse(version.id, applicationName("predict-worker"), reason)
+        .catch((recordErr: Error) =>
+          this.deps.log.warn({ model: version.id, err: recordErr.message }, "could not record the refusal"),
+        );
       throw new Error(`model ${version.id} failed its warm-up run, and is not served: ${reason}`, {
         cause: err,
       });

@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobIds, type ModelManifest } from "@lxtag/contracts";
-import { createDb } from "@lxtag/db";
+import { applicationName, createDb } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { ObjectStore, publishModelBundle } from "@lxtag/storage";
 import { scratchDatabase } from "@lxtag/testkit";
@@ -126,6 +126,11 @@ describe("predict worker", () => {
 
     await h.repos.models.activate(broken.id);
     await expect.poll(() => h!.handle.loader.refused, { timeout: 20_000 }).toBe(broken.id);
+    // recorded in the registry, which then refuses to activate it again
+    const refused = (await h.repos.models.find(broken.id))!;
+    expect(refused.refusedBy).toBe(applicationName("predict-worker"));
+    expect(refused.refusedReason).toMatch(/hashtag/);
+    expect(refused.refusedAt).toBeInstanceOf(Date);
     expect(h.handle.loader.loadedIds).toEqual([a.id]);
     expect(h.handle.loader.model?.id).toBe(a.id);
     const post = await h.post("a red sunset over the ocean", { detector });

@@ -1737,6 +1737,12 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            refusal: {
+                                /** Format: date-time */
+                                at: string;
+                                by: string;
+                                reason: string;
+                            } | null;
                         }[];
                     };
                 };
@@ -1832,6 +1838,12 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            refusal: {
+                                /** Format: date-time */
+                                at: string;
+                                by: string;
+                                reason: string;
+                            } | null;
                             hashtagNames: string[];
                             dataset: {
                                 [key: string]: unknown;
@@ -1959,6 +1971,12 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            refusal: {
+                                /** Format: date-time */
+                                at: string;
+                                by: string;
+                                reason: string;
+                            } | null;
                             hashtagNames: string[];
                             dataset: {
                                 [key: string]: unknown;

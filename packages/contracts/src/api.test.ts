@@ -169,6 +169,7 @@ describe("response schemas", () => {
       metrics: { "f1@2": 0.47 },
       createdAt: created,
       activatedAt: null,
+      refusal: null,
       manifest: { big: true },
     };
     expect(z.encode(modelVersionSchema, model)).not.toHaveProperty("manifest");
@@ -187,9 +188,15 @@ describe("response schemas", () => {
       dataset: { id: "ds1", posts: 320 },
       createdAt: created,
       activatedAt: created,
+      refusal: { at: created, by: "lxtag predict-worker pid 7 on node-1", reason: "out of memory" },
     };
     const wire = z.encode(modelDetailSchema, model);
-    expect(wire).toEqual({ ...model, createdAt: created.toISOString(), activatedAt: created.toISOString() });
+    expect(wire).toEqual({
+      ...model,
+      createdAt: created.toISOString(),
+      activatedAt: created.toISOString(),
+      refusal: { ...model.refusal, at: created.toISOString() },
+    });
     expect(modelDetailSchema.safeParse({ ...wire, hashtagNames: undefined }).success).toBe(false);
   });
 

@@ -314,6 +314,12 @@ export const modelVersionSchema = z.object({
   metrics: z.record(z.string(), z.unknown()),
   createdAt: isoDateSchema,
   activatedAt: isoDateSchema.nullable(),
+  /**
+   * Set when a predict worker refused the version: it failed the worker's warm-up run (synthetic posts, before it
+   * serves), so no worker serves it and it cannot be activated again. `by`: the worker's process (its Postgres
+   * application_name). Null otherwise.
+   */
+  refusal: z.object({ at: isoDateSchema, by: z.string(), reason: z.string() }).nullable(),
 });
 export type ModelVersionEntry = z.infer<typeof modelVersionSchema>;
 

@@ -10,7 +10,7 @@ export { applicationName, createDb, type Db, type DbOptions } from "./client.js"
 export type { TrainingRun, TrainingRunState } from "./generated/client.js";
 export { type LabelOptions, type LabelRow, Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
-export { ModelVersionNotFoundError, ModelVersions } from "./model-versions.js";
+export { ModelVersionNotFoundError, ModelVersionRefusedError, ModelVersions } from "./model-versions.js";
 export {
   type NewMedia,
   type NewPost,

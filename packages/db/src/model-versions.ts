@@ -15,6 +15,20 @@ export class ModelVersionNotFoundError extends Error {
   }
 }
 
+/** A version a predict worker refused (it failed its warm-up run there): its bundle never changes, so it stays so. */
+export class ModelVersionRefusedError extends Error {
+  override name = "ModelVersionRefusedError";
+  constructor(
+    readonly id: string,
+    readonly by: string,
+    readonly reason: string,
+  ) {
+    super(
+      `model version ${id} failed its warm-up run on a predict worker (${by}), which does not serve it: ${reason}`,
+    );
+  }
+}
+
 /** The model registry: which bundles exist and which one serves. */
 export class ModelVersions {
   constructor(private readonly db: Db) {}
@@ -37,7 +51,8 @@ export class ModelVersions {
 
   /**
    * Makes one version the serving model; the previous active one is retired (activating a retired version is how
-   * to roll back). Activating the active version changes nothing; an unknown id is `ModelVersionNotFoundError`.
+   * to roll back). Activating the active version changes nothing; an unknown id is `ModelVersionNotFoundError`, a
+   * version a worker refused `ModelVersionRefusedError`.
    */
   async activate(id: string): Promise<ModelVersion> {
     return this.db.prisma.$transaction(async (tx) => {
@@ -45,8 +60,21 @@ export class ModelVersions {
       const current = await tx.modelVersion.findUnique({ where: { id } });
       if (!current) throw new ModelVersionNotFoundError(id);
       if (current.state === "active") return current;
+      if (current.refusedAt)
+        throw new ModelVersionRefusedError(id, current.refusedBy ?? "", current.refusedReason ?? "");
       await tx.modelVersion.updateMany({ where: { state: "active" }, data: { state: "retired" } });
       return tx.modelVersion.update({ where: { id }, data: { state: "active", activatedAt: new Date() } });
+    });
+  }
+
+  /**
+   * Records that the predict worker `by` refused a version (it failed its warm-up run there). The first refusal is
+   * kept: every worker that loads the version refuses it in turn, for the same reason.
+   */
+  async refuse(id: string, by: string, reason: string): Promise<void> {
+    await this.db.prisma.modelVersion.updateMany({
+      where: { id, refusedAt: null },
+      data: { refusedAt: new Date(), refusedBy: by, refusedReason: reason },
     });
   }
 

@@ -5,16 +5,17 @@ import {
   type ModelVersionEntry,
   modelManifestSchema,
 } from "@lxtag/contracts";
-import type { ApiKeyIdentity, ModelVersions } from "@lxtag/db";
+import { type ApiKeyIdentity, ModelVersionRefusedError, type ModelVersions } from "@lxtag/db";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
-import { DetectorMismatchError, NotFoundError } from "../errors.js";
+import { DetectorMismatchError, ModelRefusedError, NotFoundError } from "../errors.js";
 
 type ModelRow = NonNullable<Awaited<ReturnType<ModelVersions["find"]>>>;
 
 /** The registry as a key sees it: its metrics from the row, nothing else of the manifest. */
-const entry = ({ manifest: _m, ...m }: ModelRow): ModelVersionEntry => ({
+const entry = ({ manifest: _m, refusedAt, refusedBy, refusedReason, ...m }: ModelRow): ModelVersionEntry => ({
   ...m,
   metrics: m.metrics as ModelVersionEntry["metrics"],
+  refusal: refusedAt ? { at: refusedAt, by: refusedBy ?? "", reason: refusedReason ?? "" } : null,
 });
 
 /** One version with what its manifest says about it (the manifest was checked when the version was registered). */
@@ -40,13 +41,19 @@ export class ModelService {
 
   /**
    * Makes a version the serving model (the previous one is retired; activating an older one rolls back), once its
-   * detector is the serving detector: a model is never fed another detector's features.
+   * detector is the serving detector: a model is never fed another detector's features. A version a predict worker
+   * refused is not activated (`ModelRefusedError`).
    */
   async activate(id: string, key: ApiKeyIdentity): Promise<ModelDetail> {
     const row = await this.row(id, key);
     const serving = await this.servingDetector();
     if (row.detectorId !== serving) throw new DetectorMismatchError(id, row.detectorId, serving);
-    return detail(await this.deps.models.activate(id));
+    try {
+      return detail(await this.deps.models.activate(id));
+    } catch (err) {
+      if (err instanceof ModelVersionRefusedError) throw new ModelRefusedError(err);
+      throw err;
+    }
   }
 
   private async row(id: string, key: ApiKeyIdentity): Promise<ModelRow> {

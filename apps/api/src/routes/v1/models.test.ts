@@ -44,6 +44,7 @@ describe("/v1/models", () => {
         metrics: { "f1@2": 0.5 },
         createdAt: row.createdAt.toISOString(),
         activatedAt: null,
+        refusal: null,
       });
     });
 
@@ -76,6 +77,7 @@ describe("/v1/models", () => {
         dataset: { id: "test-dataset", posts: 2 },
         createdAt: row.createdAt.toISOString(),
         activatedAt: null,
+        refusal: null,
       });
     });
 
@@ -194,6 +196,31 @@ describe("POST /v1/models/:id/activate", () => {
       get.mockRestore();
     }
     expect(await state(id)).toBe("candidate");
+  });
+
+  it("refuses (409) a version a predict worker refused, shows the refusal, and keeps the serving version", async () => {
+    const serving = await seedModel(api);
+    await activate(serving);
+    const broken = await seedModel(api);
+    const worker = "lxtag predict-worker pid 42 on gpu-node-3";
+    const reason = "the model scores 2 hashtags, its manifest names 3";
+    await api.deps.repos.models.refuse(broken, worker, reason);
+    await api.deps.repos.models.refuse(broken, "another worker", "another reason"); // the first refusal stays
+    const res = await activate(broken);
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({
+      error: "model_refused",
+      message: `model version ${broken} failed its warm-up run on a predict worker (${worker}), which does not serve it: ${reason}; publish a fixed bundle as a new version`,
+    });
+    expect(await state(broken)).toBe("candidate");
+    expect((await api.deps.repos.models.active())?.id).toBe(serving);
+    const shown = (
+      await api.app.inject({ method: "GET", url: `/v1/models/${broken}`, headers: admin })
+    ).json();
+    expect(shown.refusal).toEqual({ at: expect.any(String), by: worker, reason });
+    expect(Date.now() - Date.parse(shown.refusal.at)).toBeLessThan(60_000);
+    const listed = (await api.app.inject({ method: "GET", url: "/v1/models", headers: admin })).json();
+    expect(listed.find((m: { id: string }) => m.id === serving).refusal).toBeNull();
   });
 
   it("answers 404 for an unknown version", async () => {
