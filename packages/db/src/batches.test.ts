@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
+import { DEGRADED, MODEL_REFUSED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
 import { createDb, type Db } from "./client.js";
 import { type Repositories, repositories } from "./index.js";
 import type { NewPost } from "./posts.js";
@@ -63,6 +63,13 @@ describe("batches and posts without a serving model", () => {
        VALUES ('m1', 'lxmert4hashtag', 'models/m1/', 'd1', 2, '{}', '{}', 'active')`,
     );
     expect(await warnings(id)).toEqual(["1 post: media-missing"]);
+
+    // a predict worker refused the active model: workers keep the one they served before, or wait
+    await repos.models.refuse("m1", "lxtag predict-worker pid 1 on node-a", "out of memory");
+    expect(await warnings(id)).toEqual([
+      "1 post: media-missing",
+      `${MODEL_REFUSED}: predict workers do not serve the active model m1 (out of memory); 2 posts left to predict go to the model each worker served before it, or wait for another version`,
+    ]);
   });
 
   it("sends a predicting post back to featurization once, flagged refeaturized", async () => {

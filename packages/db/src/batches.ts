@@ -28,6 +28,9 @@ const TERMINAL = ["done", "failed"];
  */
 export const WAITING_FOR_FIRST_MODEL = "waiting for a first model";
 
+/** How a batch's warning begins while its posts wait for an active model that predict workers refused. */
+export const MODEL_REFUSED = "active model refused";
+
 /** How a batch's warnings begin when some of its posts were predicted without their image. */
 export const DEGRADED = "degraded";
 
@@ -163,10 +166,19 @@ export class Batches {
     const warnings = [...((batch.warnings ?? []) as string[])]; // what markIngested writes
     warnings.push(...(await this.degradedWarning(batch.id)));
     const predicting = counts.predicting ?? 0;
-    if (predicting > 0 && !(await this.anyModelActive()))
-      warnings.push(
-        `${WAITING_FOR_FIRST_MODEL}: ${predicting} ${predicting === 1 ? "post waits" : "posts wait"} for prediction until one is activated`,
-      );
+    if (predicting > 0) {
+      const active = await this.activeModel();
+      const posts = `${predicting} ${predicting === 1 ? "post" : "posts"}`;
+      if (!active)
+        warnings.push(
+          `${WAITING_FOR_FIRST_MODEL}: ${posts} ${predicting === 1 ? "waits" : "wait"} for prediction until one is activated`,
+        );
+      else if (active.refused_reason !== null)
+        warnings.push(
+          `${MODEL_REFUSED}: predict workers do not serve the active model ${active.id} (${active.refused_reason}); ` +
+            `${posts} left to predict go to the model each worker served before it, or wait for another version`,
+        );
+    }
     return {
       id: batch.id,
       state: batch.state,
@@ -253,8 +265,10 @@ export class Batches {
   }
 
   /** Whether a model version serves (predict workers without one take no jobs). */
-  private async anyModelActive(): Promise<boolean> {
-    const r = await this.db.pool.query("SELECT 1 FROM model_versions WHERE state = 'active' LIMIT 1");
-    return (r.rowCount ?? 0) > 0;
+  private async activeModel(): Promise<{ id: string; refused_reason: string | null } | undefined> {
+    const r = await this.db.pool.query<{ id: string; refused_reason: string | null }>(
+      "SELECT id, refused_reason FROM model_versions WHERE state = 'active' ORDER BY activated_at DESC LIMIT 1",
+    );
+    return r.rows[0];
   }
 }

@@ -5,7 +5,13 @@ export {
   ApiKeys,
   type EnsureKeyOptions,
 } from "./api-keys.js";
-export { Batches, type BatchSummary, DEGRADED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
+export {
+  Batches,
+  type BatchSummary,
+  DEGRADED,
+  MODEL_REFUSED,
+  WAITING_FOR_FIRST_MODEL,
+} from "./batches.js";
 export { applicationName, createDb, type Db, type DbOptions } from "./client.js";
 export type { TrainingRun, TrainingRunState } from "./generated/client.js";
 export { type LabelOptions, type LabelRow, Labels } from "./labels.js";
