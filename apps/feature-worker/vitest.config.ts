@@ -1,4 +1,12 @@
 import { defineConfig } from "vitest/config";
 
 // real services and a real detector: generous timeouts; files one after another (the machine may have 2 cores)
-export default defineConfig({ test: { testTimeout: 60_000, hookTimeout: 120_000, fileParallelism: false } });
+// a poll waits up to 10 s: vitest's default (1 s) is one slow moment on a loaded machine
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    expect: { poll: { timeout: 10_000 } },
+  },
+});

@@ -73,9 +73,11 @@ export class LocalStack {
       );
     while (Date.now() < deadline) {
       const ready = await Promise.all(names.map((name) => up(this.probeUrl(name))));
-      if (ready.every(Boolean)) return;
+      // checked after the probes too: a process that died at listen (its port taken) leaves the probe to whoever
+      // holds that port
       for (const [name, p] of this.procs)
         if (p.exitCode !== null) throw new Error(`${name} exited early:\n${this.logs.join("\n")}`);
+      if (ready.every(Boolean)) return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`lxtag not ready within 60 s:\n${this.logs.join("\n")}`);

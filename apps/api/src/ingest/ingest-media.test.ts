@@ -276,7 +276,7 @@ describe("a chunk writer", () => {
     const writer = new ChunkWriter(batchId, api.deps.repos, features);
     await writer.write(chunk(0)); // its images are in S3 already
     await writer.write(chunk(32), waiting);
-    await expect.poll(jobsOfBatch).toHaveLength(1);
+    await expect.poll(jobsOfBatch, { timeout: 10_000 }).toHaveLength(1);
     writer.abandon(); // e.g. an entry further on is broken: the batch is refused
     imagesStored();
     await writer.finish();

@@ -14,7 +14,8 @@ import { useTestApi } from "../../testing/harness.js";
 const FORBIDDEN = { error: "forbidden", message: "this route needs an admin API key" };
 
 describe("/v1/models", () => {
-  const api = useTestApi();
+  // a registry of its own: other test files register and delete versions in the shared database meanwhile
+  const api = useTestApi({ scratchDatabase: true });
   let plain: { "x-api-key": string };
   let admin: { "x-api-key": string };
   let used: string; // predicted posts of the test key's batch
