@@ -182,7 +182,7 @@ describe("predictor", () => {
   it("ranks each post of a micro-batch from its own row when an unreadable RoI object is decoded before them", async () => {
     // RoI objects are decoded straight into the batch's input tensor: a failed one must neither shift nor leak
     // into the rows of the posts after it
-    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "2000" }).start();
     await h.handle.serving;
     const half = await h.post("half written", { detector });
     const ok = await h.post("a red sunset over the ocean", { detector });
@@ -212,7 +212,7 @@ describe("predictor", () => {
   }, 70_000);
 
   it("decodes an image shared by posts of one micro-batch once; each post is ranked from its own caption", async () => {
-    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "2000" }).start();
     await h.handle.serving;
     const sunset = await h.post("a red sunset over the ocean", { detector });
     const dog = await h.post("my dog at the beach", { detector });
@@ -275,10 +275,10 @@ describe("predictor", () => {
   });
 
   it("predicts a post once when its range's part job and the range's own job share a micro-batch", async () => {
-    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }).start();
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "2000" }).start();
     const post = await h.post("two jobs, one post", { detector });
     const range = h.rangeOf(post.id);
-    // added together: the worker takes both, and each hands the post to the batcher within its 500 ms wait
+    // added together: the worker takes both, and each hands the post to the batcher within its 2 s wait
     await h.predict.addBulk([
       { name: "predict", data: range, opts: { jobId: jobIds.predictPart(range, 0) } },
       { name: "predict", data: range, opts: { jobId: jobIds.predict(range) } },
@@ -322,7 +322,7 @@ describe("predictor", () => {
 
   it("retries only the post whose RoI read failed; the rest of its micro-batch is written at once", async () => {
     // S3 through a proxy that refuses one RoI object for its next 3 requests (the SDK's own attempts)
-    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "500" }, faulty.url).start();
+    h = await new PredictHarness(scratch.url, { LXTAG_MAX_WAIT_MS: "2000" }, faulty.url).start();
     await h.handle.serving;
     const ok = await h.post("a red sunset over the ocean", { detector });
     const flaky = await h.post("my dog at the beach", { detector });
