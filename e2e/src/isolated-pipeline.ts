@@ -39,7 +39,7 @@ export class IsolatedPipeline {
   /** `env`: settings for every process this pipeline starts (services and trainer commands) and for itself. */
   constructor(private readonly overrides: Record<string, string> = {}) {
     this.env = loadConfig({ ...process.env, ...overrides });
-    this.db = createDb(this.env.DATABASE_URL);
+    this.db = createDb(this.env.DATABASE_URL, { service: "e2e" });
     this.repos = repositories(this.db);
     this.store = new ObjectStore(storeOptions(this.env));
     this.stack = new LocalStack(18_000 + Math.floor(Math.random() * 2000), {

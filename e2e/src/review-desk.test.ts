@@ -150,6 +150,28 @@ describe("the review desk", () => {
     await expect.poll(() => pane.getAttribute("data-post"), { timeout: 10_000 }).toBe(first);
   }, 30_000);
 
+  it("shows an admin a model a predict worker refused, and asks before trying it again", async () => {
+    const refused = await t.publishRandomModel("desk-refused", { hashtags: 12 }); // registered, not activated
+    await t.repos.models.refuse(refused, "the model scores 12 hashtags, its manifest names 13");
+    const admin = await signedIn(t.adminKey);
+    await admin.goto(`${t.client.baseUrl}/desk/#/models`);
+    const item = admin.locator("li.model").filter({ has: admin.getByRole("heading", { name: refused }) });
+    await item.getByText(/^Refused by a predict worker \(lxtag e2e pid \d+ on /).waitFor({ timeout: 10_000 });
+    expect(await item.textContent()).toContain("its manifest names 13");
+    const asked: string[] = [];
+    admin.once("dialog", (d) => {
+      asked.push(d.message());
+      void d.dismiss(); // nothing is activated
+    });
+    await item.getByRole("button", { name: "Try again…" }).click();
+    await expect
+      .poll(() => asked)
+      .toEqual([expect.stringMatching(/^A predict worker refused model .* Try it again\?/)]);
+    expect((await t.repos.models.find(refused))?.state).toBe("candidate");
+    expect((await t.repos.models.find(refused))?.refusedAt).toBeInstanceOf(Date);
+    await admin.context().close();
+  }, 60_000);
+
   it("another key sees none of this key's batches", async () => {
     const theirs = await signedIn(t.otherKey);
     await theirs.getByText("No batches yet").waitFor();

@@ -66,13 +66,17 @@ export class UploadAbandonedError extends ApiError {
   }
 }
 
-/** Activating a version a predict worker refused: it failed the worker's warm-up run, and its bundle never changes. */
+/** Activating, without `force`, a version a predict worker refused (it failed the worker's warm-up run). */
 export class ModelRefusedError extends ApiError {
   override name = "ModelRefusedError";
   readonly statusCode = 409;
   readonly code = "model_refused";
   constructor(refused: ModelVersionRefusedError) {
-    super(`${refused.message}; publish a fixed bundle as a new version`, { cause: refused });
+    super(
+      `${refused.message}. A bundle never changes: publish a fixed one as a new version, or, if the cause has ` +
+        "passed (a memory shortage, say), activate it with force=true",
+      { cause: refused },
+    );
   }
 }
 

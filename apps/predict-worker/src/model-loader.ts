@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { applicationName, type Repositories } from "@lxtag/db";
+import type { Repositories } from "@lxtag/db";
 import { HashtagModel } from "@lxtag/inference";
 import type { Logger } from "@lxtag/runtime";
 import { fetchBundle, type ObjectStore } from "@lxtag/storage";
@@ -43,9 +43,11 @@ export class ModelLoader {
   private readonly retired = new Set<Loaded>();
   /**
    * The version that should serve but failed its warm-up: not loaded again by this process (a version's bundle
-   * never changes), until another one should serve.
+   * never changes) until another one should serve, or an activation with `force` clears its refusal.
    */
   private refusedId: string | undefined;
+  /** Whether the registry holds the refusal of `refusedId` (so that its clearing says: try it again). */
+  private refusalRecorded = false;
   private refreshing: Promise<HashtagModel | undefined> | undefined;
 
   constructor(private readonly deps: ModelLoaderDeps) {}
@@ -105,8 +107,12 @@ export class ModelLoader {
     const version = pinned ? await repos.models.find(pinned) : await repos.models.active();
     if (!version) return this.current?.model; // a pinned version deleted later: keep serving what is loaded
     if (this.current?.model.id === version.id) return this.current.model;
-    if (this.refusedId === version.id) return this.current?.model;
+    // tried again only once an activation with `force` cleared the refusal recorded (one never recorded would
+    // otherwise be tried at every registry check)
+    const cleared = this.refusalRecorded && version.refusedAt === null;
+    if (this.refusedId === version.id && !cleared) return this.current?.model;
     this.refusedId = undefined;
+    this.refusalRecorded = false;
     const dir = await fetchBundle(
       this.deps.store,
       version.bundlePrefix,
@@ -123,13 +129,15 @@ export class ModelLoader {
       await this.dispose({ model, leases: 0 });
       this.refusedId = version.id;
       const reason = err instanceof Error ? err.message : String(err);
-      // in the registry too, where the API shows it and refuses to activate the version again; the refusal holds
-      // in this process whether or not it is recorded
-      await this.deps.repos.models
-        .refuse(version.id, applicationName("predict-worker"), reason)
-        .catch((recordErr: Error) =>
+      // in the registry too, where the API shows it and activating it again takes `force`; the refusal holds in
+      // this process whether or not it is recorded
+      await this.deps.repos.models.refuse(version.id, reason).then(
+        () => {
+          this.refusalRecorded = true;
+        },
+        (recordErr: Error) =>
           this.deps.log.warn({ model: version.id, err: recordErr.message }, "could not record the refusal"),
-        );
+      );
       throw new Error(`model ${version.id} failed its warm-up run, and is not served: ${reason}`, {
         cause: err,
       });

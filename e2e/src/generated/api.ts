@@ -1737,10 +1737,11 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            /** @description a predict worker's refusal of the version (it failed the worker's warm-up run), or null */
                             refusal: {
                                 /** Format: date-time */
                                 at: string;
-                                by: string;
+                                by?: string;
                                 reason: string;
                             } | null;
                         }[];
@@ -1838,10 +1839,11 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            /** @description a predict worker's refusal of the version (it failed the worker's warm-up run), or null */
                             refusal: {
                                 /** Format: date-time */
                                 at: string;
-                                by: string;
+                                by?: string;
                                 reason: string;
                             } | null;
                             hashtagNames: string[];
@@ -1937,11 +1939,14 @@ export interface paths {
         put?: never;
         /**
          * Serve this version (admin keys only)
-         * @description The previous active version is retired; activating an older version rolls back. Refused (409) when the version's detector is not the serving detector (`detectors/current.json`): its features would differ.
+         * @description The previous active version is retired; activating an older version rolls back. Refused (409) when the version's detector is not the serving detector (`detectors/current.json`): its features would differ (`detector_mismatch`); and when a predict worker refused the version, having failed to warm it up (`model_refused`), unless `force=true`: that clears the refusal, and workers try the version anew.
          */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description `true`: activate a version a predict worker refused, clearing the refusal (workers warm it up anew) */
+                    force?: "true" | "false";
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -1971,10 +1976,11 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             activatedAt: string | null;
+                            /** @description a predict worker's refusal of the version (it failed the worker's warm-up run), or null */
                             refusal: {
                                 /** Format: date-time */
                                 at: string;
-                                by: string;
+                                by?: string;
                                 reason: string;
                             } | null;
                             hashtagNames: string[];

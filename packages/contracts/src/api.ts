@@ -315,11 +315,15 @@ export const modelVersionSchema = z.object({
   createdAt: isoDateSchema,
   activatedAt: isoDateSchema.nullable(),
   /**
-   * Set when a predict worker refused the version: it failed the worker's warm-up run (synthetic posts, before it
-   * serves), so no worker serves it and it cannot be activated again. `by`: the worker's process (its Postgres
-   * application_name). Null otherwise.
+   * Set when a predict worker refused the version: the version failed the worker's warm-up run (synthetic posts,
+   * before it serves), so that worker does not serve it. The first refusal is kept; activating the version again
+   * takes `force`, which clears it. `by` (admin keys only): the worker's process, as its Postgres
+   * `application_name`. Null otherwise.
    */
-  refusal: z.object({ at: isoDateSchema, by: z.string(), reason: z.string() }).nullable(),
+  refusal: z
+    .object({ at: isoDateSchema, by: z.string().optional(), reason: z.string() })
+    .nullable()
+    .describe("a predict worker's refusal of the version (it failed the worker's warm-up run), or null"),
 });
 export type ModelVersionEntry = z.infer<typeof modelVersionSchema>;
 
@@ -340,6 +344,18 @@ export const TRAINING_RUN_STATES = ["queued", "running", "done", "failed", "skip
 export type TrainingRunStateName = (typeof TRAINING_RUN_STATES)[number];
 
 /** Body of POST /v1/training-runs; strict, so a misspelt option is refused rather than ignored. */
+/** POST /v1/models/:id/activate: a query, so that a plain activation needs no body. */
+export const activateModelQuerySchema = z.strictObject({
+  force: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .describe(
+      "`true`: activate a version a predict worker refused, clearing the refusal (workers warm it up anew)",
+    ),
+});
+export type ActivateModelQuery = z.infer<typeof activateModelQuerySchema>;
+
 export const createTrainingRunBodySchema = z.strictObject({
   force: z
     .boolean()

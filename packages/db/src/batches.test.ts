@@ -64,11 +64,11 @@ describe("batches and posts without a serving model", () => {
     );
     expect(await warnings(id)).toEqual(["1 post: media-missing"]);
 
-    // a predict worker refused the active model: workers keep the one they served before, or wait
-    await repos.models.refuse("m1", "lxtag predict-worker pid 1 on node-a", "out of memory");
+    // a predict worker refused the active model: it keeps the one it served before, or waits
+    await repos.models.refuse("m1", "out of memory");
     expect(await warnings(id)).toEqual([
       "1 post: media-missing",
-      `${MODEL_REFUSED}: predict workers do not serve the active model m1 (out of memory); 2 posts left to predict go to the model each worker served before it, or wait for another version`,
+      `${MODEL_REFUSED}: a predict worker refused the active model m1 (out of memory); of the 2 posts left to predict, those it takes go to the model it served before, or wait for another version`,
     ]);
   });
 

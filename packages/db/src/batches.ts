@@ -28,7 +28,7 @@ const TERMINAL = ["done", "failed"];
  */
 export const WAITING_FOR_FIRST_MODEL = "waiting for a first model";
 
-/** How a batch's warning begins while its posts wait for an active model that predict workers refused. */
+/** How a batch's warning begins while it has posts to predict and a predict worker refused the active model. */
 export const MODEL_REFUSED = "active model refused";
 
 /** How a batch's warnings begin when some of its posts were predicted without their image. */
@@ -175,8 +175,8 @@ export class Batches {
         );
       else if (active.refused_reason !== null)
         warnings.push(
-          `${MODEL_REFUSED}: predict workers do not serve the active model ${active.id} (${active.refused_reason}); ` +
-            `${posts} left to predict go to the model each worker served before it, or wait for another version`,
+          `${MODEL_REFUSED}: a predict worker refused the active model ${active.id} (${active.refused_reason}); ` +
+            `of the ${posts} left to predict, those it takes go to the model it served before, or wait for another version`,
         );
     }
     return {

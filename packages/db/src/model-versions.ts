@@ -15,19 +15,21 @@ export class ModelVersionNotFoundError extends Error {
   }
 }
 
-/** A version a predict worker refused (it failed its warm-up run there): its bundle never changes, so it stays so. */
+/** Activating, without `force`, a version a predict worker refused (it failed its warm-up run there). */
 export class ModelVersionRefusedError extends Error {
   override name = "ModelVersionRefusedError";
   constructor(
     readonly id: string,
+    readonly at: Date,
     readonly by: string,
     readonly reason: string,
   ) {
-    super(
-      `model version ${id} failed its warm-up run on a predict worker (${by}), which does not serve it: ${reason}`,
-    );
+    super(`a predict worker refused model version ${id} at ${at.toISOString()}: ${reason}`);
   }
 }
+
+/** Longest refusal reason kept (an ONNX Runtime error can run to pages). */
+const MAX_REFUSAL_REASON = 1000;
 
 /** The model registry: which bundles exist and which one serves. */
 export class ModelVersions {
@@ -51,31 +53,45 @@ export class ModelVersions {
 
   /**
    * Makes one version the serving model; the previous active one is retired (activating a retired version is how
-   * to roll back). Activating the active version changes nothing; an unknown id is `ModelVersionNotFoundError`, a
-   * version a worker refused `ModelVersionRefusedError`.
+   * to roll back). Activating the active version changes nothing; an unknown id is `ModelVersionNotFoundError`. A
+   * version a predict worker refused is `ModelVersionRefusedError`, unless `force`: that clears the refusal, and
+   * workers that refused it warm it up anew (a memory shortage, say, may have passed).
    */
-  async activate(id: string): Promise<ModelVersion> {
+  async activate(id: string, { force = false }: { force?: boolean } = {}): Promise<ModelVersion> {
     return this.db.prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ACTIVATE_LOCK_ID})`;
       const current = await tx.modelVersion.findUnique({ where: { id } });
       if (!current) throw new ModelVersionNotFoundError(id);
-      if (current.state === "active") return current;
-      if (current.refusedAt)
-        throw new ModelVersionRefusedError(id, current.refusedBy ?? "", current.refusedReason ?? "");
+      if (current.refusedAt && !force)
+        throw new ModelVersionRefusedError(
+          id,
+          current.refusedAt,
+          current.refusedBy ?? "",
+          current.refusedReason ?? "",
+        );
+      const cleared = { refusedAt: null, refusedBy: null, refusedReason: null };
+      if (current.state === "active")
+        return current.refusedAt ? tx.modelVersion.update({ where: { id }, data: cleared }) : current;
       await tx.modelVersion.updateMany({ where: { state: "active" }, data: { state: "retired" } });
-      return tx.modelVersion.update({ where: { id }, data: { state: "active", activatedAt: new Date() } });
+      return tx.modelVersion.update({
+        where: { id },
+        data: { state: "active", activatedAt: new Date(), ...cleared },
+      });
     });
   }
 
   /**
-   * Records that the predict worker `by` refused a version (it failed its warm-up run there). The first refusal is
-   * kept: every worker that loads the version refuses it in turn, for the same reason.
+   * Records that this process (a predict worker) refused a version: it failed its warm-up run here. `by` is the
+   * connection's own `application_name`, as `pg_stat_activity` shows it. The first refusal is kept until an
+   * activation with `force` clears it.
    */
-  async refuse(id: string, by: string, reason: string): Promise<void> {
-    await this.db.prisma.modelVersion.updateMany({
-      where: { id, refusedAt: null },
-      data: { refusedAt: new Date(), refusedBy: by, refusedReason: reason },
-    });
+  async refuse(id: string, reason: string): Promise<void> {
+    await this.db.pool.query(
+      `UPDATE model_versions SET refused_at = now(), refused_by = current_setting('application_name'),
+         refused_reason = left($2, ${MAX_REFUSAL_REASON})
+       WHERE id = $1 AND refused_at IS NULL`,
+      [id, reason],
+    );
   }
 
   /** One version; with `apiKeyId`, only if it predicted posts of that key's batches. */

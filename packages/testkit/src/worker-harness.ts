@@ -29,6 +29,8 @@ export type PostQueue = "features" | "predict";
  * configuration's prefix (emptied and closed by `close()`), one batch with an API key of its own (deleted by
  * `close()`) and its posts, and the jobs of the queue the worker takes them from.
  */
+const workerOf: Record<PostQueue, string> = { features: "feature-worker", predict: "predict-worker" };
+
 export class WorkerHarness<C extends ServiceEnv> {
   readonly db: Db;
   readonly repos: Repositories;
@@ -46,7 +48,8 @@ export class WorkerHarness<C extends ServiceEnv> {
     readonly config: C,
     private readonly consumes: PostQueue,
   ) {
-    this.db = createDb(config.DATABASE_URL, 4);
+    // named as the worker's own connections would be, marked as a test's
+    this.db = createDb(config.DATABASE_URL, { service: `test ${workerOf[consumes]}`, maxConnections: 4 });
     this.repos = repositories(this.db);
     this.jobs = this.queue<PostRange | PostJob>(consumes);
   }

@@ -1,4 +1,5 @@
 import {
+  type ActivateModelQuery,
   CURRENT_DETECTOR_KEY,
   currentDetectorSchema,
   type ModelDetail,
@@ -11,17 +12,26 @@ import { DetectorMismatchError, ModelRefusedError, NotFoundError } from "../erro
 
 type ModelRow = NonNullable<Awaited<ReturnType<ModelVersions["find"]>>>;
 
-/** The registry as a key sees it: its metrics from the row, nothing else of the manifest. */
-const entry = ({ manifest: _m, refusedAt, refusedBy, refusedReason, ...m }: ModelRow): ModelVersionEntry => ({
-  ...m,
-  metrics: m.metrics as ModelVersionEntry["metrics"],
-  refusal: refusedAt ? { at: refusedAt, by: refusedBy ?? "", reason: refusedReason ?? "" } : null,
-});
+/**
+ * The registry as a key sees it: its metrics from the row, nothing else of the manifest; which worker refused it
+ * (a host and process id) for admin keys only.
+ */
+function entry(
+  { manifest: _m, refusedAt, refusedBy, refusedReason, ...m }: ModelRow,
+  key: ApiKeyIdentity,
+): ModelVersionEntry {
+  const refusal = refusedAt && {
+    at: refusedAt,
+    reason: refusedReason ?? "",
+    ...(key.admin && { by: refusedBy ?? "" }),
+  };
+  return { ...m, metrics: m.metrics as ModelVersionEntry["metrics"], refusal: refusal || null };
+}
 
 /** One version with what its manifest says about it (the manifest was checked when the version was registered). */
-function detail(row: ModelRow): ModelDetail {
+function detail(row: ModelRow, key: ApiKeyIdentity): ModelDetail {
   const manifest = modelManifestSchema.parse(row.manifest);
-  return { ...entry(row), hashtagNames: manifest.hashtags, dataset: manifest.dataset };
+  return { ...entry(row, key), hashtagNames: manifest.hashtags, dataset: manifest.dataset };
 }
 
 /**
@@ -32,24 +42,28 @@ export class ModelService {
   constructor(private readonly deps: { models: ModelVersions; store: ObjectStore }) {}
 
   async list(key: ApiKeyIdentity): Promise<ModelVersionEntry[]> {
-    return (await this.deps.models.list(key.admin ? undefined : key.id)).map(entry);
+    return (await this.deps.models.list(key.admin ? undefined : key.id)).map((row) => entry(row, key));
   }
 
   async find(id: string, key: ApiKeyIdentity): Promise<ModelDetail> {
-    return detail(await this.row(id, key));
+    return detail(await this.row(id, key), key);
   }
 
   /**
    * Makes a version the serving model (the previous one is retired; activating an older one rolls back), once its
    * detector is the serving detector: a model is never fed another detector's features. A version a predict worker
-   * refused is not activated (`ModelRefusedError`).
+   * refused is activated only with `force` (else `ModelRefusedError`), which clears the refusal.
    */
-  async activate(id: string, key: ApiKeyIdentity): Promise<ModelDetail> {
+  async activate(
+    id: string,
+    key: ApiKeyIdentity,
+    { force }: ActivateModelQuery = { force: false },
+  ): Promise<ModelDetail> {
     const row = await this.row(id, key);
     const serving = await this.servingDetector();
     if (row.detectorId !== serving) throw new DetectorMismatchError(id, row.detectorId, serving);
     try {
-      return detail(await this.deps.models.activate(id));
+      return detail(await this.deps.models.activate(id, { force }), key);
     } catch (err) {
       if (err instanceof ModelVersionRefusedError) throw new ModelRefusedError(err);
       throw err;

@@ -157,11 +157,16 @@ export function Models() {
     void load();
   }, []);
 
-  async function activate(id: string) {
-    if (!confirm(`Serve model ${id}? The active model is retired, and new posts are predicted by ${id}.`))
-      return;
+  async function activate(m: ModelVersion) {
+    const { id, refusal } = m;
+    const question = refusal
+      ? `A predict worker refused model ${id} (${refusal.reason}). Try it again? Workers warm it up anew, and ` +
+        "those that fail again keep serving the model they served before."
+      : `Serve model ${id}? The active model is retired, and new posts are predicted by ${id}.`;
+    if (!confirm(question)) return;
     try {
-      await api<ModelDetail>(`/v1/models/${encodeURIComponent(id)}/activate`, { method: "POST" });
+      const query = refusal ? "?force=true" : "";
+      await api<ModelDetail>(`/v1/models/${encodeURIComponent(id)}/activate${query}`, { method: "POST" });
       setMessage(`${id} is now the active model`);
       await load();
     } catch (e) {
@@ -188,12 +193,18 @@ export function Models() {
                 {when(m.createdAt)}
                 {m.activatedAt ? ` · activated ${when(m.activatedAt)}` : ""}
               </span>
-              {m.state !== "active" && (
-                <button type="button" onClick={() => void activate(m.id)}>
-                  Activate…
+              {(m.state !== "active" || m.refusal) && (
+                <button type="button" onClick={() => void activate(m)}>
+                  {m.refusal ? "Try again…" : "Activate…"}
                 </button>
               )}
             </div>
+            {m.refusal && (
+              <p class="error">
+                Refused by a predict worker{m.refusal.by ? ` (${m.refusal.by})` : ""} {when(m.refusal.at)}: it
+                failed its warm-up run ({m.refusal.reason})
+              </p>
+            )}
             <Metrics model={m} />
           </li>
         ))}

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CURRENT_DETECTOR_KEY } from "@lxtag/contracts";
+import { applicationName } from "@lxtag/db";
 import { ObjectNotFoundError } from "@lxtag/storage";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -82,6 +83,17 @@ describe("/v1/models", () => {
       });
     });
 
+    it("shows a plain key a refusal without the worker that made it (a host and process id)", async () => {
+      const refused = await seedModel(api);
+      const other = await api.newKey(); // a key of its own: the other tests' plain key sees one version
+      await seedBatch(api.deps, other.keyId, refused);
+      await api.deps.repos.models.refuse(refused, "out of memory");
+      const plainView = (await get(`/v1/models/${refused}`, { "x-api-key": other.key })).json();
+      expect(plainView.refusal).toEqual({ at: expect.any(String), reason: "out of memory" });
+      const adminView = (await get(`/v1/models/${refused}`, admin)).json();
+      expect(adminView.refusal).toEqual({ ...plainView.refusal, by: applicationName("api").slice(0, 63) });
+    });
+
     it("answers 404 for a version the key does not see, and for an unknown one; an admin key sees all", async () => {
       const hidden = await get(`/v1/models/${unused}`, plain);
       expect(hidden.statusCode).toBe(404);
@@ -128,9 +140,10 @@ describe("POST /v1/models/:id/activate", () => {
     await publishTestDetector(api.deps.store);
     admin = { "x-api-key": (await api.newKey({ admin: true })).key };
   });
-  const activate = (id: string, headers = admin) =>
-    api.app.inject({ method: "POST", url: `/v1/models/${id}/activate`, headers });
+  const activate = (id: string, headers = admin, query = "") =>
+    api.app.inject({ method: "POST", url: `/v1/models/${id}/activate${query}`, headers });
   const state = async (id: string) => (await api.deps.repos.models.find(id))!.state;
+  const get = (url: string) => api.app.inject({ method: "GET", url, headers: admin });
 
   it("serves the version, retires the previous one, and rolls back by activating the older one", async () => {
     const older = await seedModel(api);
@@ -199,29 +212,52 @@ describe("POST /v1/models/:id/activate", () => {
     expect(await state(id)).toBe("candidate");
   });
 
-  it("refuses (409) a version a predict worker refused, shows the refusal, and keeps the serving version", async () => {
+  it("refuses (409) a version a predict worker refused unless forced, shows the refusal; force clears it", async () => {
     const serving = await seedModel(api);
     await activate(serving);
     const broken = await seedModel(api);
-    const worker = "lxtag predict-worker pid 42 on gpu-node-3";
     const reason = "the model scores 2 hashtags, its manifest names 3";
-    await api.deps.repos.models.refuse(broken, worker, reason);
-    await api.deps.repos.models.refuse(broken, "another worker", "another reason"); // the first refusal stays
-    const res = await activate(broken);
-    expect(res.statusCode).toBe(409);
-    expect(res.json()).toEqual({
-      error: "model_refused",
-      message: `model version ${broken} failed its warm-up run on a predict worker (${worker}), which does not serve it: ${reason}; publish a fixed bundle as a new version`,
-    });
+    await api.deps.repos.models.refuse(broken, reason);
+    await api.deps.repos.models.refuse(broken, "another reason"); // the first refusal stays
+    const { refusedAt } = (await api.deps.repos.models.find(broken))!;
+    for (const query of ["", "?force=false"]) {
+      const res = await activate(broken, admin, query);
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toEqual({
+        error: "model_refused",
+        message: `a predict worker refused model version ${broken} at ${refusedAt!.toISOString()}: ${reason}. A bundle never changes: publish a fixed one as a new version, or, if the cause has passed (a memory shortage, say), activate it with force=true`,
+      });
+    }
     expect(await state(broken)).toBe("candidate");
     expect((await api.deps.repos.models.active())?.id).toBe(serving);
-    const shown = (
-      await api.app.inject({ method: "GET", url: `/v1/models/${broken}`, headers: admin })
-    ).json();
-    expect(shown.refusal).toEqual({ at: expect.any(String), by: worker, reason });
-    expect(Date.now() - Date.parse(shown.refusal.at)).toBeLessThan(60_000);
-    const listed = (await api.app.inject({ method: "GET", url: "/v1/models", headers: admin })).json();
-    expect(listed.find((m: { id: string }) => m.id === serving).refusal).toBeNull();
+    // an admin sees which worker refused it: the process's Postgres application_name (here the API's own pool)
+    const shown = (await get(`/v1/models/${broken}`)).json();
+    expect(shown.refusal).toEqual({
+      at: refusedAt!.toISOString(),
+      by: applicationName("api").slice(0, 63),
+      reason,
+    });
+    expect((await get("/v1/models")).json().find((m: { id: string }) => m.id === serving).refusal).toBeNull();
+
+    const forced = await activate(broken, admin, "?force=true");
+    expect(forced.statusCode).toBe(200);
+    expect(forced.json()).toMatchObject({ id: broken, state: "active", refusal: null });
+    expect(await state(serving)).toBe("retired");
+    // refused while active: activating it again is refused too, and forcing it clears the refusal in place
+    await api.deps.repos.models.refuse(broken, reason);
+    expect((await activate(broken)).statusCode).toBe(409);
+    const again = await activate(broken, admin, "?force=true");
+    expect(again.json()).toMatchObject({ id: broken, state: "active", refusal: null });
+  });
+
+  it("answers 400 for a query it does not know", async () => {
+    const id = await seedModel(api);
+    for (const query of ["?force=yes", "?forced=true"]) {
+      const res = await activate(id, admin, query);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toBe("bad_request");
+    }
+    expect(await state(id)).toBe("candidate");
   });
 
   it("answers 404 for an unknown version", async () => {

@@ -1,4 +1,4 @@
-import { modelDetailSchema, modelVersionSchema } from "@lxtag/contracts";
+import { activateModelQuerySchema, modelDetailSchema, modelVersionSchema } from "@lxtag/contracts";
 import { z } from "zod";
 import { adminOnly } from "../../http/auth.js";
 import { errorResponses } from "../../http/responses.js";
@@ -50,11 +50,14 @@ export const modelRoutes: ApiPlugin<{ models: ModelService }> = async (app, { mo
         summary: "Serve this version (admin keys only)",
         description:
           "The previous active version is retired; activating an older version rolls back. Refused (409) when the " +
-          "version's detector is not the serving detector (`detectors/current.json`): its features would differ.",
+          "version's detector is not the serving detector (`detectors/current.json`): its features would differ " +
+          "(`detector_mismatch`); and when a predict worker refused the version, having failed to warm it up " +
+          "(`model_refused`), unless `force=true`: that clears the refusal, and workers try the version anew.",
         params,
+        querystring: activateModelQuerySchema,
         response: { 200: modelDetailSchema, ...errorResponses(400, 404, 409) },
       },
     },
-    async (req) => models.activate(req.params.id, req.apiKey),
+    async (req) => models.activate(req.params.id, req.apiKey, req.query),
   );
 };
