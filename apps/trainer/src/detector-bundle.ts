@@ -64,11 +64,11 @@ export async function ensureDetector(
 ): Promise<EnsuredDetector> {
   const serving = await currentDetector(store, config.LXTAG_CACHE_DIR, log);
   if (serving) return serving;
-  let lock = await SessionLock.tryAcquire(config.DATABASE_URL, PROVISION_LOCK_ID);
+  let lock = await SessionLock.tryAcquire(config.DATABASE_URL, PROVISION_LOCK_ID, "detector-provision");
   if (!lock) log("another process is provisioning the detector; waiting for it");
   while (!lock) {
     await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
-    lock = await SessionLock.tryAcquire(config.DATABASE_URL, PROVISION_LOCK_ID);
+    lock = await SessionLock.tryAcquire(config.DATABASE_URL, PROVISION_LOCK_ID, "detector-provision");
   }
   try {
     // what another provisioner published while this one waited (or before it took the lock)

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
+import { applicationName } from "./client.js";
 
 // Prisma Migrate's own bookkeeping table, so `prisma migrate deploy` agrees with what this migrator applied.
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -28,7 +29,10 @@ export class MigrationError extends Error {
 
 /** Applies `prisma/migrations/<timestamp>_<name>/migration.sql` in order, each once, each in a transaction. */
 export async function migrate(databaseUrl: string, migrationsDir: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: applicationName("migrate"),
+  });
   await client.connect();
   const applied: string[] = [];
   try {

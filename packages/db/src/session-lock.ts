@@ -1,4 +1,5 @@
 import pg from "pg";
+import { applicationName } from "./client.js";
 
 /**
  * A Postgres session advisory lock held on a connection of its own for as long as the holder needs it (minutes
@@ -22,10 +23,17 @@ export class SessionLock {
     });
   }
 
-  /** Takes the lock if no session holds it; null when one does. */
-  static async tryAcquire(databaseUrl: string, key: number): Promise<SessionLock | null> {
+  /**
+   * Takes the lock if no session holds it; null when one does. `name` says what it guards: its connection is
+   * `lxtag <name> lock pid <pid> on <host>` in `pg_stat_activity`, so a holder can be found.
+   */
+  static async tryAcquire(databaseUrl: string, key: number, name: string): Promise<SessionLock | null> {
     // keepAlive: the connection sits idle while the holder works; without it a NAT or proxy may drop it silently
-    const client = new pg.Client({ connectionString: databaseUrl, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      keepAlive: true,
+      application_name: applicationName(`${name} lock`),
+    });
     client.on("error", () => {}); // until the lock's own listener takes over
     await client.connect();
     try {

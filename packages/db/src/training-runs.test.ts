@@ -2,8 +2,9 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "./client.js";
+import { applicationName, createDb, type Db } from "./client.js";
 import { scratchDatabase } from "./scratch-database.js";
 import { SessionLock } from "./session-lock.js";
 import { TRAINING_LOG_TAIL_LINES, TrainingRuns } from "./training-runs.js";
@@ -70,11 +71,20 @@ describe("training runs", () => {
 
 describe("SessionLock", () => {
   it("is held by one session at a time and released by release()", async () => {
-    const a = await SessionLock.tryAcquire(serverUrl, KEY);
+    const a = await SessionLock.tryAcquire(serverUrl, KEY, "test");
     expect(a).not.toBeNull();
-    expect(await SessionLock.tryAcquire(serverUrl, KEY)).toBeNull();
+    // its connection says what it is, so a holder can be found in pg_stat_activity
+    const holder = new pg.Client({ connectionString: serverUrl });
+    await holder.connect();
+    const { rows } = await holder.query(
+      "SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted",
+      [KEY],
+    );
+    await holder.end();
+    expect(rows).toEqual([{ name: applicationName("test lock").slice(0, 63) }]);
+    expect(await SessionLock.tryAcquire(serverUrl, KEY, "test")).toBeNull();
     await a!.release();
-    const b = await SessionLock.tryAcquire(serverUrl, KEY);
+    const b = await SessionLock.tryAcquire(serverUrl, KEY, "test");
     expect(b).not.toBeNull();
     await b!.release();
   });
@@ -82,7 +92,7 @@ describe("SessionLock", () => {
   it("is released when its holder's process is killed", async () => {
     // a holder that never releases: SIGKILL leaves it no chance to
     const script = `import { SessionLock } from ${JSON.stringify(`${root}packages/db/dist/session-lock.js`)};
-      const lock = await SessionLock.tryAcquire(${JSON.stringify(serverUrl)}, ${KEY + 1});
+      const lock = await SessionLock.tryAcquire(${JSON.stringify(serverUrl)}, ${KEY + 1}, "test-holder");
       console.log(lock ? "locked" : "refused");
       setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script]);
@@ -91,13 +101,13 @@ describe("SessionLock", () => {
       child.once("exit", (code) => reject(new Error(`holder exited with ${code}`)));
     });
     expect(first).toBe("locked");
-    expect(await SessionLock.tryAcquire(serverUrl, KEY + 1)).toBeNull();
+    expect(await SessionLock.tryAcquire(serverUrl, KEY + 1, "test")).toBeNull();
     child.kill("SIGKILL");
     await new Promise((resolve) => child.once("exit", resolve));
     // Postgres ends the backend when it reads the closed socket: at once, but not synchronously with the kill
     let lock: SessionLock | null = null;
     for (let i = 0; i < 50 && !lock; i++) {
-      lock = await SessionLock.tryAcquire(serverUrl, KEY + 1);
+      lock = await SessionLock.tryAcquire(serverUrl, KEY + 1, "test");
       if (!lock) await new Promise((r) => setTimeout(r, 100));
     }
     expect(lock).not.toBeNull();

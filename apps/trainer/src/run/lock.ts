@@ -17,7 +17,7 @@ export class TrainingRunInProgressError extends Error {
  * Throws {@link TrainingRunInProgressError} when another run holds it.
  */
 export async function acquireRunLock(databaseUrl: string): Promise<SessionLock> {
-  const lock = await SessionLock.tryAcquire(databaseUrl, TRAINING_RUN_LOCK_ID);
+  const lock = await SessionLock.tryAcquire(databaseUrl, TRAINING_RUN_LOCK_ID, "training-run");
   if (!lock) throw new TrainingRunInProgressError();
   return lock;
 }
