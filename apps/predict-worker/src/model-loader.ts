@@ -46,8 +46,12 @@ export class ModelLoader {
    * never changes) until another one should serve, or an activation with `force` clears its refusal.
    */
   private refusedId: string | undefined;
-  /** Whether the registry holds the refusal of `refusedId` (so that its clearing says: try it again). */
-  private refusalRecorded = false;
+  /**
+   * When the registry's refusal of `refusedId` was made, as `refuse` answered (this worker's or another's): a
+   * registry showing none, or a later one, means an activation with `force` cleared it since. Undefined when the
+   * refusal could not be recorded: then the version is not tried again by this process.
+   */
+  private refusalAt: Date | undefined;
   private refreshing: Promise<HashtagModel | undefined> | undefined;
 
   constructor(private readonly deps: ModelLoaderDeps) {}
@@ -107,12 +111,12 @@ export class ModelLoader {
     const version = pinned ? await repos.models.find(pinned) : await repos.models.active();
     if (!version) return this.current?.model; // a pinned version deleted later: keep serving what is loaded
     if (this.current?.model.id === version.id) return this.current.model;
-    // tried again only once an activation with `force` cleared the refusal recorded (one never recorded would
-    // otherwise be tried at every registry check)
-    const cleared = this.refusalRecorded && version.refusedAt === null;
+    // tried again once per activation with `force`, which clears the refusal; a worker that refused the version
+    // again since (it checked the registry first) leaves a later refusal, which counts as cleared too
+    const cleared = this.refusalAt !== undefined && version.refusedAt?.getTime() !== this.refusalAt.getTime();
     if (this.refusedId === version.id && !cleared) return this.current?.model;
     this.refusedId = undefined;
-    this.refusalRecorded = false;
+    this.refusalAt = undefined;
     const dir = await fetchBundle(
       this.deps.store,
       version.bundlePrefix,
@@ -132,8 +136,8 @@ export class ModelLoader {
       // in the registry too, where the API shows it and activating it again takes `force`; the refusal holds in
       // this process whether or not it is recorded
       await this.deps.repos.models.refuse(version.id, reason).then(
-        () => {
-          this.refusalRecorded = true;
+        (at) => {
+          this.refusalAt = at ?? undefined;
         },
         (recordErr: Error) =>
           this.deps.log.warn({ model: version.id, err: recordErr.message }, "could not record the refusal"),

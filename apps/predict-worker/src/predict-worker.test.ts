@@ -9,7 +9,7 @@ import { applicationName, createDb } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { ObjectStore, publishModelBundle } from "@lxtag/storage";
 import { scratchDatabase } from "@lxtag/testkit";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ONE_POST, PredictHarness } from "./testing/fixtures.js";
 import { publishModelPair, registerModel } from "./testing/models.js";
 
@@ -142,13 +142,27 @@ describe("predict worker", () => {
     await h.enqueue(post.id);
     expect((await h.settled(post.id)).returnvalue).toEqual(ONE_POST.done);
     expect(new Set((await h.predictions(post.id)).map((r) => r.model))).toEqual(new Set([a.id]));
-    // a forced activation clears the refusal: the worker tries the version again (and refuses it again)
+    const warmUps = vi.spyOn(h.handle.predictor, "warmUp");
     await sleep(300); // a few registry checks: a refusal in force is not retried
+    expect(warmUps).not.toHaveBeenCalled();
     expect(h.handle.loader.refused).toBe(broken.id);
+    // a forced activation clears the refusal: the worker tries the version again, once, and refuses it again
     await h.repos.models.activate(broken.id, { force: true });
-    await expect
-      .poll(async () => (await h!.repos.models.find(broken.id))!.refusedAt, { timeout: 20_000 })
-      .toBeInstanceOf(Date);
+    await expect.poll(() => warmUps.mock.calls.length, { timeout: 20_000 }).toBe(1);
+    await expect.poll(async () => (await h!.repos.models.find(broken.id))!.refusedAt).toBeInstanceOf(Date);
+    await sleep(300);
+    expect(warmUps).toHaveBeenCalledTimes(1);
+    // forced again, and another worker refused it again before this one looked: a later refusal than the one this
+    // worker knows, so it tries once more
+    await h.db.pool.query(
+      `UPDATE model_versions SET refused_at = refused_at + interval '1 second', refused_by = 'another worker',
+         refused_reason = 'out of memory' WHERE id = $1`,
+      [broken.id],
+    );
+    await expect.poll(() => warmUps.mock.calls.length, { timeout: 20_000 }).toBe(2);
+    await sleep(300);
+    expect(warmUps).toHaveBeenCalledTimes(2);
+    expect((await h.repos.models.find(broken.id))!.refusedBy).toBe("another worker"); // the first refusal stays
     expect(h.handle.loader.model?.id).toBe(a.id);
     await registerModel(h.repos, b);
     await h.repos.models.activate(b.id); // another version: it is tried, and serves

@@ -317,11 +317,11 @@ export const modelVersionSchema = z.object({
   /**
    * Set when a predict worker refused the version: the version failed the worker's warm-up run (synthetic posts,
    * before it serves), so that worker does not serve it. The first refusal is kept; activating the version again
-   * takes `force`, which clears it. `by` (admin keys only): the worker's process, as its Postgres
-   * `application_name`. Null otherwise.
+   * takes `force`, which clears it. For admin keys only, `by`: the worker's process, as its Postgres
+   * `application_name`, and `reason`: its error (which may name the worker's paths). Null otherwise.
    */
   refusal: z
-    .object({ at: isoDateSchema, by: z.string().optional(), reason: z.string() })
+    .object({ at: isoDateSchema, by: z.string().optional(), reason: z.string().optional() })
     .nullable()
     .describe("a predict worker's refusal of the version (it failed the worker's warm-up run), or null"),
 });

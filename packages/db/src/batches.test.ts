@@ -68,7 +68,7 @@ describe("batches and posts without a serving model", () => {
     await repos.models.refuse("m1", "out of memory");
     expect(await warnings(id)).toEqual([
       "1 post: media-missing",
-      `${MODEL_REFUSED}: a predict worker refused the active model m1 (out of memory); of the 2 posts left to predict, those it takes go to the model it served before, or wait for another version`,
+      `${MODEL_REFUSED}: a predict worker refused the active model m1 (it failed its warm-up run); of the 2 posts left to predict, those it takes go to the model it served before, or wait for another version`,
     ]);
   });
 

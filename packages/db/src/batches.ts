@@ -173,9 +173,10 @@ export class Batches {
         warnings.push(
           `${WAITING_FOR_FIRST_MODEL}: ${posts} ${predicting === 1 ? "waits" : "wait"} for prediction until one is activated`,
         );
-      else if (active.refused_reason !== null)
+      else if (active.refused)
+        // the worker's error stays in the registry, for admin keys: it may name the worker's paths
         warnings.push(
-          `${MODEL_REFUSED}: a predict worker refused the active model ${active.id} (${active.refused_reason}); ` +
+          `${MODEL_REFUSED}: a predict worker refused the active model ${active.id} (it failed its warm-up run); ` +
             `of the ${posts} left to predict, those it takes go to the model it served before, or wait for another version`,
         );
     }
@@ -265,9 +266,10 @@ export class Batches {
   }
 
   /** Whether a model version serves (predict workers without one take no jobs). */
-  private async activeModel(): Promise<{ id: string; refused_reason: string | null } | undefined> {
-    const r = await this.db.pool.query<{ id: string; refused_reason: string | null }>(
-      "SELECT id, refused_reason FROM model_versions WHERE state = 'active' ORDER BY activated_at DESC LIMIT 1",
+  private async activeModel(): Promise<{ id: string; refused: boolean } | undefined> {
+    const r = await this.db.pool.query<{ id: string; refused: boolean }>(
+      `SELECT id, refused_at IS NOT NULL AS refused FROM model_versions WHERE state = 'active'
+       ORDER BY activated_at DESC LIMIT 1`,
     );
     return r.rows[0];
   }

@@ -83,15 +83,21 @@ export class ModelVersions {
   /**
    * Records that this process (a predict worker) refused a version: it failed its warm-up run here. `by` is the
    * connection's own `application_name`, as `pg_stat_activity` shows it. The first refusal is kept until an
-   * activation with `force` clears it.
+   * activation with `force` clears it. Resolves with the time of the refusal the registry holds (this one or an
+   * earlier one), null for an unknown version: a worker tries the version again once that changes.
    */
-  async refuse(id: string, reason: string): Promise<void> {
-    await this.db.pool.query(
-      `UPDATE model_versions SET refused_at = now(), refused_by = current_setting('application_name'),
-         refused_reason = left($2, ${MAX_REFUSAL_REASON})
-       WHERE id = $1 AND refused_at IS NULL`,
+  async refuse(id: string, reason: string): Promise<Date | null> {
+    const { rows } = await this.db.pool.query<{ refused_at: Date }>(
+      `WITH refused AS (
+         UPDATE model_versions SET refused_at = now(), refused_by = current_setting('application_name'),
+           refused_reason = left($2, ${MAX_REFUSAL_REASON})
+         WHERE id = $1 AND refused_at IS NULL RETURNING refused_at
+       )
+       SELECT refused_at FROM refused
+       UNION ALL SELECT refused_at FROM model_versions WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM refused)`,
       [id, reason],
     );
+    return rows[0]?.refused_at ?? null;
   }
 
   /** One version; with `apiKeyId`, only if it predicted posts of that key's batches. */

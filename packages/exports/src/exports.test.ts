@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -276,17 +276,27 @@ describe("readExport over zip parts", () => {
     const tree = await ZipTree.open([
       await zipFile({ ...junk, "content/posts_1.json": JSON.stringify([post("a", uri)]), [uri]: "jpeg" }),
     ]);
-    // every read of an entry's bytes starts at its local header (a stream, or a small entry read in one piece)
-    const opened = vi.spyOn(yauzl.ZipFile.prototype, "readLocalFileHeader");
+    // an entry's bytes are read through the tree's `stream` (inflated as it goes) or `read` (whole); a streamed read
+    // opens yauzl's read stream, and a whole one of a small entry reads the part itself
+    const streamed = vi.spyOn(yauzl.ZipFile.prototype, "openReadStream");
+    const handle = await open(tmpdir()); // fs/promises keeps the FileHandle class to itself
+    const fileHandles = Object.getPrototypeOf(handle) as FileHandle;
+    await handle.close();
+    const reads = vi.spyOn(fileHandles, "read");
     try {
       const { posts } = await postsOf(tree);
       expect(posts.map((p) => p.mediaUris)).toEqual([[uri]]);
+      // the posts file (counted, then read), and none of the junk entries
+      const names = streamed.mock.calls.map(([entry]) => (entry as yauzl.Entry).fileName);
+      expect(names).toEqual(["content/posts_1.json", "content/posts_1.json"]);
+      expect(reads).not.toHaveBeenCalled();
+      // the one referenced medium: its local header, then its bytes
       expect((await tree.read(tree.resolve(uri)!)).toString()).toBe("jpeg");
-      // the posts file (counted, then read) and the one referenced medium; none of the junk entries
-      const names = opened.mock.calls.map(([entry]) => (entry as yauzl.Entry).fileName);
-      expect(names).toEqual(["content/posts_1.json", "content/posts_1.json", uri]);
+      expect(reads).toHaveBeenCalledTimes(2);
+      expect(streamed).toHaveBeenCalledTimes(2);
     } finally {
-      opened.mockRestore();
+      streamed.mockRestore();
+      reads.mockRestore();
       tree.close();
     }
   });
@@ -356,6 +366,27 @@ describe("readExport over zip parts", () => {
     expect(await tree.read("media/a.jpg", 100)).toHaveLength(100);
     tree.close();
   });
+  it("reads a small entry whole from whichever part holds it; after close, a read fails and touches no file", async () => {
+    const photo = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 31) % 253));
+    const tree = await ZipTree.open([
+      await zipFile({ "content/posts_1.json": "[]", "media/a.jpg": "first part" }),
+      await zipFile({ "media/b.jpg": photo }),
+    ]);
+    expect((await tree.read("media/b.jpg")).equals(photo)).toBe(true);
+    expect((await tree.read("media/a.jpg")).toString()).toBe("first part");
+    tree.close();
+    // a descriptor the tree used may be another file's by now: a late read (an ingest given up with reads queued)
+    // must fail on its own, never read or close that file
+    const other = await open(await zipFile({ "x.txt": "someone else's" }), "r");
+    try {
+      await expect(tree.read("media/b.jpg")).rejects.toThrow("the archive is closed");
+      await expect(tree.stream("media/b.jpg").next()).rejects.toThrow("the archive is closed");
+      expect((await other.stat()).size).toBeGreaterThan(0); // still open
+    } finally {
+      await other.close();
+    }
+  });
+
   it("reads a small entry whole as it streams it, stored or deflated; a corrupt one is truncated-zip either way", async () => {
     const noise = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251));
     const text = Buffer.from("a caption, ".repeat(5000));

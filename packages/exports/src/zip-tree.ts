@@ -30,9 +30,9 @@ const inflate = promisify(inflateRaw);
  */
 const ONE_PIECE_MAX_BYTES = 16 * 2 ** 20;
 /**
- * Up to this size an entry is inflated on the event loop, beyond it on libuv's thread pool. Node's asynchronous
- * one-call inflate builds a zlib stream per call: for 2,000 photos of 50 kB it cost 260-300 ms of CPU against 93 ms
- * inflated synchronously, about 45 µs each (a photo that really compresses, about 150 µs) on the event loop.
+ * Up to this size (compressed and inflated) an entry is inflated on the event loop, beyond it on libuv's thread
+ * pool. Node's asynchronous one-call inflate builds a zlib stream per call: for 2,000 barely compressible photos of
+ * 50 kB it cost 260-300 ms of CPU against 93 ms inflated synchronously, about 45 µs each on the event loop.
  */
 const INFLATE_ON_LOOP_MAX_BYTES = 2 ** 20;
 const STORED = 0;
@@ -52,6 +52,18 @@ interface Located {
 
 /** A zip's first local file header signature ("PK\x03\x04"); an empty archive starts with its end record. */
 const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+/** A local file header's fixed part; the entry's name and extra field follow it, then its data. */
+const LOCAL_HEADER_BYTES = 30;
+
+/** Fills `buffer` from `position`: a read may return fewer bytes than asked (a network file system) short of EOF. */
+async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<Buffer> {
+  for (let done = 0; done < buffer.length; ) {
+    const { bytesRead } = await file.read(buffer, done, buffer.length - done, position + done);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += bytesRead;
+  }
+  return buffer;
+}
 
 /** Whether the file starts as a zip does: then a missing end record means it was cut short, not that it is no zip. */
 async function startsAsZip(path: string): Promise<boolean> {
@@ -82,8 +94,9 @@ export class ZipTree {
   private readonly byPath = new Map<string, Located>();
   private readonly byBase = new Map<string, string[]>();
 
-  /** Each part's file, for reading a small entry's bytes in one call (see `readInOnePiece`). */
-  private readonly files: FileHandle[] = [];
+  /** Each part's file and its length, for reading a small entry's bytes in one call (see `readInOnePiece`). */
+  private readonly files: { handle: FileHandle; bytes: number }[] = [];
+  private closed = false;
 
   private constructor(
     private readonly zips: yauzl.ZipFile[],
@@ -119,7 +132,9 @@ export class ZipTree {
           throw new ExportError("truncated-zip", `part ${part + 1} cannot be read: ${msg}`);
         }
         zips.push(zip);
-        tree.files.push(await open(path, "r"));
+        const handle = await open(path, "r");
+        tree.files.push({ handle, bytes: 0 });
+        tree.files[part]!.bytes = (await handle.stat()).size;
         await new Promise<void>((resolve, reject) => {
           zip.on("entry", (entry: yauzl.Entry) => {
             const name = entry.fileName;
@@ -190,6 +205,7 @@ export class ZipTree {
 
   /** An entry read whole into memory (a medium, a posts file that must be parsed whole); the limits of `stream`. */
   async read(path: string, maxBytes = this.limits.maxEntryBytes): Promise<Buffer> {
+    if (this.closed) throw new Error(`cannot read ${path}: the archive is closed`);
     const loc = this.byPath.get(path);
     if (loc && fitsOnePiece(loc.entry, maxBytes)) return this.readInOnePiece(path, loc);
     const chunks: Buffer[] = [];
@@ -198,29 +214,44 @@ export class ZipTree {
   }
 
   /**
-   * `read` of a small entry: its compressed bytes in one read (after its local header's, for where they start),
-   * inflated in one call off the event loop, never past its declared size (which the caller reserved memory for).
-   * Through yauzl's read stream an entry took several reads and stream callbacks: reading an export's photos cost
-   * the event loop about twice the CPU.
+   * `read` of a small entry: its local header (for where its bytes start), then its compressed bytes in one read,
+   * both from the tree's own handle on the part, inflated in one call and never past its declared size (which the
+   * caller reserved memory for). Through yauzl's read stream an entry took several reads and stream callbacks:
+   * reading an export's photos cost about three times the CPU.
    */
-  private async readInOnePiece(path: string, { zip, entry, part }: Located): Promise<Buffer> {
+  private async readInOnePiece(path: string, { entry, part }: Located): Promise<Buffer> {
     const truncated = (err: unknown) =>
       new ExportError("truncated-zip", `entry ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    const file = this.files[part]!;
     let data = Buffer.allocUnsafe(entry.compressedSize);
     try {
-      const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
-      const { bytesRead } = await this.files[part]!.read(data, 0, data.length, fileDataStart);
-      if (bytesRead !== data.length) throw new Error("unexpected EOF");
+      const header = await readFully(
+        file.handle,
+        Buffer.alloc(LOCAL_HEADER_BYTES),
+        entry.relativeOffsetOfLocalHeader,
+      );
+      if (!header.subarray(0, 4).equals(LOCAL_HEADER)) throw new Error("invalid local file header signature");
+      const start =
+        entry.relativeOffsetOfLocalHeader +
+        LOCAL_HEADER_BYTES +
+        header.readUInt16LE(26) +
+        header.readUInt16LE(28);
+      if (start + entry.compressedSize > file.bytes)
+        throw new Error(
+          `its data overflows the part (${start} + ${entry.compressedSize} > ${file.bytes} bytes)`,
+        );
+      await readFully(file.handle, data, start);
     } catch (err) {
       throw truncated(err);
     }
     if (entry.compressionMethod === DEFLATED)
       try {
         const options = { maxOutputLength: entry.uncompressedSize + 1 };
-        data =
-          entry.uncompressedSize <= INFLATE_ON_LOOP_MAX_BYTES
-            ? inflateRawSync(data, options)
-            : await inflate(data, options);
+        // bounded both ways: empty deflate blocks make input that inflates to nothing, and still takes time
+        const small =
+          entry.uncompressedSize <= INFLATE_ON_LOOP_MAX_BYTES &&
+          entry.compressedSize <= INFLATE_ON_LOOP_MAX_BYTES;
+        data = small ? inflateRawSync(data, options) : await inflate(data, options);
       } catch (err) {
         // as a streamed entry fails on its byte count (the declared size is within maxBytes)
         if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
@@ -238,6 +269,7 @@ export class ZipTree {
    * `zip-bomb`; an entry that cannot be inflated is `truncated-zip`. Stopping early closes the entry's stream.
    */
   async *stream(path: string, maxBytes = this.limits.maxEntryBytes): AsyncGenerator<Buffer> {
+    if (this.closed) throw new Error(`cannot read ${path}: the archive is closed`);
     const loc = this.byPath.get(path);
     if (!loc) throw new Error(`no entry ${path}`);
     if (loc.entry.uncompressedSize > maxBytes)
@@ -273,8 +305,10 @@ export class ZipTree {
     }
   }
 
+  /** Closes the parts: a read started later fails (an ingest given up may still have reads queued). */
   close(): void {
+    this.closed = true;
     for (const z of this.zips) z.close();
-    for (const f of this.files) void f.close().catch(() => {});
+    for (const f of this.files) void f.handle.close().catch(() => {});
   }
 }

@@ -14,7 +14,7 @@ type ModelRow = NonNullable<Awaited<ReturnType<ModelVersions["find"]>>>;
 
 /**
  * The registry as a key sees it: its metrics from the row, nothing else of the manifest; which worker refused it
- * (a host and process id) for admin keys only.
+ * and why (a host, a process id, an error that may name paths) for admin keys only.
  */
 function entry(
   { manifest: _m, refusedAt, refusedBy, refusedReason, ...m }: ModelRow,
@@ -22,8 +22,7 @@ function entry(
 ): ModelVersionEntry {
   const refusal = refusedAt && {
     at: refusedAt,
-    reason: refusedReason ?? "",
-    ...(key.admin && { by: refusedBy ?? "" }),
+    ...(key.admin && { by: refusedBy ?? "", reason: refusedReason ?? "" }),
   };
   return { ...m, metrics: m.metrics as ModelVersionEntry["metrics"], refusal: refusal || null };
 }

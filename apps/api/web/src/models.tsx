@@ -159,9 +159,10 @@ export function Models() {
 
   async function activate(m: ModelVersion) {
     const { id, refusal } = m;
+    const serve = m.state === "active" ? "" : ` It becomes the active model: the one active now is retired.`;
     const question = refusal
-      ? `A predict worker refused model ${id} (${refusal.reason}). Try it again? Workers warm it up anew, and ` +
-        "those that fail again keep serving the model they served before."
+      ? `A predict worker refused model ${id} (${refusal.reason ?? "it failed its warm-up run"}). Try it again?${serve} ` +
+        "Workers warm it up anew, and those that fail again keep serving the model they served before."
       : `Serve model ${id}? The active model is retired, and new posts are predicted by ${id}.`;
     if (!confirm(question)) return;
     try {
@@ -202,7 +203,7 @@ export function Models() {
             {m.refusal && (
               <p class="error">
                 Refused by a predict worker{m.refusal.by ? ` (${m.refusal.by})` : ""} {when(m.refusal.at)}: it
-                failed its warm-up run ({m.refusal.reason})
+                failed its warm-up run{m.refusal.reason ? ` (${m.refusal.reason})` : ""}
               </p>
             )}
             <Metrics model={m} />
