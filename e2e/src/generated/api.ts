@@ -1742,7 +1742,7 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 by?: string;
-                                reason: string;
+                                reason?: string;
                             } | null;
                         }[];
                     };
@@ -1844,7 +1844,7 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 by?: string;
-                                reason: string;
+                                reason?: string;
                             } | null;
                             hashtagNames: string[];
                             dataset: {
@@ -1981,7 +1981,7 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 by?: string;
-                                reason: string;
+                                reason?: string;
                             } | null;
                             hashtagNames: string[];
                             dataset: {
