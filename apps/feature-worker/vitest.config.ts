@@ -1,12 +1,4 @@
+import { realServicesTestConfig } from "@lxtag/testkit/vitest-config";
 import { defineConfig } from "vitest/config";
 
-// real services and a real detector: generous timeouts; files one after another (the machine may have 2 cores)
-// a poll waits up to 10 s: vitest's default (1 s) is one slow moment on a loaded machine
-export default defineConfig({
-  test: {
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    fileParallelism: false,
-    expect: { poll: { timeout: 10_000 } },
-  },
-});
+export default defineConfig(realServicesTestConfig({ hookTimeoutMs: 120_000 }));

@@ -1,11 +1,4 @@
+import { realServicesTestConfig } from "@lxtag/testkit/vitest-config";
 import { defineConfig } from "vitest/config";
 
-// a poll waits up to 10 s: vitest's default (1 s) is one slow moment on a loaded machine
-export default defineConfig({
-  test: {
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
-    fileParallelism: false,
-    expect: { poll: { timeout: 10_000 } },
-  },
-});
+export default defineConfig(realServicesTestConfig({ hookTimeoutMs: 180_000 }));
