@@ -35,7 +35,7 @@ describe("predict worker crash", () => {
     // a COMMIT the worker sent just before it died may still be running in Postgres: once its last connection is
     // gone, its writes are all in (or rolled back), and the count can no longer move
     const connections = async () => {
-      const name = applicationName("predict-worker", t.stack.pid("predict-worker")).slice(0, 63);
+      const name = applicationName("predict-worker", t.stack.pid("predict-worker"));
       const { rows } = await t.db.pool.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
         [name],

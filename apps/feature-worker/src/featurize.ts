@@ -55,7 +55,7 @@ function unusableReason(err: unknown): string | undefined {
 export async function featurizeRange(
   range: PostRange,
   deps: FeaturizeDeps,
-  attempt = 1,
+  attempt: number,
 ): Promise<RangeOutcome> {
   const posts = await deps.repos.posts.inRange(range, ["pending", "featurizing", "predicting"]);
   const outcomes: RangeOutcome = { cached: 0, detected: 0, "caption-only": 0, skipped: 0 };

@@ -133,7 +133,7 @@ describe("predict worker", () => {
     await expect.poll(() => h!.handle.loader.refused, { timeout: 20_000 }).toBe(broken.id);
     // recorded in the registry, by the worker's own connection
     const refused = (await h.repos.models.find(broken.id))!;
-    expect(refused.refusedBy).toBe(applicationName("test predict-worker").slice(0, 63));
+    expect(refused.refusedBy).toBe(applicationName("test predict-worker"));
     expect(refused.refusedReason).toMatch(/hashtag/);
     expect(refused.refusedAt).toBeInstanceOf(Date);
     expect(h.handle.loader.loadedIds).toEqual([a.id]);

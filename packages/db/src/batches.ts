@@ -265,7 +265,10 @@ export class Batches {
     return r.rows;
   }
 
-  /** Whether a model version serves (predict workers without one take no jobs). */
+  /**
+   * The active version, if any (predict workers without one take no jobs), and whether a predict worker refused
+   * it; the registry's `active()` reads the whole row, manifest included, which a summary does not need.
+   */
   private async activeModel(): Promise<{ id: string; refused: boolean } | undefined> {
     const r = await this.db.pool.query<{ id: string; refused: boolean }>(
       `SELECT id, refused_at IS NOT NULL AS refused FROM model_versions WHERE state = 'active'

@@ -55,7 +55,7 @@ describe("createDb", () => {
       const { rows } = await db.pool.query<{ name: string }>(
         "SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
       );
-      expect(rows[0]!.name).toBe(applicationName("predict-worker").slice(0, 63));
+      expect(rows[0]!.name).toBe(applicationName("predict-worker"));
       expect(rows[0]!.name).toMatch(new RegExp(`^lxtag predict-worker pid ${process.pid} on `));
     } finally {
       await db.close();

@@ -26,9 +26,12 @@ export interface DbOptions {
   service?: string;
 }
 
-/** The `application_name` of a service's connections (Postgres keeps its first 63 bytes). */
+/**
+ * The `application_name` of a service's connections, cut to the 63 bytes Postgres keeps (a long host name loses its
+ * end), so that it equals what `pg_stat_activity` shows.
+ */
 export function applicationName(service: string, pid = process.pid): string {
-  return `lxtag ${service} pid ${pid} on ${hostname()}`;
+  return Buffer.from(`lxtag ${service} pid ${pid} on ${hostname()}`).subarray(0, 63).toString();
 }
 
 export function createDb(databaseUrl: string, options: DbOptions | number = {}): Db {

@@ -24,13 +24,14 @@ export function testEnv(name: string, env: Record<string, string> = {}): NodeJS.
 /** The queues whose jobs carry ranges of posts. */
 export type PostQueue = "features" | "predict";
 
+/** The worker that consumes each queue: its harness's connections are named after it. */
+const workerOf: Record<PostQueue, string> = { features: "feature-worker", predict: "predict-worker" };
+
 /**
  * The base of a worker's test harness: the database of `config` and its repositories, queues under the
  * configuration's prefix (emptied and closed by `close()`), one batch with an API key of its own (deleted by
  * `close()`) and its posts, and the jobs of the queue the worker takes them from.
  */
-const workerOf: Record<PostQueue, string> = { features: "feature-worker", predict: "predict-worker" };
-
 export class WorkerHarness<C extends ServiceEnv> {
   readonly db: Db;
   readonly repos: Repositories;
