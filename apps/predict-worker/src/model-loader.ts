@@ -48,10 +48,12 @@ export class ModelLoader {
   private refusedId: string | undefined;
   /**
    * When the registry's refusal of `refusedId` was made, as `refuse` answered (this worker's or another's): a
-   * registry showing none, or a later one, means an activation with `force` cleared it since. Undefined when the
-   * refusal could not be recorded: then the version is not tried again by this process.
+   * registry showing none, or a later one, means an activation with `force` cleared it since. Undefined while the
+   * refusal is not recorded yet (Postgres was away): `unrecorded` is then recorded at the next registry check.
    */
   private refusalAt: Date | undefined;
+  /** Why `refusedId` was refused, while the registry does not know it yet. */
+  private unrecorded: string | undefined;
   private refreshing: Promise<HashtagModel | undefined> | undefined;
 
   constructor(private readonly deps: ModelLoaderDeps) {}
@@ -114,9 +116,13 @@ export class ModelLoader {
     // tried again once per activation with `force`, which clears the refusal; a worker that refused the version
     // again since (it checked the registry first) leaves a later refusal, which counts as cleared too
     const cleared = this.refusalAt !== undefined && version.refusedAt?.getTime() !== this.refusalAt.getTime();
-    if (this.refusedId === version.id && !cleared) return this.current?.model;
+    if (this.refusedId === version.id && !cleared) {
+      if (this.unrecorded !== undefined) await this.recordRefusal(version.id, this.unrecorded);
+      return this.current?.model;
+    }
     this.refusedId = undefined;
     this.refusalAt = undefined;
+    this.unrecorded = undefined;
     const dir = await fetchBundle(
       this.deps.store,
       version.bundlePrefix,
@@ -134,14 +140,8 @@ export class ModelLoader {
       this.refusedId = version.id;
       const reason = err instanceof Error ? err.message : String(err);
       // in the registry too, where the API shows it and activating it again takes `force`; the refusal holds in
-      // this process whether or not it is recorded
-      await this.deps.repos.models.refuse(version.id, reason).then(
-        (at) => {
-          this.refusalAt = at ?? undefined;
-        },
-        (recordErr: Error) =>
-          this.deps.log.warn({ model: version.id, err: recordErr.message }, "could not record the refusal"),
-      );
+      // this process whether or not it is recorded now
+      await this.recordRefusal(version.id, reason);
       throw new Error(`model ${version.id} failed its warm-up run, and is not served: ${reason}`, {
         cause: err,
       });
@@ -157,6 +157,23 @@ export class ModelLoader {
       else this.retired.add(previous); // released by the last batch running on it
     }
     return model;
+  }
+
+  /**
+   * Records the refusal of `id` in the registry; when Postgres cannot be reached, keeps it to record at the next
+   * registry check, so that the API and batch warnings learn of it once Postgres is back.
+   */
+  private async recordRefusal(id: string, reason: string): Promise<void> {
+    try {
+      this.refusalAt = (await this.deps.repos.models.refuse(id, reason)) ?? undefined;
+      this.unrecorded = undefined;
+    } catch (err) {
+      this.unrecorded = reason;
+      this.deps.log.warn(
+        { model: id, err: (err as Error).message },
+        "could not record the refusal; trying again at the next registry check",
+      );
+    }
   }
 
   private async dispose(loaded: Loaded): Promise<void> {

@@ -8,7 +8,7 @@ import { jobIds, type ModelManifest } from "@lxtag/contracts";
 import { applicationName, createDb } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { ObjectStore, publishModelBundle } from "@lxtag/storage";
-import { scratchDatabase } from "@lxtag/testkit";
+import { scratchDatabase, TcpProxy } from "@lxtag/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ONE_POST, PredictHarness } from "./testing/fixtures.js";
 import { publishModelPair, registerModel } from "./testing/models.js";
@@ -40,6 +40,19 @@ describe("predict worker", () => {
   afterAll(async () => {
     await rm(work, { recursive: true, force: true });
   });
+
+  /** A bundle that loads but cannot rank: its manifest names one hashtag more than its graph scores. */
+  const publishBroken = async (): Promise<ModelManifest> => {
+    const brokenDir = join(work, "broken");
+    await cp(join(work, "a"), brokenDir, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(brokenDir, "manifest.json"), "utf8"));
+    await writeFile(
+      join(brokenDir, "manifest.json"),
+      JSON.stringify({ ...manifest, id: `pw-broken-${run}`, hashtags: [...manifest.hashtags, "extra"] }),
+    );
+    const store = new ObjectStore(storeOptions(env));
+    return publishModelBundle(store, brokenDir).finally(() => store.destroy());
+  };
 
   it("without an active model, takes no jobs (they wait, unfailed) and serves once one is activated", async () => {
     h = await new PredictHarness(scratch.url).start();
@@ -109,17 +122,7 @@ describe("predict worker", () => {
   });
 
   it("keeps serving its model when a newly activated one fails its warm-up run, and warms the one it serves", async () => {
-    // a bundle that loads but cannot rank: its manifest names one hashtag more than its graph scores
-    const brokenDir = join(work, "broken");
-    await cp(join(work, "a"), brokenDir, { recursive: true });
-    const manifest = JSON.parse(await readFile(join(brokenDir, "manifest.json"), "utf8"));
-    await writeFile(
-      join(brokenDir, "manifest.json"),
-      JSON.stringify({ ...manifest, id: `pw-broken-${run}`, hashtags: [...manifest.hashtags, "extra"] }),
-    );
-    const store = new ObjectStore(storeOptions(env));
-    const broken = await publishModelBundle(store, brokenDir).finally(() => store.destroy());
-
+    const broken = await publishBroken();
     h = new PredictHarness(scratch.url);
     await registerModel(h.repos, a);
     await registerModel(h.repos, broken);
@@ -168,6 +171,56 @@ describe("predict worker", () => {
     await h.repos.models.activate(b.id); // another version: it is tried, and serves
     await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(b.id);
     expect(h.handle.loader.refused).toBeUndefined();
+  });
+
+  it("records a refusal it could not record while Postgres was away once Postgres is back", async () => {
+    const broken = await publishBroken();
+    // the worker (and the harness) reach Postgres through a proxy the test cuts; the test's checks go straight
+    const proxy = await TcpProxy.start(new URL(scratch.url).host);
+    const proxied = new URL(scratch.url);
+    proxied.host = `127.0.0.1:${proxy.port}`;
+    const direct = createDb(scratch.url, { service: "test registry reader", maxConnections: 1 });
+    const refusedAt = async () =>
+      (await direct.pool.query("SELECT refused_at FROM model_versions WHERE id = $1", [broken.id])).rows[0]
+        ?.refused_at as Date | null | undefined;
+    try {
+      h = new PredictHarness(proxied.toString());
+      await registerModel(h.repos, a);
+      await registerModel(h.repos, broken);
+      await h.repos.models.activate(a.id);
+      await h.start();
+      expect(await h.handle.serving).toBe(a.id);
+      const { predictor } = h.handle;
+      const warmUp = predictor.warmUp.bind(predictor);
+      const warmUps = vi.spyOn(predictor, "warmUp").mockImplementationOnce(async (model) => {
+        await proxy.cut(); // Postgres goes away while the broken version warms up
+        return warmUp(model);
+      });
+      const refusals = vi.spyOn(h.repos.models, "refuse");
+      await h.repos.models.activate(broken.id);
+      await expect.poll(() => refusals.mock.settledResults[0]?.type, { timeout: 20_000 }).toBe("rejected");
+      expect(h.handle.loader.refused).toBe(broken.id);
+      expect(await refusedAt()).toBeNull();
+      await sleep(300); // registry checks fail meanwhile; the worker keeps serving its model
+      expect(h.handle.loader.model?.id).toBe(a.id);
+
+      await proxy.restore();
+      await expect.poll(refusedAt, { timeout: 20_000 }).toBeInstanceOf(Date);
+      const row = (await h.repos.models.find(broken.id))!;
+      expect(row.refusedBy).toBe(applicationName("test predict-worker"));
+      expect(row.refusedReason).toMatch(/hashtag/);
+      const calls = refusals.mock.calls.length;
+      await sleep(300); // recorded once: later checks leave it alone
+      expect(refusals).toHaveBeenCalledTimes(calls);
+      expect(warmUps).toHaveBeenCalledTimes(1); // and the version was not warmed up again
+      expect(h.handle.loader.model?.id).toBe(a.id);
+    } finally {
+      await proxy.restore();
+      await direct.close();
+      await h?.close();
+      h = undefined;
+      await proxy.close();
+    }
   });
 
   it("serves the pinned version (LXTAG_MODEL_ID) even while another is active", async () => {
