@@ -512,7 +512,10 @@ export const gateDecisionSchema = z.object({
   k: z.number().int(),
   margin: z.number(),
   candidate: z.object({ id: z.string(), f1: z.number() }),
-  /** Null when no model was active. */
+  /**
+   * The model compared with: the active one, or the version served in place of an active one a predict worker
+   * refused; null when none served.
+   */
   active: z.object({ id: z.string(), f1: z.number() }).nullable(),
 });
 export type GateDecision = z.infer<typeof gateDecisionSchema>;

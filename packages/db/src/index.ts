@@ -13,7 +13,7 @@ export {
   WAITING_FOR_FIRST_MODEL,
 } from "./batches.js";
 export { applicationName, createDb, type Db, type DbOptions } from "./client.js";
-export type { TrainingRun, TrainingRunState } from "./generated/client.js";
+export type { ModelVersion, TrainingRun, TrainingRunState } from "./generated/client.js";
 export { type LabelOptions, type LabelRow, Labels } from "./labels.js";
 export { MigrationError, migrate } from "./migrator.js";
 export { ModelVersionNotFoundError, ModelVersionRefusedError, ModelVersions } from "./model-versions.js";

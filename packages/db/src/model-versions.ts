@@ -114,6 +114,17 @@ export class ModelVersions {
     });
   }
 
+  /**
+   * The version predict workers serve: the active one, or, while a worker refused it, the newest activated version
+   * no worker refused (the one workers that refused the active version went on serving). Null when none.
+   */
+  serving(): Promise<ModelVersion | null> {
+    return this.db.prisma.modelVersion.findFirst({
+      where: { activatedAt: { not: null }, refusedAt: null },
+      orderBy: { activatedAt: "desc" },
+    });
+  }
+
   /** Versions newest first; with `apiKeyId`, only those that predicted posts of that key's batches. */
   list(apiKeyId?: string): Promise<ModelVersion[]> {
     return this.db.prisma.modelVersion.findMany({

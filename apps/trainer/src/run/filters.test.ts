@@ -106,4 +106,21 @@ describe("gate", () => {
       "candidate F1@2 0.5000 does not beat the active model's 0.4000 by more than 0.2 on the same 10 test posts",
     );
   });
+
+  it("says when the active model was refused by a predict worker, and what it compared with instead", () => {
+    expect(decide(evaluation(0.1, null), { k: 2, margin: 0 }, "broken")).toEqual({
+      promote: true,
+      reason: "a predict worker refused the active model broken; no version serves in its place",
+      k: 2,
+      margin: 0,
+      candidate: { id: "new", f1: 0.1 },
+      active: null,
+    });
+    const kept = decide(evaluation(0.5, 0.4), { k: 2, margin: 0.2 }, "broken");
+    expect(kept).toMatchObject({ promote: false, active: { id: "old", f1: 0.4 } });
+    expect(kept.reason).toBe(
+      "a predict worker refused the active model broken; candidate F1@2 0.5000 does not beat old's, the version " +
+        "served in its place, 0.4000 by more than 0.2 on the same 10 test posts",
+    );
+  });
 });

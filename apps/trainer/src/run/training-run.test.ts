@@ -221,6 +221,41 @@ describe("training run", () => {
     expect(r.modelVersionId).toBeNull();
     expect((await h.repos.models.active())?.id).toBe(activeBefore);
   });
+
+  it("passes over an active model a predict worker refused: compares with the version served in its place", async () => {
+    // v2 active over v1 (whatever the gate decided for it), and refused by a worker
+    await h.repos.models.activate(v1.candidateId);
+    await h.repos.models.activate(v2.candidateId);
+    await h.repos.models.refuse(v2.candidateId, "failed its warm-up run: out of memory");
+    const run = options({ force: true, candidates: "popularity", gateMargin: 2 });
+    const v4 = done(await runTraining(h.services, run));
+    expect(v4.previousModelId).toBe(v1.candidateId);
+    expect(v4.evaluation.active?.id).toBe(v1.candidateId);
+    expect(v4.decision).toMatchObject({ promote: false, active: { id: v1.candidateId } });
+    expect(v4.decision.reason).toMatch(
+      new RegExp(
+        `^a predict worker refused the active model ${v2.candidateId}; candidate F1@2 .* does not beat ${v1.candidateId}'s, the version served in its place,`,
+      ),
+    );
+    expect((await row(h.repos, v4.runId)).log).toContain(
+      `the registry's active version ${v2.candidateId} was refused by a predict worker (failed its warm-up run: out of memory); ` +
+        `the run compares with and starts from ${v1.candidateId}, the newest activated version no worker refused`,
+    );
+    expect((await h.repos.models.active())?.id).toBe(v2.candidateId); // not promoted: nothing changed
+
+    // v1 refused as well: no version serves, so the candidate has nothing to beat and serves
+    await h.repos.models.refuse(v1.candidateId, "failed its warm-up run: out of memory");
+    const v5 = done(await runTraining(h.services, run));
+    expect(v5.previousModelId).toBeNull();
+    expect(v5.evaluation.active).toBeNull();
+    expect(v5.decision).toMatchObject({
+      promote: true,
+      active: null,
+      reason: `a predict worker refused the active model ${v2.candidateId}; no version serves in its place`,
+    });
+    expect((await h.repos.models.active())?.id).toBe(v5.candidateId);
+    expect((await h.repos.models.find(v2.candidateId))?.state).toBe("retired");
+  });
 });
 
 describe("training run with too little data", () => {

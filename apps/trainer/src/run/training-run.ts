@@ -189,8 +189,15 @@ async function execute(
 
   await enter("labels");
   const detectorId = await servingDetectorId(store, config);
-  const active = await fetchActiveModel(repos, store, config.LXTAG_CACHE_DIR);
+  const { active, refused } = await fetchActiveModel(repos, store, config.LXTAG_CACHE_DIR);
   log.line(`serving detector ${detectorId}; active model ${active?.id ?? "none"}`);
+  if (refused)
+    log.line(
+      `the registry's active version ${refused.id} was refused by a predict worker (${refused.refusedReason ?? ""}); ` +
+        (active
+          ? `the run compares with and starts from ${active.id}, the newest activated version no worker refused`
+          : "no version activated before it serves: the run starts from scratch, with nothing to beat"),
+    );
   if (active && active.manifest.detector !== detectorId)
     log.line(
       `the active model was trained on features of ${active.manifest.detector}; both are tested on ${detectorId}'s`,
@@ -292,7 +299,7 @@ async function execute(
   }
 
   await enter("gate");
-  const decision = decide(evaluation, { k: settings.gateK, margin: settings.gateMargin });
+  const decision = decide(evaluation, { k: settings.gateK, margin: settings.gateMargin }, refused?.id);
   await repos.trainingRuns.update(runId, { decision });
   log.line(`${decision.promote ? "promote" : "keep the active model"}: ${decision.reason}`);
 
