@@ -1,6 +1,14 @@
 import { type FeatureJob, featureJobSchema, isPostRange, type PredictJob, QUEUES } from "@lxtag/contracts";
 import { failPost, failRange, type Repositories } from "@lxtag/db";
-import { type Logger, runWorker, Semaphore, startPolling, type WorkerMetrics } from "@lxtag/runtime";
+import {
+  type Logger,
+  retriesAfter,
+  retryPolicy,
+  runWorker,
+  Semaphore,
+  startPolling,
+  type WorkerMetrics,
+} from "@lxtag/runtime";
 import type { ObjectStore } from "@lxtag/storage";
 import type { Detector, ImageDetector } from "@lxtag/vision";
 import type { Queue, Worker } from "bullmq";
@@ -107,6 +115,7 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
 /** The BullMQ worker on the features queue, serving `served`. */
 function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConfig): Worker {
   const { repos, log, metrics } = deps;
+  const policy = retryPolicy(config);
   const imagesPerRun = metrics?.histogram(
     "lxtag_feature_image_batch_size",
     "Images per detector batch (one detectBatch call)",
@@ -153,7 +162,10 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
         observePost: (outcome: string, seconds: number) => postSeconds?.observe({ outcome }, seconds),
       };
       const counts = isPostRange(job)
-        ? await featurizeRange(job, featurizeDeps, ctx.job.attemptsStarted)
+        ? await featurizeRange(job, featurizeDeps, {
+            started: ctx.job.attemptsStarted,
+            retriedAfter: (err) => retriesAfter(policy, ctx.job, err),
+          })
         : { [await featurizeOne(job, featurizeDeps)]: 1 };
       const posts = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
       ctx.log.debug({ posts, ms: Math.round(performance.now() - started) }, "featurized");

@@ -49,13 +49,16 @@ function unusableReason(err: unknown): string | undefined {
  * the posts this attempt featurized go to prediction at once in a predict job of the attempt's own
  * (`jobIds.predictPart`), so they do not wait through the retries' backoff. The range's predict job, whose id
  * derives from the range, is added once, when the whole range is ready. Posts take `slots` one each, so a small
- * batch's one job uses all of them and many jobs never use more. `attempt`: the job's attempts started, this one
- * included (BullMQ's `attemptsStarted`: an attempt that stalled counts too, so no two attempts share a part id).
+ * batch's one job uses all of them and many jobs never use more. `attempt.started`: the job's attempts started,
+ * this one included (BullMQ's `attemptsStarted`: an attempt that stalled counts too, so no two attempts share a
+ * part id); `attempt.retriedAfter`: whether a failure of this attempt with that error is retried. One that is not
+ * adds no part job: the job's final failure adds the range's predict job, which would predict the same posts
+ * again beside it.
  */
 export async function featurizeRange(
   range: PostRange,
   deps: FeaturizeDeps,
-  attempt: number,
+  attempt: { started: number; retriedAfter: (err: unknown) => boolean },
 ): Promise<RangeOutcome> {
   const posts = await deps.repos.posts.inRange(range, ["pending", "featurizing", "predicting"]);
   const outcomes: RangeOutcome = { cached: 0, detected: 0, "caption-only": 0, skipped: 0 };
@@ -74,10 +77,12 @@ export async function featurizeRange(
     }),
   );
   if (failures.length) {
-    const featurized = outcomes.cached + outcomes.detected + outcomes["caption-only"];
-    if (featurized) await deps.predict.add("predict", range, { jobId: jobIds.predictPart(range, attempt) });
     // an outage's error, if any, so that the job is retried for as long as outages are
-    throw failures.find(isTransientError) ?? failures[0];
+    const err = failures.find(isTransientError) ?? failures[0];
+    const featurized = outcomes.cached + outcomes.detected + outcomes["caption-only"];
+    if (featurized && attempt.retriedAfter(err))
+      await deps.predict.add("predict", range, { jobId: jobIds.predictPart(range, attempt.started) });
+    throw err;
   }
   if (posts.length) await addPredictJob(range, deps.predict);
   return outcomes;

@@ -215,6 +215,31 @@ describe("feature worker fetching URL images", () => {
     expect((await h.predict.getJob(jobIds.predict(range)))?.data).toEqual(range);
   });
 
+  it("in a range whose last attempt featurizes some posts and gives up, only the range's predict job takes them", async () => {
+    h = await new FeatureHarness(detector, {
+      LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true",
+      LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: "127.0.0.1/32",
+      LXTAG_RETRY_ATTEMPTS: "2",
+      LXTAG_RETRY_BASE_DELAY_MS: "50",
+    }).start();
+    images.set("last-flaky.png", randomPng());
+    hits.delete("/flaky/last-flaky.png");
+    const late = await h.post(`${base}/flaky/last-flaky.png`); // 503 first, then the image
+    const broken = await h.post(`${base}/status/500/last-broken.png`);
+    const range = await h.enqueueRange(h.rangeOf(late).fromSeq, 2);
+    const job = await h.settled(range);
+    expect(await job.getState()).toBe("failed");
+    expect(job.attemptsMade).toBe(2);
+    expect(hits.get("/flaky/last-flaky.png")).toBe(2);
+    await expect.poll(async () => (await h!.row(broken)).state).toBe("failed");
+    expect((await h.row(late)).state).toBe("predicting");
+    await expect.poll(async () => (await h!.predict.getJob(jobIds.predict(range)))?.data).toEqual(range);
+    // the first attempt featurized nothing, and the last one handed its post to the range's job alone
+    for (const attempt of [1, 2])
+      expect(await h.predict.getJob(jobIds.predictPart(range, attempt))).toBeUndefined();
+    expect((await h.predict.getJobCounts("waiting")).waiting).toBe(1);
+  });
+
   it("fetches only https from public addresses by default: http, loopback, private and metadata are refused unopened", async () => {
     h = await start(null);
     connections.server = 0;

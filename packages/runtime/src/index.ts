@@ -27,7 +27,7 @@ export {
   withTransientRetry,
 } from "./retry.js";
 export { ProcessError, type RunProcessOptions, runProcess } from "./run-process.js";
-export { isFinalFailure, type RunWorkerOptions, runWorker } from "./run-worker.js";
+export { isFinalFailure, type RunWorkerOptions, retriesAfter, runWorker } from "./run-worker.js";
 export { mapConcurrent, Semaphore } from "./semaphore.js";
 export { onShutdown } from "./shutdown.js";
 export { isTransientError } from "./transient.js";

@@ -3,7 +3,15 @@ import { randomUUID } from "node:crypto";
 import { type Job, type Queue, UnrecoverableError, type Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createLogger, createQueue, parseEnv, runWorker, serviceEnvSchema } from "./index.js";
+import {
+  createLogger,
+  createQueue,
+  parseEnv,
+  retriesAfter,
+  retryPolicy,
+  runWorker,
+  serviceEnvSchema,
+} from "./index.js";
 
 const schema = z.object({ postId: z.uuid() });
 type Payload = z.infer<typeof schema>;
@@ -194,6 +202,27 @@ describe("runWorker", () => {
     await sleep(100);
     expect(calls).toBe(2);
     expect((await queue.getJob("bug"))!.failedReason).toBe("a bug");
+  });
+
+  it("tells an attempt whether BullMQ retries it if it fails with a given error (retriesAfter)", async () => {
+    const policy = retryPolicy(parseEnv(serviceEnvSchema, { ...process.env, ...FAST_POLICY }));
+    const said: boolean[][] = [];
+    const { queue, settled } = setup(
+      async (_data, job) => {
+        const bug = new Error("a bug");
+        said.push([bug, refused(), new UnrecoverableError("never")].map((e) => retriesAfter(policy, job, e)));
+        throw bug;
+      },
+      undefined,
+      FAST_POLICY,
+    );
+    await queue.add("x", { postId: randomUUID() }, { jobId: "told" });
+    expect(await settled("told")).toBe("failed");
+    // a bug gets 2 attempts, an outage its budget, an unrecoverable error none: what BullMQ then did
+    expect(said).toEqual([
+      [true, true, false],
+      [false, true, false],
+    ]);
   });
 
   it("records a final failure through an outage of the database it is written to", async () => {

@@ -4,7 +4,7 @@ import type { ServiceEnv } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { workerOptions } from "./queues.js";
-import { retryPolicy, withTransientRetry } from "./retry.js";
+import { type RetryPolicy, retryDelay, retryPolicy, withTransientRetry } from "./retry.js";
 
 export interface RunWorkerOptions<T, R> {
   /** Queue name (from `QUEUES`). */
@@ -41,6 +41,16 @@ export function isFinalFailure(job: Job, err: Error): boolean {
     err instanceof UnrecoverableError ||
     job.attemptsMade >= (job.opts.attempts ?? 1)
   );
+}
+
+/**
+ * Whether BullMQ will retry the job if the attempt in progress fails with `err`, as the workers' `backoffStrategy`
+ * (`policy`) decides it: for work an attempt hands on before it fails, which the job's final failure hands on too.
+ */
+export function retriesAfter(policy: RetryPolicy, job: Job, err: unknown): boolean {
+  const failures = job.attemptsMade + 1; // this attempt's failure included
+  if (err instanceof UnrecoverableError || failures >= (job.opts.attempts ?? 1)) return false;
+  return retryDelay(policy, failures, err) >= 0;
 }
 
 /**
