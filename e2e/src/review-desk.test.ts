@@ -3,6 +3,7 @@
 // hashtags with the keyboard alone, find the labels in Postgres; another key sees none of it.
 // With LXTAG_SCREENSHOTS=<dir> (relative to the repository root) it saves the three main screens there as PNG.
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -67,7 +68,23 @@ describe("the review desk", () => {
     await page.locator(`tr[data-batch="${batchId}"][data-state="done"]`).waitFor({ timeout: 150_000 });
     expect(await row.locator(".batch-progress").textContent()).toBe("100%");
     await shot(page, "batches");
-  }, 200_000);
+
+    // posts as a JSON file go the same way, streamed like zip parts
+    const json = join(t.work, "desk-posts.json");
+    await writeFile(
+      json,
+      JSON.stringify({ posts: [{ caption: "desk #json" }, { caption: "second #json" }] }),
+    );
+    await page.setInputFiles("#zip-input", json);
+    const jsonAccepted = page.getByText(new RegExp(`^batch (?!${batchId})[0-9a-f-]{36} accepted$`));
+    await jsonAccepted.waitFor({ timeout: 30_000 });
+    const jsonBatch = /batch ([0-9a-f-]{36})/.exec((await jsonAccepted.textContent()) ?? "")![1]!;
+    await page.locator(`tr[data-batch="${jsonBatch}"][data-state="done"]`).waitFor({ timeout: 60_000 });
+    const summary = (await (await t.client.get(`/v1/batches/${jsonBatch}`)).json()) as {
+      counts: Record<string, number>;
+    };
+    expect(summary.counts).toMatchObject({ done: 2, failed: 0 });
+  }, 260_000);
 
   it("shows the posts as a grid of thumbnails with predicted hashtags, filtered by flag", async () => {
     await page.locator(`tr[data-batch="${batchId}"]`).getByRole("link", { name: "Posts" }).click();

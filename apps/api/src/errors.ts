@@ -226,6 +226,16 @@ export class MissingUploadError extends ApiError {
   }
 }
 
+/** A multipart upload of zip parts and a JSON file of posts together, or of two JSON files. */
+export class MixedUploadError extends ApiError {
+  override name = "MixedUploadError";
+  readonly statusCode = 400;
+  readonly code = "mixed_upload";
+  constructor() {
+    super("send the zip parts of one export, or one JSON file of posts, not both and not two JSON files");
+  }
+}
+
 export class UploadTooLargeError extends ApiError {
   override name = "UploadTooLargeError";
   readonly statusCode = 413;

@@ -432,7 +432,7 @@ export interface paths {
         put?: never;
         /**
          * Create a batch
-         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Answers 202 with the batch id; an ingest job does the parsing. Uploads are stored under the key's own prefix `uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; a refused image fails its post alone (`invalid-image`). A multipart upload's batch exists (state `uploading`) from its first byte; an upload still streaming after LXTAG_UPLOAD_ABANDONED_AFTER_S is given up by the reconciler and answers 409 `upload_abandoned`.
+         * @description An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional `options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Posts too many for a JSON body (its limit is LXTAG_API_BODY_LIMIT) go as one JSON file in the multipart form instead, streamed like zip parts (400 `mixed_upload` beside zip parts). Answers 202 with the batch id; an ingest job does the parsing. Uploads are stored under the key's own prefix `uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; a refused image fails its post alone (`invalid-image`). A multipart upload's batch exists (state `uploading`) from its first byte; an upload still streaming after LXTAG_UPLOAD_ABANDONED_AFTER_S is given up by the reconciler and answers 409 `upload_abandoned`.
          */
         post: {
             parameters: {
@@ -444,7 +444,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "multipart/form-data": {
-                        /** @description zip parts of one Instagram export, repeated in order */
+                        /** @description zip parts of one Instagram export, repeated in order; or one JSON file of posts (application/json or a name ending in .json): an array of JsonPost objects, or {posts: [...]} */
                         file: string[];
                         /** @description BatchOptions as JSON text */
                         options?: string;

@@ -71,7 +71,13 @@ export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
  * memory), so it checks them as they arrive rather than with this schema.
  */
 export const createBatchUploadSchema = z.object({
-  file: z.array(z.file()).min(1).describe("zip parts of one Instagram export, repeated in order"),
+  file: z
+    .array(z.file())
+    .min(1)
+    .describe(
+      "zip parts of one Instagram export, repeated in order; or one JSON file of posts (application/json or a " +
+        "name ending in .json): an array of JsonPost objects, or {posts: [...]}",
+    ),
   options: z.string().optional().describe("BatchOptions as JSON text"),
 });
 

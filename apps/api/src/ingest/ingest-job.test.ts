@@ -127,6 +127,59 @@ describe("ingest of a JSON batch", () => {
     expect(summary.ingest).toEqual({ postsRead: 9, postsTotal: 9 });
   });
 
+  it("ingests a JSON file of posts uploaded as a multipart part (streamed), as an array or as {posts: [...]}", async () => {
+    const posts = [{ caption: "first #file" }, { caption: 42 }, { caption: "third #file" }];
+    for (const { name, type, text } of [
+      { name: "posts.json", type: "application/json", text: JSON.stringify({ posts }) },
+      // untyped, as curl sends a file unless told: its name says JSON
+      { name: "export.JSON", type: "application/octet-stream", text: JSON.stringify(posts) },
+    ]) {
+      const res = await api.app.inject({
+        method: "POST",
+        url: "/v1/batches",
+        headers: { "x-api-key": api.key },
+        payload: uploadForm([{ name, bytes: text, type }], JSON.stringify({ includeArchived: true })),
+      });
+      expect(res.statusCode, res.body).toBe(202);
+      const { batchId } = res.json() as { batchId: string };
+      const batch = (await api.deps.repos.batches.find(batchId))!;
+      expect(batch.source).toEqual({ type: "json", key: `uploads/${api.keyId}/${batchId}/posts.json` });
+      expect(batch.options).toMatchObject({ includeArchived: true });
+      expect(await ingest(batchId)).toEqual({ posts: 3 });
+      const rows = await stored(batchId);
+      expect(rows.map((r) => r.caption)).toEqual(["first #file", "", "third #file"]);
+      expect(rows.map((r) => r.error?.split(":")[0] ?? null)).toEqual([null, "invalid-post", null]);
+    }
+  });
+
+  it("refuses zip parts and a JSON file in one upload (400 mixed_upload), keeping nothing of it", async () => {
+    const before = await api.deps.store.list(`uploads/${api.keyId}/`);
+    const zip = await zipOf({ "your_instagram_activity/media/posts_1.json": "[]" });
+    for (const parts of [
+      [
+        { name: "export.zip", bytes: zip },
+        { name: "posts.json", bytes: "[]", type: "application/json" },
+      ],
+      [
+        { name: "posts.json", bytes: "[]", type: "application/json" },
+        { name: "more.json", bytes: "[]", type: "application/json" },
+      ],
+    ]) {
+      const res = await api.app.inject({
+        method: "POST",
+        url: "/v1/batches",
+        headers: { "x-api-key": api.key },
+        payload: uploadForm(parts),
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: "mixed_upload",
+        message: expect.stringMatching(/one JSON file/),
+      });
+    }
+    expect(await api.deps.store.list(`uploads/${api.keyId}/`)).toEqual(before);
+  });
+
   it("fails a JSON batch whose document is malformed late in the file before storing any post", async () => {
     const posts = Array.from({ length: 20 }, (_, i) => ({ caption: `post ${i}` }));
     const text = JSON.stringify(posts);
@@ -152,7 +205,7 @@ describe("ingest of a JSON batch", () => {
     expect(await ingest(batchId)).toEqual({ posts: 0 });
     expect((await api.deps.repos.batches.find(batchId))!).toMatchObject({
       state: "failed",
-      error: `invalid-posts-file: ${key}: expected an array of posts, found an object`,
+      error: `invalid-posts-file: ${key}: expected an array of posts or {posts: [...]}, found an object`,
     });
   });
 

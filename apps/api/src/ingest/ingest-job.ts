@@ -92,7 +92,8 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
       // streamed twice: counted first (a syntax error anywhere fails the batch before any post is stored), then
       // read item by item
       const [path] = (await localFiles([source.key])) as [string];
-      const json = { name: source.key, expected: "an array of posts" };
+      // an array, as a JSON body's posts are stored; an uploaded JSON file may also be a body's shape, {posts: [...]}
+      const json = { name: source.key, expected: "an array of posts or {posts: [...]}", wrappers: ["posts"] };
       await writer.setTotal(await countJsonItems(createReadStream(path), json));
       let next = 0;
       for await (const items of chunks(jsonItems(createReadStream(path), json), chunkSize)) {

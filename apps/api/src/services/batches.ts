@@ -63,7 +63,7 @@ export class BatchService {
     try {
       const upload = await receiveUpload(this.deps.store, { apiKeyId, batchId }, parts, this.deps);
       keys = upload.keys;
-      finished = await this.deps.repos.batches.finishUpload(batchId, { type: "zip", keys }, upload.options);
+      finished = await this.deps.repos.batches.finishUpload(batchId, upload.source, upload.options);
     } catch (err) {
       await this.discard(batchId, true, keys);
       throw err;

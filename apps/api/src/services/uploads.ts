@@ -1,15 +1,32 @@
-import type { Multipart } from "@fastify/multipart";
-import { type BatchOptions, batchOptionsSchema } from "@lxtag/contracts";
+import type { Multipart, MultipartFile } from "@fastify/multipart";
+import { type BatchOptions, type BatchSource, batchOptionsSchema } from "@lxtag/contracts";
 import type { Logger } from "@lxtag/runtime";
 import type { FileBody, ObjectStore } from "@lxtag/storage";
-import { InvalidJsonError, MissingUploadError, UploadTooLargeError, ValidationError } from "../errors.js";
+import {
+  InvalidJsonError,
+  MissingUploadError,
+  MixedUploadError,
+  UploadTooLargeError,
+  ValidationError,
+} from "../errors.js";
 import { uploadKey, uploadPrefix } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 
 export interface Upload {
+  /** Zip parts, or one JSON file of posts. */
+  source: BatchSource;
+  /** What the upload wrote to S3. */
   keys: string[];
   options: BatchOptions;
 }
+
+/**
+ * A file part that is a JSON file of posts rather than a zip part: by its type, or by its name when its type says
+ * neither (curl sends `application/octet-stream` unless told).
+ */
+const isJsonPart = (part: MultipartFile) =>
+  part.mimetype === "application/json" ||
+  (part.mimetype !== "application/zip" && part.filename.toLowerCase().endsWith(".json"));
 
 /** The `options` field: JSON text, or a value the multipart plugin parsed (a field sent as application/json). */
 function parseOptions(value: unknown): BatchOptions {
@@ -39,10 +56,12 @@ export interface ReceiveUploadOptions {
  * Receives every file part of a multipart upload into the spool (nothing is held whole in memory) and stores it in
  * S3 as `uploads/<apiKeyId>/<batchId>/part-<n>.zip`, one PUT per part from its local copy, while the next part
  * comes in (one PUT at a time: a part waits for the one before, and a failed PUT fails the upload there, before the
- * client sends the rest); reads the optional `options` field (JSON text of BatchOptions). The fields may come in
- * any order, so a bad `options` after a file part is found only once that part is received: an upload that fails
- * for any reason (bad options, a part over the limit, a client gone mid-stream) deletes what it wrote, in S3 and in
- * the spool.
+ * client sends the rest); reads the optional `options` field (JSON text of BatchOptions). Instead of zip parts, the
+ * upload may be one JSON file of posts (`application/json`, or a name ending in `.json`), stored as
+ * `posts.json`: what a JSON body's `posts` are, streamed rather than received whole, up to the part limit. The
+ * fields may come in any order, so a bad `options` after a file part is found only once that part is received: an
+ * upload that fails for any reason (bad options, a part over the limit, a client gone mid-stream, zip parts and a
+ * JSON file together) deletes what it wrote, in S3 and in the spool.
  */
 export async function receiveUpload(
   store: ObjectStore,
@@ -53,17 +72,25 @@ export async function receiveUpload(
   const keys: string[] = [];
   const stored: Promise<{ key: string; file: FileBody }>[] = [];
   let options = batchOptionsSchema.parse({});
+  let json = false;
   try {
     try {
       for await (const part of parts) {
         if (part.type === "file") {
-          const name = `part-${keys.length + 1}.zip`;
+          const isJson = isJsonPart(part);
+          if (keys.length && (isJson || json)) {
+            part.file.resume(); // the rest of the request is read and dropped, so the answer reaches the client
+            throw new MixedUploadError();
+          }
+          json = isJson;
+          const name = json ? "posts.json" : `part-${keys.length + 1}.zip`;
           const key = uploadKey(target.apiKeyId, target.batchId, name);
           keys.push(key); // before the write: a part that fails half-way is deleted too
           const file = await spool.write(target.batchId, name, part.file);
           if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
           await stored.at(-1);
-          const put = store.putFile(key, file, "application/zip").then(() => ({ key, file }));
+          const type = json ? "application/json" : "application/zip";
+          const put = store.putFile(key, file, type).then(() => ({ key, file }));
           put.catch(() => {}); // awaited below, or settled before the clean-up
           stored.push(put);
         } else if (part.fieldname === "options") {
@@ -92,7 +119,7 @@ export async function receiveUpload(
         );
     throw err;
   }
-  return { keys, options };
+  return { source: json ? { type: "json", key: keys[0]! } : { type: "zip", keys }, keys, options };
 }
 
 /**

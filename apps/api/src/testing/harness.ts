@@ -131,11 +131,12 @@ export function useTestApi(options?: TestApiOptions): TestApi {
 
 /** A multipart body of zip parts (and an optional `options` field) as `app.inject` sends it. */
 export function uploadForm(
-  parts: { name: string; bytes: string | Uint8Array }[],
+  parts: { name: string; bytes: string | Uint8Array; type?: string }[],
   options?: string,
 ): FormData {
   const form = new FormData();
-  for (const p of parts) form.append("file", new Blob([p.bytes], { type: "application/zip" }), p.name);
+  for (const p of parts)
+    form.append("file", new Blob([p.bytes], { type: p.type ?? "application/zip" }), p.name);
   if (options !== undefined) form.append("options", options);
   return form;
 }

@@ -97,8 +97,11 @@ export async function download(path: string, filename: string): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/** Uploads zip parts as one batch with XMLHttpRequest, whose upload events report progress (fetch has none). */
-export function uploadZips(files: File[], onProgress: (fraction: number) => void): Promise<AcceptedBatch> {
+/**
+ * Uploads an export's zip parts, or one JSON file of posts, as one batch with XMLHttpRequest, whose upload events
+ * report progress (fetch has none).
+ */
+export function uploadExport(files: File[], onProgress: (fraction: number) => void): Promise<AcceptedBatch> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const f of files) form.append("file", f, f.name);

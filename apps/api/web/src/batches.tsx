@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { type ApiError, api, type BatchesPage, type BatchSummary, uploadZips } from "./api.js";
+import { type ApiError, api, type BatchesPage, type BatchSummary, uploadExport } from "./api.js";
 import { duration, pct, when } from "./format.js";
 import { href } from "./router.js";
 
@@ -20,7 +20,7 @@ function Upload({ onUploaded }: { onUploaded: (batchId: string) => void }) {
     setMessage(`uploading ${files.length} part${files.length === 1 ? "" : "s"}…`);
     setProgress(0);
     try {
-      const accepted = await uploadZips(files, setProgress);
+      const accepted = await uploadExport(files, setProgress);
       setMessage(`batch ${accepted.batchId} accepted`);
       onUploaded(accepted.batchId);
     } catch (err) {
@@ -48,16 +48,18 @@ function Upload({ onUploaded }: { onUploaded: (batchId: string) => void }) {
           void send(e.dataTransfer?.files ?? null);
         }}
       >
-        <p>Drop the export's zip parts here (all parts of one export together), or</p>
+        <p>
+          Drop the export's zip parts here (all parts of one export together), or a JSON file of posts, or
+        </p>
         <label class="button" for="zip-input">
-          Choose zip files
+          Choose files
         </label>
         <input
           id="zip-input"
           ref={input}
           class="visually-hidden"
           type="file"
-          accept=".zip,application/zip"
+          accept=".zip,application/zip,.json,application/json"
           multiple
           onChange={(e) => void send((e.target as HTMLInputElement).files)}
         />
