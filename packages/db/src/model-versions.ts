@@ -115,10 +115,10 @@ export class ModelVersions {
   }
 
   /**
-   * The version predict workers serve: the active one, or, while a worker refused it, the newest activated version
-   * no worker refused (the one workers that refused the active version went on serving). Null when none.
+   * The newest activated version no predict worker refused: while a worker refused the active version, what the
+   * workers that refused it went on serving. Null when none.
    */
-  serving(): Promise<ModelVersion | null> {
+  newestUnrefused(): Promise<ModelVersion | null> {
     return this.db.prisma.modelVersion.findFirst({
       where: { activatedAt: { not: null }, refusedAt: null },
       orderBy: { activatedAt: "desc" },

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CaptionTokenizer, writeWordPieceTokenizer } from "@lxtag/text";
-import type { ActiveModel } from "./active-model.js";
+import type { ServingModel } from "./serving-model.js";
 
 export interface RunTokenizer {
   path: string;
@@ -20,7 +20,7 @@ export interface RunTokenizer {
  * WordPiece vocabulary, from the training split's texts (never the held-out ones).
  */
 export async function resolveTokenizer(options: {
-  active: ActiveModel | null;
+  active: ServingModel | null;
   trainTexts: readonly string[];
   vocabSize: number;
   dir: string;

@@ -229,7 +229,7 @@ describe("training run", () => {
     await h.repos.models.refuse(v2.candidateId, "failed its warm-up run: out of memory");
     const run = options({ force: true, candidates: "popularity", gateMargin: 2 });
     const v4 = done(await runTraining(h.services, run));
-    expect(v4.previousModelId).toBe(v1.candidateId);
+    expect(v4.previousModelId).toBe(v2.candidateId); // the registry's active one, refused
     expect(v4.evaluation.active?.id).toBe(v1.candidateId);
     expect(v4.decision).toMatchObject({ promote: false, active: { id: v1.candidateId } });
     expect(v4.decision.reason).toMatch(
@@ -238,7 +238,7 @@ describe("training run", () => {
       ),
     );
     expect((await row(h.repos, v4.runId)).log).toContain(
-      `the registry's active version ${v2.candidateId} was refused by a predict worker (failed its warm-up run: out of memory); ` +
+      `the active model ${v2.candidateId} was refused by a predict worker (failed its warm-up run: out of memory); ` +
         `the run compares with and starts from ${v1.candidateId}, the newest activated version no worker refused`,
     );
     expect((await h.repos.models.active())?.id).toBe(v2.candidateId); // not promoted: nothing changed
@@ -246,7 +246,7 @@ describe("training run", () => {
     // v1 refused as well: no version serves, so the candidate has nothing to beat and serves
     await h.repos.models.refuse(v1.candidateId, "failed its warm-up run: out of memory");
     const v5 = done(await runTraining(h.services, run));
-    expect(v5.previousModelId).toBeNull();
+    expect(v5.previousModelId).toBe(v2.candidateId);
     expect(v5.evaluation.active).toBeNull();
     expect(v5.decision).toMatchObject({
       promote: true,

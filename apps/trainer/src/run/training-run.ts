@@ -5,7 +5,6 @@ import type { TrainerServices } from "../cli/services.js";
 import { writeDataset } from "../dataset-writer.js";
 import { detectorWeights, servingDetectorId } from "../detector-bundle.js";
 import { publishModel } from "../publish.js";
-import { fetchActiveModel } from "./active-model.js";
 import { dataPrepFilters } from "./data-prep/pipeline.js";
 import { type Evaluation, evaluateModels } from "./evaluate.js";
 import { applyFilters, assertEnoughData, type FilterReport } from "./filters.js";
@@ -17,6 +16,7 @@ import { KS } from "./metrics.js";
 import { trainAndSelect } from "./model-selection.js";
 import { readRois } from "./roi.js";
 import { RunLog } from "./run-log.js";
+import { fetchServingModel } from "./serving-model.js";
 import { type TrainingSettings, trainingSettings } from "./settings.js";
 import { splitExamples, splitSizes } from "./split.js";
 import { resolveTokenizer } from "./tokenizer.js";
@@ -45,7 +45,10 @@ export interface DoneTrainingRun {
   candidateId: string;
   /** Whether the gate made it the serving model. */
   activated: boolean;
-  /** The model active when the run started. */
+  /**
+   * The registry's active version when the run started. The candidate was compared with it, unless a predict worker
+   * had refused it: then with `evaluation.active`, the version served in its place (if any).
+   */
   previousModelId: string | null;
   /** The model the candidate was warm-started from; null: trained from scratch. */
   warmStartFrom: string | null;
@@ -189,11 +192,16 @@ async function execute(
 
   await enter("labels");
   const detectorId = await servingDetectorId(store, config);
-  const { active, refused } = await fetchActiveModel(repos, store, config.LXTAG_CACHE_DIR);
-  log.line(`serving detector ${detectorId}; active model ${active?.id ?? "none"}`);
+  const { active: registryActive, serving: active } = await fetchServingModel(
+    repos,
+    store,
+    config.LXTAG_CACHE_DIR,
+  );
+  const refused = registryActive?.refusedAt ? registryActive : null;
+  log.line(`serving detector ${detectorId}; active model ${registryActive?.id ?? "none"}`);
   if (refused)
     log.line(
-      `the registry's active version ${refused.id} was refused by a predict worker (${refused.refusedReason ?? ""}); ` +
+      `the active model ${refused.id} was refused by a predict worker (${refused.refusedReason ?? ""}); ` +
         (active
           ? `the run compares with and starts from ${active.id}, the newest activated version no worker refused`
           : "no version activated before it serves: the run starts from scratch, with nothing to beat"),
@@ -323,7 +331,7 @@ async function execute(
     state: "done",
     candidateId: manifest.id,
     activated: decision.promote,
-    previousModelId: active?.id ?? null,
+    previousModelId: registryActive?.id ?? null,
     warmStartFrom: candidate.plan.init ? (active?.id ?? null) : null,
     decision,
     evaluation,

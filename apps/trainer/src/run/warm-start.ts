@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { ObjectStore } from "@lxtag/storage";
 import { trainingCheckpointKey } from "../publish.js";
-import type { ActiveModel } from "./active-model.js";
+import type { ServingModel } from "./serving-model.js";
 import type { TrainingSettings } from "./settings.js";
 import type { RunTokenizer } from "./tokenizer.js";
 
@@ -24,7 +24,7 @@ export interface ModelPlan {
  */
 export async function planModel(options: {
   store: ObjectStore;
-  active: ActiveModel | null;
+  active: ServingModel | null;
   tokenizer: RunTokenizer;
   /** The candidate's architecture. */
   arch: string;
