@@ -218,10 +218,19 @@ describe("runWorker", () => {
     );
     await queue.add("x", { postId: randomUUID() }, { jobId: "told" });
     expect(await settled("told")).toBe("failed");
-    // a bug gets 2 attempts, an outage its budget, an unrecoverable error none: what BullMQ then did
+    // a bug gets 2 attempts (what BullMQ did with this one), an outage its budget, an unrecoverable error none
     expect(said).toEqual([
       [true, true, false],
       [false, true, false],
+    ]);
+    // a job queued with BullMQ's own backoff is retried until its attempts run out, whatever the error
+    said.length = 0;
+    await queue.add("x", { postId: randomUUID() }, { jobId: "fixed", ...FAST_RETRIES });
+    expect(await settled("fixed")).toBe("failed");
+    expect(said).toEqual([
+      [true, true, false],
+      [true, true, false],
+      [false, false, false],
     ]);
   });
 

@@ -4,7 +4,7 @@ import type { ServiceEnv } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { workerOptions } from "./queues.js";
-import { type RetryPolicy, retryDelay, retryPolicy, withTransientRetry } from "./retry.js";
+import { BACKOFF_TYPE, type RetryPolicy, retryDelay, retryPolicy, withTransientRetry } from "./retry.js";
 
 export interface RunWorkerOptions<T, R> {
   /** Queue name (from `QUEUES`). */
@@ -49,7 +49,12 @@ export function isFinalFailure(job: Job, err: Error): boolean {
  */
 export function retriesAfter(policy: RetryPolicy, job: Job, err: unknown): boolean {
   const failures = job.attemptsMade + 1; // this attempt's failure included
-  if (err instanceof UnrecoverableError || failures >= (job.opts.attempts ?? 1)) return false;
+  // BullMQ knows an UnrecoverableError by its name
+  if ((err as Error | undefined)?.name === UnrecoverableError.name || failures >= (job.opts.attempts ?? 1))
+    return false;
+  const { backoff } = job.opts;
+  // a job queued with BullMQ's own backoff (or none) is retried until its attempts run out
+  if (typeof backoff !== "object" || backoff.type !== BACKOFF_TYPE) return true;
   return retryDelay(policy, failures, err) >= 0;
 }
 
