@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Repositories } from "@lxtag/db";
 import { HashtagModel } from "@lxtag/inference";
-import type { Logger } from "@lxtag/runtime";
+import { isTransientError, type Logger } from "@lxtag/runtime";
 import { fetchBundle, type ObjectStore } from "@lxtag/storage";
 
 export class NoActiveModelError extends Error {
@@ -161,17 +161,21 @@ export class ModelLoader {
 
   /**
    * Records the refusal of `id` in the registry; when Postgres cannot be reached, keeps it to record at the next
-   * registry check, so that the API and batch warnings learn of it once Postgres is back.
+   * registry check (while `id` should still serve), so that the API and batch warnings learn of it once Postgres
+   * is back. Any other error is logged once: the refusal then holds in this process only.
    */
   private async recordRefusal(id: string, reason: string): Promise<void> {
     try {
       this.refusalAt = (await this.deps.repos.models.refuse(id, reason)) ?? undefined;
       this.unrecorded = undefined;
     } catch (err) {
-      this.unrecorded = reason;
+      const outage = isTransientError(err);
+      this.unrecorded = outage ? reason : undefined;
       this.deps.log.warn(
         { model: id, err: (err as Error).message },
-        "could not record the refusal; trying again at the next registry check",
+        outage
+          ? "could not record the refusal; trying again at the next registry check"
+          : "could not record the refusal",
       );
     }
   }
