@@ -59,7 +59,7 @@ describe("the review desk", () => {
     expect(page.url()).not.toContain(t.key); // the key is never in a URL
     const parts = [1, 2].map((i) => join(t.work, `desk-export-${i}.zip`));
     await writeExportZips(await syntheticPosts(16, 11), parts);
-    await page.setInputFiles("#zip-input", parts);
+    await page.setInputFiles("#export-input", parts);
     const accepted = page.getByText(/^batch [0-9a-f-]{36} accepted$/);
     await accepted.waitFor({ timeout: 30_000 });
     batchId = /batch ([0-9a-f-]{36})/.exec((await accepted.textContent()) ?? "")![1]!;
@@ -75,7 +75,7 @@ describe("the review desk", () => {
       json,
       JSON.stringify({ posts: [{ caption: "desk #json" }, { caption: "second #json" }] }),
     );
-    await page.setInputFiles("#zip-input", json);
+    await page.setInputFiles("#export-input", json);
     const jsonAccepted = page.getByText(new RegExp(`^batch (?!${batchId})[0-9a-f-]{36} accepted$`));
     await jsonAccepted.waitFor({ timeout: 30_000 });
     const jsonBatch = /batch ([0-9a-f-]{36})/.exec((await jsonAccepted.textContent()) ?? "")![1]!;

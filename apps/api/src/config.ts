@@ -21,7 +21,7 @@ const apiEnvSchema = serviceEnvSchema
       .int()
       .positive()
       .default(64 * 2 ** 20),
-    /** Largest single uploaded zip part, bytes. */
+    /** Largest single uploaded file part (a zip part, a JSON file of posts), bytes. */
     LXTAG_UPLOAD_MAX_BYTES: z.coerce
       .number()
       .int()

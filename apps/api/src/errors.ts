@@ -211,8 +211,11 @@ export class InvalidJsonError extends ApiError {
   override name = "InvalidJsonError";
   readonly statusCode = 400;
   readonly code = "invalid_json";
-  constructor(readonly part: string) {
-    super(`${part} is not valid JSON`);
+  constructor(
+    readonly part: string,
+    why?: string,
+  ) {
+    super(`${part} is not valid JSON${why ? `: ${why}` : ""}`);
   }
 }
 

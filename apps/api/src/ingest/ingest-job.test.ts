@@ -1,6 +1,7 @@
 // The ingest job over a JSON batch, with two API keys: a post may use only images its own key may read. And a
 // batch whose posts are streamed: counted first, so a malformed document stores nothing.
 import { randomUUID } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { batchSourceSchema } from "@lxtag/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { uploadForm, useTestApi, zipOf } from "../testing/harness.js";
@@ -152,32 +153,38 @@ describe("ingest of a JSON batch", () => {
     }
   });
 
-  it("refuses zip parts and a JSON file in one upload (400 mixed_upload), keeping nothing of it", async () => {
-    const before = await api.deps.store.list(`uploads/${api.keyId}/`);
+  it("refuses zip parts beside a JSON file, and a file sent as JSON that is none, keeping nothing of them", async () => {
+    const kept = async () => ({
+      objects: await api.deps.store.list(`uploads/${api.keyId}/`),
+      batches: (
+        await api.deps.db.pool.query("SELECT id FROM batches WHERE api_key_id = $1 ORDER BY id", [api.keyId])
+      ).rows,
+      spool: await readdir(api.deps.spool.dir).catch(() => []),
+    });
+    const before = await kept();
     const zip = await zipOf({ "your_instagram_activity/media/posts_1.json": "[]" });
-    for (const parts of [
+    const json = (name: string, bytes: string | Buffer) => ({ name, bytes, type: "application/json" });
+    for (const [parts, error, message] of [
+      [[{ name: "export.zip", bytes: zip }, json("posts.json", "[]")], "mixed_upload", /one JSON file/],
+      [[json("posts.json", "[]"), json("more.json", "[]")], "mixed_upload", /not two JSON files/],
       [
-        { name: "export.zip", bytes: zip },
-        { name: "posts.json", bytes: "[]", type: "application/json" },
+        [json("export.json", zip)],
+        "invalid_json",
+        /^file "export.json" is not valid JSON: it is a zip archive/,
       ],
-      [
-        { name: "posts.json", bytes: "[]", type: "application/json" },
-        { name: "more.json", bytes: "[]", type: "application/json" },
-      ],
-    ]) {
+      [[json("posts.json", " \n ")], "invalid_json", /: it is empty$/],
+      [[json("posts.json", "caption,image")], "invalid_json", /: it starts with "c"$/],
+    ] as const) {
       const res = await api.app.inject({
         method: "POST",
         url: "/v1/batches",
         headers: { "x-api-key": api.key },
-        payload: uploadForm(parts),
+        payload: uploadForm([...parts]),
       });
-      expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({
-        error: "mixed_upload",
-        message: expect.stringMatching(/one JSON file/),
-      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({ error, message: expect.stringMatching(message) });
     }
-    expect(await api.deps.store.list(`uploads/${api.keyId}/`)).toEqual(before);
+    expect(await kept()).toEqual(before);
   });
 
   it("fails a JSON batch whose document is malformed late in the file before storing any post", async () => {

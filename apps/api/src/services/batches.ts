@@ -20,7 +20,7 @@ import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
-import { foreignKeyReason, uploadKey } from "./upload-keys.js";
+import { foreignKeyReason, POSTS_JSON, uploadKey } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
 
@@ -37,7 +37,7 @@ export interface BatchServiceDeps {
   /** Where uploads are written before they go to S3 (the ingest job on this host reads them there). */
   spool: UploadSpool;
   ingest: Queue<IngestJob>;
-  /** Largest zip part of a multipart upload, bytes (the multipart plugin's `fileSize` limit). */
+  /** Largest file part of a multipart upload, bytes (the multipart plugin's `fileSize` limit). */
   maxPartBytes: number;
   /** How long an upload may stream before the reconciler gives it up (LXTAG_UPLOAD_ABANDONED_AFTER_S). */
   uploadAbandonedAfterS: number;
@@ -86,12 +86,12 @@ export class BatchService {
     const options = body.options ?? batchOptionsSchema.parse({});
     if ("posts" in body) {
       await this.queueReachable();
-      const key = uploadKey(apiKeyId, batchId, "posts.json");
+      const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
       const { spool, store } = this.deps;
       try {
         const file = await spool.write(
           batchId,
-          "posts.json",
+          POSTS_JSON,
           Readable.from([Buffer.from(JSON.stringify(body.posts))]),
         );
         await store.putFile(key, file, "application/json");

@@ -6,6 +6,9 @@
  */
 export const uploadPrefix = (apiKeyId: string) => `uploads/${apiKeyId}/`;
 
+/** The name of a JSON batch's posts, sent as a body or as a file, under its upload folder. */
+export const POSTS_JSON = "posts.json";
+
 /** Where a key's upload (a zip part, the posts of a JSON batch) is written. */
 export const uploadKey = (apiKeyId: string, batchId: string, name: string) =>
   `${uploadPrefix(apiKeyId)}${batchId}/${name}`;

@@ -1,3 +1,4 @@
+import { open } from "node:fs/promises";
 import type { Multipart, MultipartFile } from "@fastify/multipart";
 import { type BatchOptions, type BatchSource, batchOptionsSchema } from "@lxtag/contracts";
 import type { Logger } from "@lxtag/runtime";
@@ -9,7 +10,7 @@ import {
   UploadTooLargeError,
   ValidationError,
 } from "../errors.js";
-import { uploadKey, uploadPrefix } from "./upload-keys.js";
+import { POSTS_JSON, uploadKey, uploadPrefix } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 
 export interface Upload {
@@ -22,11 +23,31 @@ export interface Upload {
 
 /**
  * A file part that is a JSON file of posts rather than a zip part: by its type, or by its name when its type says
- * neither (curl sends `application/octet-stream` unless told).
+ * neither (curl sends `application/octet-stream` unless told; a part may come without a name).
  */
 const isJsonPart = (part: MultipartFile) =>
   part.mimetype === "application/json" ||
-  (part.mimetype !== "application/zip" && part.filename.toLowerCase().endsWith(".json"));
+  (part.mimetype !== "application/zip" && (part.filename ?? "").toLowerCase().endsWith(".json"));
+
+/**
+ * Why a file sent as JSON cannot be a JSON document of posts, by its first bytes (past whitespace and a byte-order
+ * mark), or undefined when it starts as one (`[` or `{`): a zip archive sent with a .json name or type is refused
+ * before the batch is made, rather than failing its ingest.
+ */
+async function notJsonReason(path: string): Promise<string | undefined> {
+  const file = await open(path);
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(1024), 0, 1024, 0);
+    const head = buffer.subarray(0, bytesRead);
+    if (head.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")))
+      return "it is a zip archive (zip parts go as application/zip, or with a name ending in .zip)";
+    const first = head.toString("utf8").replace(/^\uFEFF?[ \t\r\n]*/, "")[0];
+    if (first === "[" || first === "{") return undefined;
+    return first === undefined ? "it is empty" : `it starts with ${JSON.stringify(first)}`;
+  } finally {
+    await file.close();
+  }
+}
 
 /** The `options` field: JSON text, or a value the multipart plugin parsed (a field sent as application/json). */
 function parseOptions(value: unknown): BatchOptions {
@@ -44,7 +65,7 @@ function parseOptions(value: unknown): BatchOptions {
 }
 
 export interface ReceiveUploadOptions {
-  /** Largest zip part, bytes (the multipart plugin's `fileSize` limit). */
+  /** Largest file part (a zip part, a JSON file of posts), bytes (the multipart plugin's `fileSize` limit). */
   maxPartBytes: number;
   /** Where a failed clean-up is reported (the parts it could not delete stay in S3). */
   log: Logger;
@@ -72,24 +93,26 @@ export async function receiveUpload(
   const keys: string[] = [];
   const stored: Promise<{ key: string; file: FileBody }>[] = [];
   let options = batchOptionsSchema.parse({});
-  let json = false;
+  let jsonUpload = false;
   try {
     try {
       for await (const part of parts) {
         if (part.type === "file") {
           const isJson = isJsonPart(part);
-          if (keys.length && (isJson || json)) {
-            part.file.resume(); // the rest of the request is read and dropped, so the answer reaches the client
+          if (keys.length && (isJson || jsonUpload)) {
+            part.file.resume(); // this part's bytes are dropped; the answer goes out before the rest is read
             throw new MixedUploadError();
           }
-          json = isJson;
-          const name = json ? "posts.json" : `part-${keys.length + 1}.zip`;
+          jsonUpload = isJson;
+          const name = jsonUpload ? POSTS_JSON : `part-${keys.length + 1}.zip`;
           const key = uploadKey(target.apiKeyId, target.batchId, name);
           keys.push(key); // before the write: a part that fails half-way is deleted too
           const file = await spool.write(target.batchId, name, part.file);
           if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
+          const notJson = jsonUpload ? await notJsonReason(file.path) : undefined;
+          if (notJson) throw new InvalidJsonError(`file ${JSON.stringify(part.filename ?? "")}`, notJson);
           await stored.at(-1);
-          const type = json ? "application/json" : "application/zip";
+          const type = jsonUpload ? "application/json" : "application/zip";
           const put = store.putFile(key, file, type).then(() => ({ key, file }));
           put.catch(() => {}); // awaited below, or settled before the clean-up
           stored.push(put);
@@ -119,7 +142,7 @@ export async function receiveUpload(
         );
     throw err;
   }
-  return { source: json ? { type: "json", key: keys[0]! } : { type: "zip", keys }, keys, options };
+  return { source: jsonUpload ? { type: "json", key: keys[0]! } : { type: "zip", keys }, keys, options };
 }
 
 /**

@@ -51,11 +51,11 @@ function Upload({ onUploaded }: { onUploaded: (batchId: string) => void }) {
         <p>
           Drop the export's zip parts here (all parts of one export together), or a JSON file of posts, or
         </p>
-        <label class="button" for="zip-input">
+        <label class="button" for="export-input">
           Choose files
         </label>
         <input
-          id="zip-input"
+          id="export-input"
           ref={input}
           class="visually-hidden"
           type="file"

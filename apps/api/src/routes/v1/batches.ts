@@ -53,7 +53,7 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
           "An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional " +
           "`options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Posts too many for a JSON " +
           "body (its limit is LXTAG_API_BODY_LIMIT) go as one JSON file in the multipart form instead, streamed " +
-          "like zip parts (400 `mixed_upload` beside zip parts). Answers 202 with the batch " +
+          "like zip parts (400 `mixed_upload` beside zip parts or another JSON file). Answers 202 with the batch " +
           "id; an ingest job does the parsing. Uploads are stored under the key's own prefix " +
           "`uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may " +
           "also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; " +
