@@ -134,6 +134,8 @@ describe("ingest of a JSON batch", () => {
       { name: "posts.json", type: "application/json", text: JSON.stringify({ posts }) },
       // untyped, as curl sends a file unless told: its name says JSON
       { name: "export.JSON", type: "application/octet-stream", text: JSON.stringify(posts) },
+      // past the first KiB the upload does not look: the ingest reads the rest
+      { name: "spaced.json", type: "application/json", text: `${" ".repeat(2048)}${JSON.stringify(posts)}` },
     ]) {
       const res = await api.app.inject({
         method: "POST",

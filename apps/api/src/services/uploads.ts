@@ -43,7 +43,9 @@ async function notJsonReason(path: string): Promise<string | undefined> {
       return "it is a zip archive (zip parts go as application/zip, or with a name ending in .zip)";
     const first = head.toString("utf8").replace(/^\uFEFF?[ \t\r\n]*/, "")[0];
     if (first === "[" || first === "{") return undefined;
-    return first === undefined ? "it is empty" : `it starts with ${JSON.stringify(first)}`;
+    // 1 KiB of whitespace and more to come: the ingest's reader judges the rest
+    if (first === undefined) return bytesRead === buffer.length ? undefined : "it is empty";
+    return `it starts with ${JSON.stringify(first)}`;
   } finally {
     await file.close();
   }
