@@ -229,6 +229,16 @@ export class MissingUploadError extends ApiError {
   }
 }
 
+/** A multipart body the parser cannot read: cut short, without its boundary, a broken part header. */
+export class MalformedUploadError extends ApiError {
+  override name = "MalformedUploadError";
+  readonly statusCode = 400;
+  readonly code = "malformed_upload";
+  constructor(why: string) {
+    super(`the multipart body cannot be read: ${why}`);
+  }
+}
+
 /** A multipart upload of zip parts and a JSON file of posts together, or of two JSON files. */
 export class MixedUploadError extends ApiError {
   override name = "MixedUploadError";

@@ -5,6 +5,7 @@ import type { Logger } from "@lxtag/runtime";
 import type { FileBody, ObjectStore } from "@lxtag/storage";
 import {
   InvalidJsonError,
+  MalformedUploadError,
   MissingUploadError,
   MixedUploadError,
   UploadTooLargeError,
@@ -49,6 +50,33 @@ async function notJsonReason(path: string): Promise<string | undefined> {
   } finally {
     await file.close();
   }
+}
+
+/**
+ * The parts as the multipart parser yields them, its own errors (a body cut short, no boundary, a broken part
+ * header: plain errors without a status) turned into the client's `MalformedUploadError`. The plugin's errors
+ * that carry a status (a field declared as JSON that does not parse) pass as they are.
+ */
+async function* clientParts(parts: AsyncIterable<Multipart>): AsyncGenerator<Multipart> {
+  const iterator = parts[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Multipart>;
+    try {
+      next = await iterator.next();
+    } catch (err) {
+      throw malformed(err);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** A parser error as the client's mistake; anything with a status or a system error code stays what it is. */
+function malformed(err: unknown): unknown {
+  const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };
+  return err instanceof Error && statusCode === undefined && code === undefined
+    ? new MalformedUploadError(err.message)
+    : err;
 }
 
 /** The `options` field: JSON text, or a value the multipart plugin parsed (a field sent as application/json). */
@@ -98,7 +126,7 @@ export async function receiveUpload(
   let jsonUpload = false;
   try {
     try {
-      for await (const part of parts) {
+      for await (const part of clientParts(parts)) {
         if (part.type === "file") {
           const isJson = isJsonPart(part);
           if (keys.length && (isJson || jsonUpload)) {
@@ -109,7 +137,11 @@ export async function receiveUpload(
           const name = jsonUpload ? POSTS_JSON : `part-${keys.length + 1}.zip`;
           const key = uploadKey(target.apiKeyId, target.batchId, name);
           keys.push(key); // before the write: a part that fails half-way is deleted too
-          const file = await spool.write(target.batchId, name, part.file);
+          // the parser reports a body cut short inside a file part on that part's stream (maybe before this
+          // reads it): the stream's own error is the parser's, any other is the spool's
+          const file = await spool.write(target.batchId, name, part.file).catch((err: unknown) => {
+            throw err === part.file.errored ? malformed(err) : err;
+          });
           if (part.file.truncated) throw new UploadTooLargeError(part.filename, maxPartBytes);
           const notJson = jsonUpload ? await notJsonReason(file.path) : undefined;
           if (notJson) throw new InvalidJsonError(`file ${JSON.stringify(part.filename ?? "")}`, notJson);

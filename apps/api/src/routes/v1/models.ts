@@ -5,7 +5,12 @@ import { errorResponses } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { ModelService } from "../../services/models.js";
 
-const params = z.object({ id: z.string().min(1).max(200) });
+// Postgres text cannot hold NUL, and no model id holds a control character
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const WITHOUT_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
+const params = z.object({
+  id: z.string().min(1).max(200).regex(WITHOUT_CONTROL_CHARACTERS, "no control characters"),
+});
 
 /** /v1/models: the model registry; admin keys choose the serving version. */
 export const modelRoutes: ApiPlugin<{ models: ModelService }> = async (app, { models }) => {

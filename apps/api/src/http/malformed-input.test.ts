@@ -1,0 +1,127 @@
+// Every documented operation, called with malformed input (path ids, query strings, bodies and content types no
+// client should send) by an admin key: each answer is a 4xx with the error body, or a success, never a 5xx.
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestApi } from "../testing/harness.js";
+
+interface Document {
+  paths: Record<string, Record<string, { requestBody?: unknown }>>;
+}
+
+const BAD_IDS = [
+  "not-a-uuid",
+  "0",
+  "a".repeat(3000),
+  "%00",
+  "..%2F..%2Fetc%2Fpasswd",
+  "%E2%82", // a cut UTF-8 sequence
+  "00000000-0000-0000-0000-00000000000g",
+  randomUUID(), // well formed, unknown
+];
+const BAD_QUERIES = [
+  "limit=-1",
+  "limit=1e9",
+  "limit=abc",
+  "cursor=%00",
+  "cursor=not-a-cursor",
+  "state=nope",
+  "format=xml",
+  "order=sideways",
+  "size=999999",
+  "flag=&hashtag=&score_below=NaN",
+  "force=maybe",
+  `hashtag=${"x".repeat(5000)}`,
+  "limit=1&limit=2",
+];
+const BAD_BODIES: { payload: string; type: string }[] = [
+  { payload: "{", type: "application/json" },
+  { payload: "null", type: "application/json" },
+  { payload: "[]", type: "application/json" },
+  { payload: '"text"', type: "application/json" },
+  { payload: "12", type: "application/json" },
+  { payload: '{"posts": "x"}', type: "application/json" },
+  { payload: '{"posts": [null, 1, {"caption": {"a": 1}}]}', type: "application/json" },
+  { payload: '{"s3Keys": [""], "options": {"includeReels": "yes"}}', type: "application/json" },
+  { payload: '{"add": "x", "remove": [1], "reviewer": {}}', type: "application/json" },
+  { payload: '{"epochs": -3, "candidates": 7, "force": "no"}', type: "application/json" },
+  { payload: `{"add": ["${"y".repeat(10000)}"]}`, type: "application/json" },
+  { payload: "\u0000\u0001", type: "application/octet-stream" },
+  { payload: "a=1&b=2", type: "application/x-www-form-urlencoded" },
+  { payload: "--x\r\nbroken", type: "multipart/form-data; boundary=x" },
+  { payload: "--x\r\nbroken", type: "multipart/form-data" }, // no boundary
+  {
+    // a file part cut short: its bytes end without the closing boundary
+    payload: '--x\r\ncontent-disposition: form-data; name="file"; filename="a.zip"\r\n\r\nPK\u0003\u0004 cut',
+    type: "multipart/form-data; boundary=x",
+  },
+];
+
+describe("malformed input", () => {
+  const api = useTestApi();
+  let doc: Document;
+  let headers: Record<string, string>;
+
+  beforeAll(async () => {
+    doc = (await api.app.inject({ method: "GET", url: "/docs/json" })).json();
+    headers = { "x-api-key": (await api.newKey({ admin: true })).key };
+  });
+
+  it("answers a multipart body the parser cannot read with 400 malformed_upload, and keeps no batch of it", async () => {
+    const batches = async () =>
+      (await api.deps.db.pool.query("SELECT id FROM batches WHERE api_key_id = $1", [api.keyId])).rows;
+    const before = await batches();
+    for (const body of BAD_BODIES.filter((b) => b.type.startsWith("multipart/"))) {
+      const res = await api.app.inject({
+        method: "POST",
+        url: "/v1/batches",
+        headers: { "x-api-key": api.key, "content-type": body.type },
+        payload: body.payload,
+      });
+      expect(res.statusCode, body.payload).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: "malformed_upload",
+        message: expect.stringMatching(/^the multipart body cannot be read: \w/),
+      });
+    }
+    expect(await batches()).toEqual(before);
+  });
+
+  it("never gets a 5xx from any documented operation, and every 4xx says why", async () => {
+    const served: string[] = [];
+    const failures: string[] = [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const urls = path.includes("{")
+          ? BAD_IDS.map((id) => path.replace(/\{[^}]+\}/g, id))
+          : [path, ...BAD_QUERIES.map((q) => `${path}?${q}`)];
+        if (path.includes("{")) urls.push(...BAD_QUERIES.map((q) => `${urls.at(-1)}?${q}`));
+        const bodies = op.requestBody || method !== "get" ? BAD_BODIES : [undefined];
+        for (const url of urls)
+          for (const body of bodies) {
+            const res = await api.app.inject({
+              method: method.toUpperCase() as "GET",
+              url,
+              headers: body ? { ...headers, "content-type": body.type } : headers,
+              payload: body?.payload,
+            });
+            const what = `${method.toUpperCase()} ${url.slice(0, 120)}${body ? ` ${body.type} ${body.payload.slice(0, 60)}` : ""}`;
+            served.push(what);
+            if (res.statusCode >= 500) failures.push(`${what}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+            else if (res.statusCode >= 400) {
+              const error = res.headers["content-type"]?.toString().startsWith("application/json")
+                ? (res.json() as { error?: unknown; message?: unknown })
+                : {};
+              if (typeof error.error !== "string" || typeof error.message !== "string" || !error.message)
+                failures.push(`${what}: ${res.statusCode} without an error body: ${res.body.slice(0, 200)}`);
+            }
+          }
+      }
+    }
+    expect(served.length).toBeGreaterThan(500); // every operation was tried, many ways
+    expect(failures).toEqual([]);
+    // and the log holds no unexpected error either
+    expect(api.records.filter((r) => r.level === "error" || r.level === "fatal").map((r) => r.msg)).toEqual(
+      [],
+    );
+  }, 120_000);
+});
