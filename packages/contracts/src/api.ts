@@ -19,15 +19,25 @@ export const isoDateSchema = z.codec(z.iso.datetime({ offset: true }), z.date(),
 
 // ---- requests -------------------------------------------------------------------------------------------------
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const WITHOUT_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+
+/**
+ * A short text a client names something by (a hashtag, a reviewer, a model id): no control characters, which no
+ * such name holds, and NUL above all, which Postgres text cannot store.
+ */
+export const plainTextSchema = (maxLength: number) =>
+  z.string().min(1).max(maxLength).regex(WITHOUT_CONTROL_CHARACTERS, "must not hold control characters");
+
 /**
  * One post of a programmatic (JSON) batch. `image` is an https URL or an S3 key under the API key's own uploads
  * (`uploads/<apiKeyId>/`); any other key fails the post (`invalid-image`).
  */
 export const jsonPostSchema = z.object({
-  externalId: z.string().min(1).max(200).optional(),
+  externalId: plainTextSchema(200).optional(),
   // length is checked when the post is built, so an over-long caption fails that post alone with its own reason
   caption: z.string(),
-  image: z.string().min(1).max(2048).optional(),
+  image: plainTextSchema(2048).optional(),
 });
 export type JsonPost = z.infer<typeof jsonPostSchema>;
 
@@ -89,10 +99,10 @@ export const batchSourceSchema = z.discriminatedUnion("type", [
 export type BatchSource = z.infer<typeof batchSourceSchema>;
 
 export const labelsBodySchema = z.object({
-  add: z.array(z.string().min(1).max(150)).max(200).default([]),
-  remove: z.array(z.string().min(1).max(150)).max(200).default([]),
+  add: z.array(plainTextSchema(150)).max(200).default([]),
+  remove: z.array(plainTextSchema(150)).max(200).default([]),
   /** Who made the correction; stored with each label row it writes. */
-  reviewer: z.string().min(1).max(100).optional().describe("who made the correction, e.g. a name or email"),
+  reviewer: plainTextSchema(100).optional().describe("who made the correction, e.g. a name or email"),
 });
 export type LabelsBody = z.infer<typeof labelsBodySchema>;
 

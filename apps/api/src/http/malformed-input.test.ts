@@ -1,7 +1,9 @@
 // Every documented operation, called with malformed input (path ids, query strings, bodies and content types no
-// client should send) by an admin key: each answer is a 4xx with the error body, or a success, never a 5xx.
+// client should send) by an admin key, on unknown ids and on a batch and post that exist: each answer is a 4xx with
+// the error body, or a success, never a 5xx.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runIngest } from "../ingest/ingest-job.js";
 import { useTestApi } from "../testing/harness.js";
 
 interface Document {
@@ -32,6 +34,8 @@ const BAD_QUERIES = [
   "force=maybe",
   `hashtag=${"x".repeat(5000)}`,
   "limit=1&limit=2",
+  "hashtag=%00&flag=%00&state=%00",
+  "reviewer=%00",
 ];
 const BAD_BODIES: { payload: string; type: string }[] = [
   { payload: "{", type: "application/json" },
@@ -45,6 +49,15 @@ const BAD_BODIES: { payload: string; type: string }[] = [
   { payload: '{"add": "x", "remove": [1], "reviewer": {}}', type: "application/json" },
   { payload: '{"epochs": -3, "candidates": 7, "force": "no"}', type: "application/json" },
   { payload: `{"add": ["${"y".repeat(10000)}"]}`, type: "application/json" },
+  // NUL in strings: valid JSON, but Postgres text cannot hold it
+  {
+    payload: '{"add": ["a\\u0000b"], "remove": ["\\u0000"], "reviewer": "r\\u0000"}',
+    type: "application/json",
+  },
+  {
+    payload: '{"posts": [{"caption": "nul \\u0000 here", "externalId": "\\u0000"}]}',
+    type: "application/json",
+  },
   { payload: "\u0000\u0001", type: "application/octet-stream" },
   { payload: "a=1&b=2", type: "application/x-www-form-urlencoded" },
   { payload: "--x\r\nbroken", type: "multipart/form-data; boundary=x" },
@@ -61,9 +74,28 @@ describe("malformed input", () => {
   let doc: Document;
   let headers: Record<string, string>;
 
+  /** Ids that exist, so that malformed queries and bodies reach past the lookups: a batch of the key and its post. */
+  const real: Record<string, string> = {};
+
   beforeAll(async () => {
     doc = (await api.app.inject({ method: "GET", url: "/docs/json" })).json();
-    headers = { "x-api-key": (await api.newKey({ admin: true })).key };
+    const admin = await api.newKey({ admin: true });
+    headers = { "x-api-key": admin.key };
+    const created = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers,
+      payload: { posts: [{ caption: "a real post #sweep" }] },
+    });
+    real.batches = (created.json() as { batchId: string }).batchId;
+    await runIngest(real.batches, {
+      repos: api.deps.repos,
+      store: api.deps.store,
+      features: api.deps.queues.features,
+      log: api.deps.log,
+    });
+    const page = await api.app.inject({ method: "GET", url: `/v1/batches/${real.batches}/posts`, headers });
+    real.posts = (page.json() as { posts: { id: string }[] }).posts[0]!.id;
   });
 
   it("answers a multipart body the parser cannot read with 400 malformed_upload, and keeps no batch of it", async () => {
@@ -91,10 +123,11 @@ describe("malformed input", () => {
     const failures: string[] = [];
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
-        const urls = path.includes("{")
-          ? BAD_IDS.map((id) => path.replace(/\{[^}]+\}/g, id))
-          : [path, ...BAD_QUERIES.map((q) => `${path}?${q}`)];
-        if (path.includes("{")) urls.push(...BAD_QUERIES.map((q) => `${urls.at(-1)}?${q}`));
+        // a real id where there is one (`/v1/batches/{id}...` takes the batch's), else an unknown one
+        const resource = /^\/v1\/(\w[\w-]*)\/\{/.exec(path)?.[1] ?? "";
+        const known = path.replace(/\{[^}]+\}/g, real[resource] ?? randomUUID());
+        const urls = path.includes("{") ? BAD_IDS.map((id) => path.replace(/\{[^}]+\}/g, id)) : [];
+        urls.push(known, ...BAD_QUERIES.map((q) => `${known}?${q}`));
         const bodies = op.requestBody || method !== "get" ? BAD_BODIES : [undefined];
         for (const url of urls)
           for (const body of bodies) {

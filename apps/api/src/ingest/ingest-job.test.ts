@@ -189,6 +189,27 @@ describe("ingest of a JSON batch", () => {
     expect(await kept()).toEqual(before);
   });
 
+  it("drops NUL from a caption (Postgres cannot store it) and fails alone a post whose id or image holds one", async () => {
+    const { batchId } = await jsonBatch([
+      { caption: "before" },
+      { caption: "nul \u0000 inside #kept" },
+      { caption: "named", externalId: "id\u0000" },
+      { caption: "pictured", image: "https://example.com/a\u0000.jpg" },
+      { caption: "after" },
+    ]);
+    expect(await ingest(batchId)).toEqual({ posts: 5 });
+    const rows = await stored(batchId);
+    expect(rows.map((r) => r.caption)).toEqual(["before", "nul  inside #kept", "", "", "after"]);
+    expect(rows.map((r) => r.error?.replace(/:.*/s, "") ?? null)).toEqual([
+      null,
+      null,
+      "invalid-post",
+      "invalid-post",
+      null,
+    ]);
+    expect(rows[2]!.error).toContain("must not hold control characters");
+  });
+
   it("fails a JSON batch whose document is malformed late in the file before storing any post", async () => {
     const posts = Array.from({ length: 20 }, (_, i) => ({ caption: `post ${i}` }));
     const text = JSON.stringify(posts);

@@ -20,6 +20,10 @@ export interface PostInput {
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
+/** Postgres text cannot hold NUL, and no caption, path or id means anything by one: it is dropped. */
+const storable = (s: string) => (s.includes("\u0000") ? s.replaceAll("\u0000", "") : s);
+const storableOrNull = (s: string | null | undefined) => (s == null ? null : storable(s));
+
 /**
  * What makes two records without an external id the same post: caption, image (its bytes when read, else its
  * reference), the export's timestamp and media URIs. Posts of one export that differ only in their timestamp (a
@@ -34,8 +38,15 @@ function identity(caption: string, input: PostInput): string {
 }
 
 /** Caption cleaning, hashtag labels, validation and the dedup key: one rule for zip and JSON batches. */
-export function buildPost(input: PostInput): NewPost {
-  const caption = input.caption.normalize("NFC").replace(/\r\n?/g, "\n");
+export function buildPost(read: PostInput): NewPost {
+  const input: PostInput = {
+    ...read,
+    externalId: storableOrNull(read.externalId),
+    sourceFile: storableOrNull(read.sourceFile),
+    takenAtRaw: storableOrNull(read.takenAtRaw),
+    media: read.media?.map((m) => ({ ...m, uri: storable(m.uri) })),
+  };
+  const caption = storable(input.caption).normalize("NFC").replace(/\r\n?/g, "\n");
   const flags = new Set(input.flags ?? []);
   let failReason = input.failReason ?? null;
   const text = caption.length > MAX_CAPTION_CHARS ? "" : modelText(caption);

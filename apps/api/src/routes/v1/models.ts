@@ -1,16 +1,16 @@
-import { activateModelQuerySchema, modelDetailSchema, modelVersionSchema } from "@lxtag/contracts";
+import {
+  activateModelQuerySchema,
+  modelDetailSchema,
+  modelVersionSchema,
+  plainTextSchema,
+} from "@lxtag/contracts";
 import { z } from "zod";
 import { adminOnly } from "../../http/auth.js";
 import { errorResponses } from "../../http/responses.js";
 import type { ApiPlugin } from "../../http/types.js";
 import type { ModelService } from "../../services/models.js";
 
-// Postgres text cannot hold NUL, and no model id holds a control character
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-const WITHOUT_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
-const params = z.object({
-  id: z.string().min(1).max(200).regex(WITHOUT_CONTROL_CHARACTERS, "no control characters"),
-});
+const params = z.object({ id: plainTextSchema(200) });
 
 /** /v1/models: the model registry; admin keys choose the serving version. */
 export const modelRoutes: ApiPlugin<{ models: ModelService }> = async (app, { models }) => {
