@@ -21,8 +21,19 @@ interface MetaPost {
 }
 
 const str = (v: unknown) => (typeof v === "string" ? v : "");
+
+/**
+ * A date as ISO 8601, or null when it is none or outside years 1 to 9999: what Postgres' timestamps and ISO's
+ * four-digit years hold (`toISOString` throws beyond JavaScript's range, and writes six-digit years past 9999).
+ */
+function isoDate(date: Date): string | null {
+  const year = date.getUTCFullYear();
+  return Number.isNaN(year) || year < 1 || year > 9999 ? null : date.toISOString();
+}
+
+/** A Unix time in seconds (Meta's `creation_timestamp`) as ISO 8601, or null. */
 const iso = (v: unknown) =>
-  typeof v === "number" && Number.isFinite(v) ? new Date(v * 1000).toISOString() : null;
+  typeof v === "number" && Number.isFinite(v) ? isoDate(new Date(v * 1000)) : null;
 
 /** JSON.parse, with the file named in the error the batch fails with. */
 function parseJsonFile(text: string, sourceFile: string): unknown {
@@ -101,9 +112,7 @@ export function parseLegacyMediaJson(text: string, sourceFile: string): ExportPo
       source: "meta-legacy-media-json" as const,
       sourceFile: `${sourceFile}#${groups.size}`,
       kind: "post" as const,
-      takenAt: Number.isNaN(Date.parse(str(item.taken_at)))
-        ? null
-        : new Date(str(item.taken_at)).toISOString(),
+      takenAt: isoDate(new Date(str(item.taken_at))),
       takenAtRaw: str(item.taken_at) || null,
       caption: str(item.caption),
       mediaUris: [],

@@ -265,4 +265,51 @@ describe("ingest of a JSON batch", () => {
     );
     expect(await stored(batchId)).toEqual([]);
   });
+
+  it("reads an export whose records come in every wrong shape: each one a post or failed alone, the batch goes on", async () => {
+    const at = (extra: object) => ({ media: [{ uri: "media/a.jpg", ...extra }] });
+    const records: unknown[] = [
+      null,
+      1,
+      "text",
+      [],
+      { media: "x" },
+      { media: [null, 1, { uri: 5 }, { uri: "" }] },
+      { media: [{ uri: "../../etc/passwd" }] },
+      at({ creation_timestamp: "yesterday", title: "a string time" }),
+      at({ creation_timestamp: 1e20, title: "beyond what a Date holds" }),
+      at({ creation_timestamp: 1e12, title: "year 33658" }),
+      at({ title: { not: "text" } }),
+      at({ title: "caf\u00c3\u00a9 \u0000 #mojibake" }),
+      { title: ["an", "array"], media: [{ uri: "media/b.mp4" }] },
+      at({ title: "x".repeat(70_000) }),
+    ];
+    const zip = await zipOf({
+      "your_instagram_activity/media/posts_1.json": JSON.stringify(records),
+      "media/a.jpg": "not a jpeg",
+    });
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batches",
+      headers: { "x-api-key": api.key },
+      payload: uploadForm([{ name: "export.zip", bytes: zip }]),
+    });
+    const { batchId } = res.json() as { batchId: string };
+    await ingest(batchId);
+    const summary = await api.deps.repos.batches.summary((await api.deps.repos.batches.find(batchId))!);
+    expect(summary.state).toBe("processing");
+    expect(summary.ingest).toEqual({ postsRead: records.length, postsTotal: records.length });
+    const rows = await api.deps.db.pool.query<{
+      caption: string;
+      takenAt: Date | null;
+      error: string | null;
+    }>(`SELECT caption, taken_at AS "takenAt", error FROM posts WHERE batch_id = $1 ORDER BY seq`, [batchId]);
+    const byCaption = new Map(rows.rows.map((r) => [r.caption, r]));
+    for (const caption of ["beyond what a Date holds", "year 33658"])
+      expect(byCaption.get(caption)).toMatchObject({ takenAt: null, error: null });
+    expect(byCaption.get("a string time")).toMatchObject({ takenAt: null, error: null });
+    expect(byCaption.get("café  #mojibake")).toMatchObject({ error: null });
+    expect(byCaption.get("x".repeat(70_000).slice(0, 65_536))?.error).toMatch(/^caption-too-long: /);
+    for (const r of rows.rows) expect(r.error ?? "ok").toMatch(/^(ok$|empty-post: |caption-too-long: )/);
+  });
 });
