@@ -171,6 +171,13 @@ describe("Meta HTML", () => {
       ],
     ]);
   });
+
+  it("refuses markup nested too deep to walk with invalid-posts-file, not a stack overflow", () => {
+    const html = `<div class="uiBoxWhite">${"<div>".repeat(20_000)}deep</div>`;
+    expect(() => parseMetaHtml(html, "content/posts_1.html", "post")).toThrow(
+      new ExportError("invalid-posts-file", "content/posts_1.html: its HTML nests too deeply to read"),
+    );
+  });
 });
 
 describe("legacy media.json", () => {

@@ -1,4 +1,5 @@
 import { DomUtils, parseDocument } from "htmlparser2";
+import { ExportError } from "./errors.js";
 import type { ExportPost } from "./export-post.js";
 
 type Element = ReturnType<typeof DomUtils.getElementsByTagName>[number];
@@ -14,6 +15,17 @@ const hasClasses = (el: Element, ...names: string[]) => {
  * decoded by the parser; the text is already proper UTF-8 (no mojibake repair here).
  */
 export function parseMetaHtml(html: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
+  try {
+    return readBoxes(html, sourceFile, kind);
+  } catch (err) {
+    // the DOM helpers recurse: markup nested some thousands deep (never Meta's) overflows the stack
+    if (err instanceof RangeError)
+      throw new ExportError("invalid-posts-file", `${sourceFile}: its HTML nests too deeply to read`);
+    throw err;
+  }
+}
+
+function readBoxes(html: string, sourceFile: string, kind: ExportPost["kind"]): ExportPost[] {
   const doc = parseDocument(html, { decodeEntities: true });
   const boxes = DomUtils.findAll((el) => hasClasses(el, "uiBoxWhite"), doc.children);
   return boxes.map((box, i) => {
