@@ -212,6 +212,15 @@ describe("jsonItems", () => {
       }
     });
 
+    it("a value nested deeper than 256 levels is invalid-json, before any reader of the item overflows", async () => {
+      const nested = (depth: number) => `[{"title": "t", "x": ${"[".repeat(depth)}${"]".repeat(depth)}}]`;
+      expect(await refusal(nested(254))).toBeUndefined(); // the posts array and the item are two levels more
+      expect((await refusal(nested(255)))?.message).toBe(
+        "invalid-json: posts_1.json: a value nested deeper than 256 levels at line 1 column 276 (character 275)",
+      );
+      expect((await refusal(nested(100_000)))?.code).toBe("invalid-json");
+    });
+
     it("a top level that is not an array (nor a wrapper object, nor a bare item) is invalid-posts-file", async () => {
       const found = async (text: string, options = OPTS) => (await refusal(text, options))?.message;
       expect(await found("42")).toBe("invalid-posts-file: posts_1.json: expected an array, found a number");

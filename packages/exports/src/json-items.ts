@@ -38,6 +38,11 @@ const STRING = 6; // inside a string, scanning on from `pos`
 const DONE = 7; // after the top-level value: whitespace only
 
 const END = "unexpected end of the JSON text (is it cut short?)";
+/**
+ * Deepest nesting read: far beyond any posts file (Meta's go 5 deep), and short of what the recursive readers of an
+ * item (JSON.parse, the mojibake repair) overflow their stack on, which thousands of levels do.
+ */
+const MAX_DEPTH = 256;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -280,6 +285,7 @@ class JsonItemScanner {
       else if (c !== 0x6e) this.refusedAs = describe(c); // null: no items
     }
     if (c === 0x7b || c === 0x5b) {
+      if (depth === MAX_DEPTH) this.fail(pos, `a value nested deeper than ${MAX_DEPTH} levels`);
       this.stack.push(c === 0x7b ? OBJECT : ARRAY);
       this.state = c === 0x7b ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
       return pos + 1;
