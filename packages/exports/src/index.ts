@@ -1,6 +1,13 @@
 export { ExportError, type ExportErrorCode } from "./errors.js";
 export type { ExportPost } from "./export-post.js";
-export { countJsonItems, type JsonItem, type JsonItemsOptions, jsonItems } from "./json-items.js";
+export {
+  countJsonItems,
+  JSON_MAX_DEPTH,
+  type JsonItem,
+  type JsonItemsOptions,
+  jsonItems,
+  nestsTooDeep,
+} from "./json-items.js";
 export { parseMetaHtml } from "./meta-html.js";
 export { countMetaJson, parseLegacyMediaJson, streamMetaJson } from "./meta-json.js";
 export { type ExportContents, type ReadExportOptions, readExport } from "./read-export.js";

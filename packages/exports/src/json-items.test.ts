@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countJsonItems, type JsonItemsOptions, jsonItems } from "./json-items.js";
+import { countJsonItems, type JsonItemsOptions, jsonItems, nestsTooDeep } from "./json-items.js";
 
 /** A seeded PRNG (mulberry32): the random chunkings and mutations are the same on every run. */
 function rng(seed: number): () => number {
@@ -219,6 +219,10 @@ describe("jsonItems", () => {
         "invalid-json: posts_1.json: a value nested deeper than 256 levels at line 1 column 276 (character 275)",
       );
       expect((await refusal(nested(100_000)))?.code).toBe("invalid-json");
+      // the same rule for a value already parsed (a JSON body's posts)
+      const value = (depth: number) => JSON.parse(nested(depth - 2)) as unknown;
+      expect([value(256), value(257), value(100_000)].map(nestsTooDeep)).toEqual([false, true, true]);
+      expect(nestsTooDeep({ a: [{ b: "text" }], c: null })).toBe(false);
     });
 
     it("a top level that is not an array (nor a wrapper object, nor a bare item) is invalid-posts-file", async () => {

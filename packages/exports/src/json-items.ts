@@ -42,7 +42,19 @@ const END = "unexpected end of the JSON text (is it cut short?)";
  * Deepest nesting read: far beyond any posts file (Meta's go 5 deep), and short of what the recursive readers of an
  * item (JSON.parse, the mojibake repair) overflow their stack on, which thousands of levels do.
  */
-const MAX_DEPTH = 256;
+export const JSON_MAX_DEPTH = 256;
+
+/** Whether a parsed JSON value nests deeper than `JSON_MAX_DEPTH` (walked without recursion). */
+export function nestsTooDeep(value: unknown): boolean {
+  const open: [unknown, number][] = [[value, 1]];
+  for (let next = open.pop(); next; next = open.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > JSON_MAX_DEPTH) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) open.push([child, depth + 1]);
+  }
+  return false;
+}
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -285,7 +297,7 @@ class JsonItemScanner {
       else if (c !== 0x6e) this.refusedAs = describe(c); // null: no items
     }
     if (c === 0x7b || c === 0x5b) {
-      if (depth === MAX_DEPTH) this.fail(pos, `a value nested deeper than ${MAX_DEPTH} levels`);
+      if (depth === JSON_MAX_DEPTH) this.fail(pos, `a value nested deeper than ${JSON_MAX_DEPTH} levels`);
       this.stack.push(c === 0x7b ? OBJECT : ARRAY);
       this.state = c === 0x7b ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
       return pos + 1;

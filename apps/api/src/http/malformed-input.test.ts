@@ -49,6 +49,11 @@ const BAD_BODIES: { payload: string; type: string }[] = [
   { payload: '{"add": "x", "remove": [1], "reviewer": {}}', type: "application/json" },
   { payload: '{"epochs": -3, "candidates": 7, "force": "no"}', type: "application/json" },
   { payload: `{"add": ["${"y".repeat(10000)}"]}`, type: "application/json" },
+  // nested deeper than any reader recurses
+  {
+    payload: `{"posts": [{"caption": ${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`,
+    type: "application/json",
+  },
   // NUL in strings: valid JSON, but Postgres text cannot hold it
   {
     payload: '{"add": ["a\\u0000b"], "remove": ["\\u0000"], "reviewer": "r\\u0000"}',

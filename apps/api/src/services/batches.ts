@@ -16,10 +16,17 @@ import {
   type PostsPage,
 } from "@lxtag/contracts";
 import type { LabelRow, PostResult, Repositories } from "@lxtag/db";
+import { JSON_MAX_DEPTH, nestsTooDeep } from "@lxtag/exports";
 import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
-import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
+import {
+  ForeignObjectError,
+  NotFoundError,
+  QueueUnavailableError,
+  UploadAbandonedError,
+  ValidationError,
+} from "../errors.js";
 import { foreignKeyReason, POSTS_JSON, uploadKey } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
@@ -85,6 +92,11 @@ export class BatchService {
     const batchId = randomUUID();
     const options = body.options ?? batchOptionsSchema.parse({});
     if ("posts" in body) {
+      // refused here rather than by the ingest's reader, which refuses the whole batch for it
+      if (nestsTooDeep(body.posts))
+        throw new ValidationError("body", [
+          { path: ["posts"], message: `a value nested deeper than ${JSON_MAX_DEPTH} levels` },
+        ]);
       await this.queueReachable();
       const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
       const { spool, store } = this.deps;
