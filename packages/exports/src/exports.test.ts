@@ -181,6 +181,13 @@ describe("Meta HTML", () => {
 });
 
 describe("legacy media.json", () => {
+  it("refuses a file nested deeper than 256 levels with invalid-json", () => {
+    const deep = `{"photos": [{"caption": ${"[".repeat(50_000)}${"]".repeat(50_000)}}]}`;
+    expect(() => parseLegacyMediaJson(deep, "media.json")).toThrow(
+      new ExportError("invalid-json", "media.json: a value nested deeper than 256 levels"),
+    );
+  });
+
   it("groups photos of one carousel by time and caption", () => {
     const posts = parseLegacyMediaJson(
       JSON.stringify({

@@ -1,7 +1,14 @@
 import { fixMetaJson } from "@lxtag/text";
 import { ExportError } from "./errors.js";
 import type { ExportPost } from "./export-post.js";
-import { countJsonItems, type JsonItem, type JsonItemsOptions, jsonItemGroups } from "./json-items.js";
+import {
+  countJsonItems,
+  JSON_MAX_DEPTH,
+  type JsonItem,
+  type JsonItemsOptions,
+  jsonItemGroups,
+  nestsTooDeep,
+} from "./json-items.js";
 
 /** Keys of a top-level object whose array holds posts of another kind. */
 const WRAPPERS = new Map<string, ExportPost["kind"]>([
@@ -35,16 +42,24 @@ function isoDate(date: Date): string | null {
 const iso = (v: unknown) =>
   typeof v === "number" && Number.isFinite(v) ? isoDate(new Date(v * 1000)) : null;
 
-/** JSON.parse, with the file named in the error the batch fails with. */
+/** JSON.parse, with the file named in the error the batch fails with; nesting as deep as the streamed files'. */
 function parseJsonFile(text: string, sourceFile: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ExportError(
       "invalid-json",
       `${sourceFile}: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+  // the mojibake repair recurses
+  if (nestsTooDeep(value))
+    throw new ExportError(
+      "invalid-json",
+      `${sourceFile}: a value nested deeper than ${JSON_MAX_DEPTH} levels`,
+    );
+  return value;
 }
 
 /**
