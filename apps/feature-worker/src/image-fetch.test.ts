@@ -91,6 +91,15 @@ describe("feature worker fetching URL images", () => {
         : { LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true", LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: networks }),
     }).start();
 
+  /** A worker whose jobs give up after their second attempt, soon. */
+  const startGivingUp = () =>
+    new FeatureHarness(detector, {
+      LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true",
+      LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: "127.0.0.1/32",
+      LXTAG_RETRY_ATTEMPTS: "2",
+      LXTAG_RETRY_BASE_DELAY_MS: "50",
+    }).start();
+
   /** Enqueues a post per URL and expects each predicted from its caption with its flag, none retried. */
   async function expectFlagged(harness: FeatureHarness, cases: Record<string, string>) {
     const failures = harness.failures();
@@ -199,12 +208,7 @@ describe("feature worker fetching URL images", () => {
   });
 
   it("in a range whose job gives up, the posts it featurized go on to prediction and the others fail", async () => {
-    h = await new FeatureHarness(detector, {
-      LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true",
-      LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: "127.0.0.1/32",
-      LXTAG_RETRY_ATTEMPTS: "2",
-      LXTAG_RETRY_BASE_DELAY_MS: "50",
-    }).start();
+    h = await startGivingUp();
     const steady = await h.post(`${base}/ok/given-up-steady.png`);
     const broken = await h.post(`${base}/status/500/given-up.png`);
     const range = await h.enqueueRange(h.rangeOf(steady).fromSeq, 2);
@@ -216,12 +220,7 @@ describe("feature worker fetching URL images", () => {
   });
 
   it("in a range whose last attempt featurizes some posts and gives up, only the range's predict job takes them", async () => {
-    h = await new FeatureHarness(detector, {
-      LXTAG_IMAGE_FETCH_ALLOW_HTTP: "true",
-      LXTAG_IMAGE_FETCH_ALLOW_NETWORKS: "127.0.0.1/32",
-      LXTAG_RETRY_ATTEMPTS: "2",
-      LXTAG_RETRY_BASE_DELAY_MS: "50",
-    }).start();
+    h = await startGivingUp();
     images.set("last-flaky.png", randomPng());
     hits.delete("/flaky/last-flaky.png");
     const late = await h.post(`${base}/flaky/last-flaky.png`); // 503 first, then the image
