@@ -212,7 +212,7 @@ describe("jsonItems", () => {
       }
     });
 
-    it("a value nested deeper than 256 levels is invalid-json, before any reader of the item overflows", async () => {
+    it("a value nested deeper than 256 levels is invalid-json, before a recursive walk of the item overflows", async () => {
       const nested = (depth: number) => `[{"title": "t", "x": ${"[".repeat(depth)}${"]".repeat(depth)}}]`;
       expect(await refusal(nested(254))).toBeUndefined(); // the posts array and the item are two levels more
       expect((await refusal(nested(255)))?.message).toBe(

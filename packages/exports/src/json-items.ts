@@ -39,22 +39,11 @@ const DONE = 7; // after the top-level value: whitespace only
 
 const END = "unexpected end of the JSON text (is it cut short?)";
 /**
- * Deepest nesting read: far beyond any posts file (Meta's go 5 deep), and short of what the recursive readers of an
- * item (JSON.parse, the mojibake repair) overflow their stack on, which thousands of levels do.
+ * Deepest nesting read: far beyond any posts file (Meta's go 5 deep), and short of what recursive walks of an item
+ * (the mojibake repair, JSON.stringify) overflow their stack on, which thousands of levels do.
  */
 export const JSON_MAX_DEPTH = 256;
 
-/** Whether a parsed JSON value nests deeper than `JSON_MAX_DEPTH` (walked without recursion). */
-export function nestsTooDeep(value: unknown): boolean {
-  const open: [unknown, number][] = [[value, 1]];
-  for (let next = open.pop(); next; next = open.pop()) {
-    const [v, depth] = next;
-    if (typeof v !== "object" || v === null) continue;
-    if (depth > JSON_MAX_DEPTH) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) open.push([child, depth + 1]);
-  }
-  return false;
-}
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -426,4 +415,16 @@ export async function countJsonItems(bytes: Bytes, options: JsonItemsOptions): P
   scanner.write(decoder.decode());
   scanner.end();
   return scanner.count;
+}
+
+/** Whether a parsed JSON value nests deeper than `JSON_MAX_DEPTH` (walked without recursion). */
+export function nestsTooDeep(value: unknown): boolean {
+  const open: [unknown, number][] = [[value, 1]];
+  for (let next = open.pop(); next; next = open.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > JSON_MAX_DEPTH) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) open.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -239,7 +239,7 @@ describe("training run", () => {
     );
     expect((await row(h.repos, v4.runId)).log).toContain(
       `the active model ${v2.candidateId} was refused by a predict worker (failed its warm-up run: out of memory); ` +
-        `the run compares with and starts from ${v1.candidateId}, the newest activated version no worker refused`,
+        `the run compares with (and may warm-start from) ${v1.candidateId}, the newest activated version no worker refused`,
     );
     expect((await h.repos.models.active())?.id).toBe(v2.candidateId); // not promoted: nothing changed
 

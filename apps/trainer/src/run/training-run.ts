@@ -203,7 +203,7 @@ async function execute(
     log.line(
       `the active model ${refused.id} was refused by a predict worker (${refused.refusedReason ?? ""}); ` +
         (active
-          ? `the run compares with and starts from ${active.id}, the newest activated version no worker refused`
+          ? `the run compares with (and may warm-start from) ${active.id}, the newest activated version no worker refused`
           : "no version activated before it serves: the run starts from scratch, with nothing to beat"),
     );
   if (active && active.manifest.detector !== detectorId)
