@@ -5,9 +5,15 @@ export const CSV_HEADER =
 /** Between a post's media URIs in their one cell (Instagram's URIs are paths without it). */
 export const MEDIA_URI_SEPARATOR = "|";
 
-// RFC 4180: a cell holding a quote, comma or line break is quoted, its quotes doubled
+/**
+ * One CSV cell. RFC 4180: a cell holding a quote, comma or line break is quoted, its quotes doubled. And a text
+ * that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return: an
+ * external id, a reviewer's label or name, all written by clients) gets a leading `'`, as OWASP advises against
+ * CSV injection; numbers stay numbers.
+ */
 export const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? "" : String(v);
+  let s = v === null || v === undefined ? "" : String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
