@@ -1,6 +1,6 @@
 // Every documented operation, called with malformed input (path ids, query strings, bodies and content types no
-// client should send) by an admin key, on unknown ids and on a batch and post that exist: each answer is a 4xx with
-// the error body, or a success, never a 5xx.
+// client should send) by a plain and an admin key, on unknown ids and on a batch and post that exist: each answer is
+// a 4xx with the error body, or a success, never a 5xx.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runIngest } from "../ingest/ingest-job.js";
@@ -79,17 +79,21 @@ describe("malformed input", () => {
   let doc: Document;
   let headers: Record<string, string>;
 
-  /** Ids that exist, so that malformed queries and bodies reach past the lookups: a batch of the key and its post. */
+  /**
+   * Ids that exist, so that malformed queries and bodies reach past the lookups: a batch of the plain key and its
+   * post (an admin key sees another key's batch as missing, and reaches the admin routes instead).
+   */
   const real: Record<string, string> = {};
+  let own: Record<string, string>;
 
   beforeAll(async () => {
+    own = { "x-api-key": api.key };
     doc = (await api.app.inject({ method: "GET", url: "/docs/json" })).json();
-    const admin = await api.newKey({ admin: true });
-    headers = { "x-api-key": admin.key };
+    headers = { "x-api-key": (await api.newKey({ admin: true })).key };
     const created = await api.app.inject({
       method: "POST",
       url: "/v1/batches",
-      headers,
+      headers: own,
       payload: { posts: [{ caption: "a real post #sweep" }] },
     });
     real.batches = (created.json() as { batchId: string }).batchId;
@@ -99,7 +103,11 @@ describe("malformed input", () => {
       features: api.deps.queues.features,
       log: api.deps.log,
     });
-    const page = await api.app.inject({ method: "GET", url: `/v1/batches/${real.batches}/posts`, headers });
+    const page = await api.app.inject({
+      method: "GET",
+      url: `/v1/batches/${real.batches}/posts`,
+      headers: own,
+    });
     real.posts = (page.json() as { posts: { id: string }[] }).posts[0]!.id;
   });
 
@@ -134,25 +142,32 @@ describe("malformed input", () => {
         const urls = path.includes("{") ? BAD_IDS.map((id) => path.replace(/\{[^}]+\}/g, id)) : [];
         urls.push(known, ...BAD_QUERIES.map((q) => `${known}?${q}`));
         const bodies = op.requestBody || method !== "get" ? BAD_BODIES : [undefined];
-        for (const url of urls)
-          for (const body of bodies) {
-            const res = await api.app.inject({
-              method: method.toUpperCase() as "GET",
-              url,
-              headers: body ? { ...headers, "content-type": body.type } : headers,
-              payload: body?.payload,
-            });
-            const what = `${method.toUpperCase()} ${url.slice(0, 120)}${body ? ` ${body.type} ${body.payload.slice(0, 60)}` : ""}`;
-            served.push(what);
-            if (res.statusCode >= 500) failures.push(`${what}: ${res.statusCode} ${res.body.slice(0, 200)}`);
-            else if (res.statusCode >= 400) {
-              const error = res.headers["content-type"]?.toString().startsWith("application/json")
-                ? (res.json() as { error?: unknown; message?: unknown })
-                : {};
-              if (typeof error.error !== "string" || typeof error.message !== "string" || !error.message)
-                failures.push(`${what}: ${res.statusCode} without an error body: ${res.body.slice(0, 200)}`);
+        for (const [role, key] of [
+          ["plain", own],
+          ["admin", headers],
+        ] as const)
+          for (const url of urls)
+            for (const body of bodies) {
+              const res = await api.app.inject({
+                method: method.toUpperCase() as "GET",
+                url,
+                headers: body ? { ...key, "content-type": body.type } : key,
+                payload: body?.payload,
+              });
+              const what = `${role} ${method.toUpperCase()} ${url.slice(0, 120)}${body ? ` ${body.type} ${body.payload.slice(0, 60)}` : ""}`;
+              served.push(what);
+              if (res.statusCode >= 500)
+                failures.push(`${what}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+              else if (res.statusCode >= 400) {
+                const error = res.headers["content-type"]?.toString().startsWith("application/json")
+                  ? (res.json() as { error?: unknown; message?: unknown })
+                  : {};
+                if (typeof error.error !== "string" || typeof error.message !== "string" || !error.message)
+                  failures.push(
+                    `${what}: ${res.statusCode} without an error body: ${res.body.slice(0, 200)}`,
+                  );
+              }
             }
-          }
       }
     }
     expect(served.length).toBeGreaterThan(500); // every operation was tried, many ways
