@@ -7,7 +7,7 @@ import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, ObjectStore } from "@lxtag/storage";
 import { S3Proxy, waitForJob } from "@lxtag/testkit";
-import type { Detector } from "@lxtag/vision";
+import { type Detector, decodeImage } from "@lxtag/vision";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { FeatureHarness, publishDetector, tinyDetector, tinyDetectorBundle } from "./testing/fixtures.js";
 import { randomPng } from "./testing/png.js";
@@ -58,6 +58,18 @@ describe("feature worker", () => {
     expect((await h.settled(second)).returnvalue.posts).toEqual({ cached: 1 });
     expect((await h.row(second)).imageSha256).toBe(sha256(image));
     expect(detector.runs).toBe(runs + 1);
+  });
+
+  it("runs the detector on banners and strips as flat as 3000 x 1, and on 1 x 1 images", async () => {
+    for (const [width, height] of [
+      [3000, 1],
+      [1, 3000],
+      [5000, 3],
+      [1, 1],
+    ] as const) {
+      const roi = await detector.detect(await decodeImage(randomPng(width, height)));
+      expect([roi.imageWidth, roi.imageHeight, roi.boxes.length]).toEqual([width, height, 36 * 4]);
+    }
   });
 
   it("trusts the hash ingest stored: a post whose image is already detected needs no download", async () => {

@@ -9,8 +9,16 @@ export interface DetectorInput {
 }
 
 /**
+ * The shortest side the detector is given. Detectron's rule shrinks a banner of 40:1 or flatter below the
+ * backbone's stride (a 3000 x 1 image became 400 x 1 for the tiny detector, whose first convolutions then had no
+ * rows left and failed the run), so such a side is stretched to this; photos never come near it.
+ */
+export const MIN_DETECTOR_SIDE = 32;
+
+/**
  * Detectron's ResizeShortestEdge: the shortest side to min_size unless the longest would then pass max_size (the
- * comparison before rounding), each side rounded half up last. Returns [width, height].
+ * comparison before rounding), each side rounded half up last, and never below `MIN_DETECTOR_SIDE` (or min_size,
+ * if smaller). Returns [width, height].
  */
 export function targetSize(
   width: number,
@@ -25,7 +33,8 @@ export function targetSize(
     h *= shrink;
     w *= shrink;
   }
-  return [Math.max(1, Math.floor(w + 0.5)), Math.max(1, Math.floor(h + 0.5))];
+  const least = Math.min(MIN_DETECTOR_SIDE, minSize);
+  return [Math.max(least, Math.floor(w + 0.5)), Math.max(least, Math.floor(h + 0.5))];
 }
 
 const f32 = Math.fround;

@@ -83,6 +83,9 @@ describe("preprocess", () => {
     expect(targetSize(3000, 1000, 600, 1000)).toEqual([1000, 333]);
     expect(targetSize(480, 640, 800, 1333)).toEqual([800, 1067]); // portrait: 1066.67 rounds half up
     expect(targetSize(1, 1, 600, 1000)).toEqual([600, 600]); // tiny images are upscaled
+    // a banner flatter than max_size / 32 keeps a side the backbone can run on
+    expect(targetSize(3000, 1, 224, 400)).toEqual([400, 32]);
+    expect(targetSize(2, 5000, 224, 400)).toEqual([32, 400]);
   });
   it("interpolates like interpolate(align_corners=False), in BGR minus the mean, CHW", () => {
     // one row [0, 100] in every channel; min_size 2 doubles it to 4 x 2
