@@ -95,30 +95,45 @@ describe("predict worker", () => {
     await lock.query("BEGIN");
     await lock.query("SELECT 1 FROM posts WHERE id = $1 FOR UPDATE", [first.id]);
     const lockPid = (await lock.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
-    await h.enqueue(first.id);
-    // the batch's write waits on this lock (and not some other session on the server)
-    const blocked = async () =>
-      (
-        await lock.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-          [lockPid],
-        )
-      ).rows[0].n;
-    await expect.poll(blocked, { timeout: 20_000 }).toBeGreaterThan(0);
+    let locked = true;
+    const unlock = async () => {
+      if (!locked) return;
+      locked = false;
+      await lock.query("COMMIT");
+      lock.release();
+      await lockDb.close();
+    };
+    // a failure before the commit must not leave the worker's write waiting (closing the harness waits for it)
+    try {
+      await h.enqueue(first.id);
+      // the batch's write waits on this lock (and not some other session on the server). This session is inside its
+      // transaction, whose view of pg_stat_activity holds still: a connection the worker opens later would never show
+      // without the snapshot cleared first
+      const blocked = async () => {
+        await lock.query("SELECT pg_stat_clear_snapshot()");
+        return (
+          await lock.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            [lockPid],
+          )
+        ).rows[0].n;
+      };
+      await expect.poll(blocked, { timeout: 20_000 }).toBeGreaterThan(0);
 
-    await h.repos.models.activate(b.id);
-    await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(b.id);
-    expect(h.handle.loader.loadedIds.sort()).toEqual([a.id, b.id].sort()); // the old one is busy, still loaded
-    await h.enqueue(second.id);
-    expect((await h.settled(second.id)).returnvalue).toEqual(ONE_POST.done);
-    expect(new Set((await h.predictions(second.id)).map((r) => r.model))).toEqual(new Set([b.id]));
+      await h.repos.models.activate(b.id);
+      await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(b.id);
+      expect(h.handle.loader.loadedIds.sort()).toEqual([a.id, b.id].sort()); // the old one is busy, still loaded
+      await h.enqueue(second.id);
+      expect((await h.settled(second.id)).returnvalue).toEqual(ONE_POST.done);
+      expect(new Set((await h.predictions(second.id)).map((r) => r.model))).toEqual(new Set([b.id]));
 
-    await lock.query("COMMIT");
-    lock.release();
-    await lockDb.close();
-    expect((await h.settled(first.id)).returnvalue).toEqual(ONE_POST.done);
-    expect(new Set((await h.predictions(first.id)).map((r) => r.model))).toEqual(new Set([a.id]));
-    await expect.poll(() => h!.handle.loader.loadedIds, { timeout: 20_000 }).toEqual([b.id]); // released after its last batch
+      await unlock();
+      expect((await h.settled(first.id)).returnvalue).toEqual(ONE_POST.done);
+      expect(new Set((await h.predictions(first.id)).map((r) => r.model))).toEqual(new Set([a.id]));
+      await expect.poll(() => h!.handle.loader.loadedIds, { timeout: 20_000 }).toEqual([b.id]); // released after its last batch
+    } finally {
+      await unlock();
+    }
   });
 
   it("keeps serving its model when a newly activated one fails its warm-up run, and warms the one it serves", async () => {
