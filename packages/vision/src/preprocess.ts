@@ -9,11 +9,12 @@ export interface DetectorInput {
 }
 
 /**
- * The shortest side the detector is given. Detectron's rule shrinks a banner of 40:1 or flatter below the
- * backbone's stride (a 3000 x 1 image became 400 x 1 for the tiny detector, whose first convolutions then had no
- * rows left and failed the run), so such a side is stretched to this; photos never come near it.
+ * The shortest side the detector is given. Detectron's rule can shrink a flat banner below the backbone's stride (a
+ * 3000 x 1 image became 400 x 1 for the tiny detector, whose first convolutions then had no rows left and failed
+ * the run), so a short side under this is stretched to it: past 12.5:1 for the tiny detector's 224/400 sizes, 31:1
+ * for ResNet-101's 600/1000; photos never come near it.
  */
-export const MIN_DETECTOR_SIDE = 32;
+const MIN_DETECTOR_SIDE = 32;
 
 /**
  * Detectron's ResizeShortestEdge: the shortest side to min_size unless the longest would then pass max_size (the
