@@ -52,8 +52,11 @@ export class ModelLoader {
    * refusal is not recorded yet (Postgres was away): `unrecorded` is then recorded at the next registry check.
    */
   private refusalAt: Date | undefined;
-  /** Why `refusedId` was refused, while the registry does not know it yet. */
-  private unrecorded: string | undefined;
+  /**
+   * A refusal the registry does not know yet (Postgres was away), recorded at the next registry check that reaches
+   * it, even if another version should serve by then: the trainer and the API go by the registry's refusals.
+   */
+  private unrecorded: { id: string; reason: string } | undefined;
   private refreshing: Promise<HashtagModel | undefined> | undefined;
 
   constructor(private readonly deps: ModelLoaderDeps) {}
@@ -111,18 +114,17 @@ export class ModelLoader {
   private async load(): Promise<HashtagModel | undefined> {
     const { repos, pinned } = this.deps;
     const version = pinned ? await repos.models.find(pinned) : await repos.models.active();
+    // tried again once per activation with `force`, which clears the refusal; a worker that refused the version
+    // again since (it checked the registry first) leaves a later refusal, which counts as cleared too. Judged on
+    // the registry as read, before a refusal recorded just below changes it.
+    const cleared =
+      this.refusalAt !== undefined && version?.refusedAt?.getTime() !== this.refusalAt.getTime();
+    if (this.unrecorded) await this.recordRefusal(this.unrecorded.id, this.unrecorded.reason);
     if (!version) return this.current?.model; // a pinned version deleted later: keep serving what is loaded
     if (this.current?.model.id === version.id) return this.current.model;
-    // tried again once per activation with `force`, which clears the refusal; a worker that refused the version
-    // again since (it checked the registry first) leaves a later refusal, which counts as cleared too
-    const cleared = this.refusalAt !== undefined && version.refusedAt?.getTime() !== this.refusalAt.getTime();
-    if (this.refusedId === version.id && !cleared) {
-      if (this.unrecorded !== undefined) await this.recordRefusal(version.id, this.unrecorded);
-      return this.current?.model;
-    }
+    if (this.refusedId === version.id && !cleared) return this.current?.model;
     this.refusedId = undefined;
     this.refusalAt = undefined;
-    this.unrecorded = undefined;
     const dir = await fetchBundle(
       this.deps.store,
       version.bundlePrefix,
@@ -161,16 +163,17 @@ export class ModelLoader {
 
   /**
    * Records the refusal of `id` in the registry; when Postgres cannot be reached, keeps it to record at the next
-   * registry check (while `id` should still serve), so that the API and batch warnings learn of it once Postgres
-   * is back. Any other error is logged once: the refusal then holds in this process only.
+   * registry check, so that the API, batch warnings and the trainer learn of it once Postgres is back. Any other
+   * error is logged once: the refusal then holds in this process only.
    */
   private async recordRefusal(id: string, reason: string): Promise<void> {
     try {
-      this.refusalAt = (await this.deps.repos.models.refuse(id, reason)) ?? undefined;
+      const at = await this.deps.repos.models.refuse(id, reason);
+      if (id === this.refusedId) this.refusalAt = at ?? undefined;
       this.unrecorded = undefined;
     } catch (err) {
       const outage = isTransientError(err);
-      this.unrecorded = outage ? reason : undefined;
+      this.unrecorded = outage ? { id, reason } : undefined;
       this.deps.log.warn(
         { model: id, err: (err as Error).message },
         outage

@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobIds, type ModelManifest } from "@lxtag/contracts";
-import { applicationName, createDb } from "@lxtag/db";
+import { applicationName, createDb, repositories } from "@lxtag/db";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { ObjectStore, publishModelBundle } from "@lxtag/storage";
 import { scratchDatabase, TcpProxy } from "@lxtag/testkit";
@@ -188,55 +188,70 @@ describe("predict worker", () => {
     expect(h.handle.loader.refused).toBeUndefined();
   });
 
-  it("records a refusal it could not record while Postgres was away once Postgres is back", async () => {
-    const broken = await publishBroken();
-    // the worker (and the harness) reach Postgres through a proxy the test cuts; the test's checks go straight
-    const proxy = await TcpProxy.start(new URL(scratch.url).host);
-    const proxied = new URL(scratch.url);
-    proxied.host = `127.0.0.1:${proxy.port}`;
-    const direct = createDb(scratch.url, { service: "test registry reader", maxConnections: 1 });
-    const refusedAt = async () =>
-      (await direct.pool.query("SELECT refused_at FROM model_versions WHERE id = $1", [broken.id])).rows[0]
-        ?.refused_at as Date | null | undefined;
-    try {
-      h = new PredictHarness(proxied.toString());
-      await registerModel(h.repos, a);
-      await registerModel(h.repos, broken);
-      await h.repos.models.activate(a.id);
-      await h.start();
-      expect(await h.handle.serving).toBe(a.id);
-      const { predictor } = h.handle;
-      const warmUp = predictor.warmUp.bind(predictor);
-      const warmUps = vi.spyOn(predictor, "warmUp").mockImplementationOnce(async (model) => {
-        await proxy.cut(); // Postgres goes away while the broken version warms up
-        return warmUp(model);
-      });
-      const refusals = vi.spyOn(h.repos.models, "refuse");
-      await h.repos.models.activate(broken.id);
-      await expect.poll(() => refusals.mock.settledResults[0]?.type, { timeout: 20_000 }).toBe("rejected");
-      expect(h.handle.loader.refused).toBe(broken.id);
-      expect(await refusedAt()).toBeNull();
-      await sleep(300); // registry checks fail meanwhile; the worker keeps serving its model
-      expect(h.handle.loader.model?.id).toBe(a.id);
+  it.each([
+    { meanwhile: "the version still should serve", replaced: false },
+    { meanwhile: "another version was activated", replaced: true },
+  ])(
+    "records a refusal it could not record while Postgres was away once Postgres is back ($meanwhile)",
+    async ({ replaced }) => {
+      const broken = await publishBroken();
+      // the worker (and the harness) reach Postgres through a proxy the test cuts; the test's checks go straight
+      const proxy = await TcpProxy.start(new URL(scratch.url).host);
+      const proxied = new URL(scratch.url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      const direct = createDb(scratch.url, { service: "test registry reader", maxConnections: 1 });
+      const refusedAt = async () =>
+        (await direct.pool.query("SELECT refused_at FROM model_versions WHERE id = $1", [broken.id])).rows[0]
+          ?.refused_at as Date | null | undefined;
+      try {
+        h = new PredictHarness(proxied.toString());
+        await registerModel(h.repos, a);
+        await registerModel(h.repos, broken);
+        await registerModel(h.repos, b);
+        await h.repos.models.activate(a.id);
+        await h.start();
+        expect(await h.handle.serving).toBe(a.id);
+        const { predictor } = h.handle;
+        const warmUp = predictor.warmUp.bind(predictor);
+        const warmUps = vi.spyOn(predictor, "warmUp").mockImplementationOnce(async (model) => {
+          await proxy.cut(); // Postgres goes away while the broken version warms up
+          return warmUp(model);
+        });
+        const refusals = vi.spyOn(h.repos.models, "refuse");
+        await h.repos.models.activate(broken.id);
+        await expect.poll(() => refusals.mock.settledResults[0]?.type, { timeout: 20_000 }).toBe("rejected");
+        expect(h.handle.loader.refused).toBe(broken.id);
+        expect(await refusedAt()).toBeNull();
+        await sleep(300); // registry checks fail meanwhile; the worker keeps serving its model
+        expect(h.handle.loader.model?.id).toBe(a.id);
+        // an operator activates another version while the worker cannot reach Postgres
+        if (replaced) await repositories(direct).models.activate(b.id);
+        const serves = replaced ? b.id : a.id;
 
-      await proxy.restore();
-      await expect.poll(refusedAt, { timeout: 20_000 }).toBeInstanceOf(Date);
-      const row = (await h.repos.models.find(broken.id))!;
-      expect(row.refusedBy).toBe(applicationName("test predict-worker"));
-      expect(row.refusedReason).toMatch(/hashtag/);
-      const calls = refusals.mock.calls.length;
-      await sleep(300); // recorded once: later checks leave it alone
-      expect(refusals).toHaveBeenCalledTimes(calls);
-      expect(warmUps).toHaveBeenCalledTimes(1); // and the version was not warmed up again
-      expect(h.handle.loader.model?.id).toBe(a.id);
-    } finally {
-      await proxy.restore();
-      await direct.close();
-      await h?.close();
-      h = undefined;
-      await proxy.close();
-    }
-  });
+        await proxy.restore();
+        await expect.poll(refusedAt, { timeout: 20_000 }).toBeInstanceOf(Date);
+        const row = (await h.repos.models.find(broken.id))!;
+        expect(row.refusedBy).toBe(applicationName("test predict-worker"));
+        expect(row.refusedReason).toMatch(/hashtag/);
+        const calls = refusals.mock.calls.length;
+        await sleep(300); // recorded once: later checks leave it alone
+        expect(refusals).toHaveBeenCalledTimes(calls);
+        // the broken version was not warmed up again (the one activated meanwhile was, once)
+        expect(warmUps.mock.calls.map(([model]) => model.id)).toEqual([
+          broken.id,
+          ...(replaced ? [b.id] : []),
+        ]);
+        await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(serves);
+        expect(h.handle.loader.refused).toBe(replaced ? undefined : broken.id);
+      } finally {
+        await proxy.restore();
+        await direct.close();
+        await h?.close();
+        h = undefined;
+        await proxy.close();
+      }
+    },
+  );
 
   it("serves the pinned version (LXTAG_MODEL_ID) even while another is active", async () => {
     h = new PredictHarness(scratch.url, { LXTAG_MODEL_ID: a.id });
