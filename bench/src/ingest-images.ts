@@ -34,7 +34,7 @@ export async function benchIngestImages({ config, work, report, say }: IngestIma
   say(`== ingest of a ${postCount}-post export sharing ${imageCount} distinct JPEGs, in two zip parts`);
   const key = `bench-${randomUUID()}`;
   const prefix = `lxtag-bench-${randomUUID().slice(0, 8)}`;
-  const stack = new LocalStack(20_000 + Math.floor(Math.random() * 5000), {
+  const stack = new LocalStack({
     LXTAG_QUEUE_PREFIX: prefix,
     LXTAG_API_KEYS: `bench:${key}`,
     LXTAG_LOG_LEVEL: "error",

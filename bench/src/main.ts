@@ -55,7 +55,6 @@ const seconds = async (fn: () => Promise<unknown>) => {
   return (performance.now() - t0) / 1000;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => 20_000 + Math.floor(Math.random() * 5000);
 
 /** The Fig. 3 plot of the harder synthetic dataset that the README shows, rewritten by each run of the bench. */
 const PLOT = fileURLToPath(new URL("../../docs/hard-synthetic-evaluation.svg", import.meta.url));
@@ -88,7 +87,7 @@ const apiKeyId = (await repos.apiKeys.verify(pipeline.key))!;
 /** Services of their own on fresh queues (`prefix`), for one measurement. */
 const ownStack = (env: Record<string, string>) => {
   const prefix = `lxtag-bench-${randomUUID().slice(0, 8)}`;
-  const stack = new LocalStack(freePort(), {
+  const stack = new LocalStack({
     LXTAG_QUEUE_PREFIX: prefix,
     LXTAG_API_KEYS: `bench:${pipeline.key}`,
     LXTAG_LOG_LEVEL: "error",

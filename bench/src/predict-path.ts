@@ -108,7 +108,7 @@ export async function benchPredictPath({ config, report, say }: BenchContext): P
     /** A stack of its own (fresh queues) over the fresh install's database and bucket. */
     const stackOf = (extra: Record<string, string>) => {
       const prefix = `lxtag-bench-${randomUUID().slice(0, 8)}`;
-      const stack = new LocalStack(20_000 + Math.floor(Math.random() * 5000), {
+      const stack = new LocalStack({
         DATABASE_URL: env.DATABASE_URL,
         LXTAG_S3_BUCKET: env.LXTAG_S3_BUCKET,
         LXTAG_QUEUE_PREFIX: prefix,

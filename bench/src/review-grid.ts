@@ -36,7 +36,7 @@ const TIMED = 25;
 export async function benchReviewGrid({ config, report, say }: ReviewGridBench): Promise<void> {
   say(`== review desk grid: one ${PAGE}-post page of a ${POSTS}-post batch, warm`);
   const key = `bench-${randomUUID()}`;
-  const stack = new LocalStack(20_000 + Math.floor(Math.random() * 5000), {
+  const stack = new LocalStack({
     LXTAG_QUEUE_PREFIX: `lxtag-bench-${randomUUID().slice(0, 8)}`,
     LXTAG_API_KEYS: `bench:${key}`,
     LXTAG_LOG_LEVEL: "error",

@@ -42,7 +42,7 @@ export class IsolatedPipeline {
     this.db = createDb(this.env.DATABASE_URL, { service: "e2e" });
     this.repos = repositories(this.db);
     this.store = new ObjectStore(storeOptions(this.env));
-    this.stack = new LocalStack(18_000 + Math.floor(Math.random() * 2000), {
+    this.stack = new LocalStack({
       LXTAG_QUEUE_PREFIX: this.prefix,
       LXTAG_API_KEYS: `a:${this.key},b:${this.otherKey}`,
       LXTAG_ADMIN_API_KEYS: `admin:${this.adminKey}`,

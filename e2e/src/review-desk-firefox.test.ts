@@ -20,7 +20,7 @@ const REVIEWER = "Fox Reviewer";
 const HASHTAGS = ["sunset", "beach", "travel", "food", "coffee"];
 
 const key = `key-firefox-${randomUUID()}`;
-const stack = new LocalStack(17_000 + Math.floor(Math.random() * 1000), {
+const stack = new LocalStack({
   LXTAG_QUEUE_PREFIX: `lxtag-ff-${randomUUID().slice(0, 8)}`,
   LXTAG_API_KEYS: `firefox:${key}`,
   LXTAG_LOG_LEVEL: "error",

@@ -2,15 +2,19 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { ROOT, SERVICES, type ServiceName } from "./apps.js";
 import { processCpuSeconds } from "./cpu-time.js";
+import { reservePorts } from "./ports.js";
 
-/** The lxtag services as processes on this machine, for the demo, cross-process tests and benchmarks. */
+/**
+ * The lxtag services as processes on this machine, for the demo, cross-process tests and benchmarks: the API on
+ * `port`, the predict and feature workers' metrics on the next two (by default three reserved for this process).
+ */
 export class LocalStack {
   private readonly procs = new Map<ServiceName, ChildProcess>();
   readonly logs: string[] = [];
 
   constructor(
-    readonly port: number,
     private env: Record<string, string> = {},
+    readonly port: number = reservePorts(3),
   ) {}
 
   /** Adds environment for processes started from now on. */

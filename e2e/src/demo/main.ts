@@ -41,7 +41,7 @@ say(
 
 say("== starting api, feature-worker, predict-worker");
 // the predict worker checks the registry every second: a first model is served as soon as it is active
-const stack = new LocalStack(config.LXTAG_DEMO_PORT, { LXTAG_MODEL_POLL_MS: "1000" });
+const stack = new LocalStack({ LXTAG_MODEL_POLL_MS: "1000" }, config.LXTAG_DEMO_PORT);
 await stack.startAll();
 const api = new LxtagClient(stack.baseUrl, config.LXTAG_DEMO_API_KEY);
 try {
