@@ -88,13 +88,24 @@ export class Batches {
     return this.db.prisma.batch.findFirst({ where: { id, apiKeyId } });
   }
 
-  /** A page of the key's batches, newest first, after the batch `cursor` (the last of the previous page). */
+  /**
+   * A page of the key's batches, newest first, after the batch `cursor` (the last of the previous page). A cursor
+   * that is not one of the key's batches ends the list, as an unknown one does: Prisma's own cursor finds its row
+   * by id alone, so another key's batch id would have answered with the batches older than it (telling that it
+   * exists, and when it was made).
+   */
   async listForKey(apiKeyId: string, opts: { cursor?: string; limit: number }): Promise<Batch[]> {
+    const after = opts.cursor ? await this.findForKey(opts.cursor, apiKeyId) : undefined;
+    if (after === null) return [];
     return this.db.prisma.batch.findMany({
-      where: { apiKeyId },
+      where: {
+        apiKeyId,
+        ...(after && {
+          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+        }),
+      },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: opts.limit,
-      ...(opts.cursor ? { cursor: { id: opts.cursor }, skip: 1 } : {}),
     });
   }
 

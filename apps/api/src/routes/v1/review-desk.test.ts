@@ -40,6 +40,13 @@ describe("review desk routes", () => {
     expect(rest.batches.map((b: { id: string }) => b.id)).toContain(seeded.batchId);
     expect(rest.batches.map((b: { id: string }) => b.id)).not.toContain(second.batchId);
     expect((await get("/v1/batches", other)).json()).toEqual({ batches: [], nextCursor: null });
+    // another key's batch as the cursor answers as an unknown id does: it tells nothing of that batch
+    const theirs = await seedBatch(api.deps, (await api.newKey()).keyId, modelId);
+    for (const cursor of [theirs.batchId, randomUUID()])
+      expect((await get(`/v1/batches?limit=50&cursor=${cursor}`)).json()).toEqual({
+        batches: [],
+        nextCursor: null,
+      });
   });
 
   describe("GET /v1/batches/:id/posts filters and orders", () => {
