@@ -13,11 +13,17 @@ import { operationsRoutes } from "./routes/operations.js";
 import { v1Routes } from "./routes/v1/index.js";
 import { createServices } from "./services/index.js";
 
+/**
+ * Largest body parsed whole: labels, a training run's settings. A batch's JSON body is streamed to disk instead,
+ * up to LXTAG_API_BODY_LIMIT; 64 MiB parsed whole took hundreds of MiB, and any key could send it to any route.
+ */
+const PARSED_BODY_LIMIT = 2 ** 20;
+
 /** The API over its dependencies: documentation first (it sees every route), then the routes. */
 export async function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    bodyLimit: deps.config.LXTAG_API_BODY_LIMIT,
+    bodyLimit: PARSED_BODY_LIMIT,
   }).withTypeProvider<ApiTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -42,6 +48,7 @@ export async function buildApp(deps: ApiDeps) {
     services,
     apiKeys,
     maxPartBytes: deps.config.LXTAG_UPLOAD_MAX_BYTES,
+    maxJsonBytes: deps.config.LXTAG_API_BODY_LIMIT,
     rateLimit: {
       redis: deps.redis,
       prefix: deps.config.LXTAG_QUEUE_PREFIX,

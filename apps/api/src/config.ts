@@ -15,7 +15,7 @@ const apiEnvSchema = serviceEnvSchema
     LXTAG_API_KEYS: z.string().optional(),
     /** Admin keys (they manage the model registry), "name:key" comma-separated. @defaultValue DEV_ADMIN_API_KEYS */
     LXTAG_ADMIN_API_KEYS: z.string().optional(),
-    /** Largest JSON body, bytes. */
+    /** Largest JSON body of POST /v1/batches (streamed to disk), bytes; other bodies are small, parsed whole. */
     LXTAG_API_BODY_LIMIT: z.coerce
       .number()
       .int()

@@ -261,6 +261,19 @@ export class UploadTooLargeError extends ApiError {
   }
 }
 
+/** A JSON body of POST /v1/batches past LXTAG_API_BODY_LIMIT. */
+export class BodyTooLargeError extends ApiError {
+  override name = "BodyTooLargeError";
+  readonly statusCode = 413;
+  readonly code = "payload_too_large";
+  constructor(readonly limitBytes: number) {
+    super(
+      `the JSON body exceeds ${limitBytes} bytes (LXTAG_API_BODY_LIMIT); send the posts as a JSON file in a ` +
+        "multipart upload, whose limit is a part's",
+    );
+  }
+}
+
 /** A post without a stored image that decodes (caption-only, video, missing or corrupt media): no thumbnail. */
 export class NoThumbnailError extends ApiError {
   override name = "NoThumbnailError";

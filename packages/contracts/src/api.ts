@@ -56,11 +56,14 @@ export const batchOptionsSchema = z.object({
 export type BatchOptions = z.infer<typeof batchOptionsSchema>;
 
 /** JSON body of POST /v1/batches: inline posts, or zip parts already in S3. */
+/** Most posts a JSON body may hold (a JSON file in a multipart upload has no such limit). */
+export const JSON_BODY_MAX_POSTS = 100_000;
+
 export const createBatchBodySchema = z.union(
   [
     z.object({
       // items are checked one by one at ingest, so a malformed post fails alone, with its reason
-      posts: z.array(z.unknown()).min(1).max(100_000).describe("JsonPost objects"),
+      posts: z.array(z.unknown()).min(1).max(JSON_BODY_MAX_POSTS).describe("JsonPost objects"),
       options: batchOptionsSchema.optional(),
     }),
     z.object({

@@ -2,10 +2,13 @@ export { ExportError, type ExportErrorCode } from "./errors.js";
 export type { ExportPost } from "./export-post.js";
 export {
   countJsonItems,
+  JSON_KEPT_MAX_CHARS,
   JSON_MAX_DEPTH,
   type JsonItem,
   type JsonItemsOptions,
+  type JsonOutline,
   jsonItems,
+  jsonOutline,
   nestsTooDeep,
 } from "./json-items.js";
 export { parseMetaHtml } from "./meta-html.js";

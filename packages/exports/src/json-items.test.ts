@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { countJsonItems, type JsonItemsOptions, jsonItems, nestsTooDeep } from "./json-items.js";
+import {
+  countJsonItems,
+  JSON_KEPT_MAX_CHARS,
+  type JsonItemsOptions,
+  jsonItems,
+  jsonOutline,
+  nestsTooDeep,
+} from "./json-items.js";
 
 /** A seeded PRNG (mulberry32): the random chunkings and mutations are the same on every run. */
 function rng(seed: number): () => number {
@@ -105,6 +112,56 @@ describe("jsonItems", () => {
     expect(
       await items(utf8('{"ig_archived_post_media": null, "ig_reels_media": [1]}'), () => 1000, META),
     ).toEqual([]);
+  });
+
+  it("outlines a document: its items counted, and the values of its kept keys whole, at every chunk boundary", async () => {
+    const BODY: JsonItemsOptions = { name: "body", wrappers: ["posts"], keep: ["options", "s3Keys"] };
+    const outline = (text: string, size: number) =>
+      jsonOutline(
+        chunked(utf8(text), () => size),
+        BODY,
+      );
+    const options = { allowTraining: false, note: 'a "quoted" } ] text', n: [1.5e3, -2, null, true] };
+    const posts = [{ caption: "a", options: "not kept: not at the top" }, { caption: "b" }];
+    for (const size of [1, 2, 7, 1000]) {
+      expect(await outline(JSON.stringify({ options, posts, other: { options: 1 } }), size)).toEqual({
+        items: 2,
+        wrapper: "posts",
+        array: false,
+        kept: { options },
+      });
+      // the kept keys alone: no items, not refused (the caller says what is missing)
+      expect(await outline(' {"s3Keys": ["a.zip", "b.zip"], "options": 3} ', size)).toEqual({
+        items: 0,
+        wrapper: null,
+        array: false,
+        kept: { s3Keys: ["a.zip", "b.zip"], options: 3 },
+      });
+      expect(await outline('[{"options": 1}, 2]', size)).toEqual({
+        items: 2,
+        wrapper: null,
+        array: true,
+        kept: {},
+      });
+    }
+    const refusal = (text: string) =>
+      outline(text, 1000).then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+    expect(await refusal('{"posts": "x"}')).toBe(
+      "invalid-posts-file: body: expected an array, found a string",
+    );
+    expect(await refusal('{"other": []}')).toBe(
+      "invalid-posts-file: body: expected an array, found an object",
+    );
+    expect(await refusal('{"options": {"a": 1}')).toMatch(/^invalid-json: body: unexpected end/);
+    // a kept value is settings, not data: one longer than the bound fails as it is read
+    const long = `{"options": "${"x".repeat(JSON_KEPT_MAX_CHARS)}", "posts": []}`;
+    for (const size of [1000, 2 ** 20])
+      expect(await outline(long, size).catch((err: Error) => err.message)).toBe(
+        `invalid-posts-file: body: the value of "options" is longer than ${JSON_KEPT_MAX_CHARS} characters`,
+      );
   });
 
   it("reads a top-level object with the item key as the one item, wherever the key sits", async () => {

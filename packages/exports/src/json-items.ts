@@ -16,6 +16,22 @@ export interface JsonItemsOptions {
   itemKey?: string;
   /** What the top level should have been, for the `invalid-posts-file` message. @defaultValue "an array" */
   expected?: string;
+  /**
+   * Keys of a top-level object whose values are kept whole (`jsonOutline`'s `kept`), each at most
+   * `JSON_KEPT_MAX_CHARS` of JSON text: small settings beside the items (a request's `options`). An object with
+   * one of them and no wrapper holds no items rather than being refused. Not with `itemKey`. @defaultValue []
+   */
+  keep?: readonly string[];
+}
+
+/** What `jsonOutline` finds of a document: how many items, where they were, and the values of its `keep` keys. */
+export interface JsonOutline {
+  items: number;
+  /** The wrapper key whose array held the items, or null. */
+  wrapper: string | null;
+  /** Whether the top level is an array (its elements are the items). */
+  array: boolean;
+  kept: Record<string, unknown>;
 }
 
 export interface JsonItem {
@@ -43,6 +59,8 @@ const END = "unexpected end of the JSON text (is it cut short?)";
  * (the mojibake repair, JSON.stringify) overflow their stack on, which thousands of levels do.
  */
 export const JSON_MAX_DEPTH = 256;
+/** Longest JSON text of a kept value (`JsonItemsOptions.keep`): settings, not data. */
+export const JSON_KEPT_MAX_CHARS = 1 << 20;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -90,6 +108,10 @@ class JsonItemScanner {
   private found: string[] = [];
   /** The wrapper key whose array holds the items, once seen. */
   wrapper: string | null = null;
+  /** Whether the top level is an array. */
+  array = false;
+  /** The values of `keep` keys seen so far. */
+  readonly kept: Record<string, unknown> = {};
 
   private buf = "";
   /** Where scanning resumes in `buf`. */
@@ -111,6 +133,10 @@ class JsonItemScanner {
   private collectFrom = -1;
   private pieces: string[] = [];
   private readonly wrappers: ReadonlySet<string>;
+  private readonly keep: ReadonlySet<string>;
+  /** The `keep` key whose value is next or being collected (then with `collectFrom`), and its text's length so far. */
+  private keeping: string | null = null;
+  private keptChars = 0;
   private rootObject = false;
   private expectWrapperValue = false;
   private hasItemKey = false;
@@ -123,6 +149,7 @@ class JsonItemScanner {
     private readonly collect: boolean,
   ) {
     this.wrappers = new Set(options.wrappers ?? []);
+    this.keep = new Set(options.keep ?? []);
   }
 
   /** Scans the next piece of the document. */
@@ -159,8 +186,13 @@ class JsonItemScanner {
     if (this.keyStart >= 0) cut = Math.min(cut, this.keyStart - this.base);
     if (cut === 0) return;
     if (this.collectFrom >= 0) {
-      this.pieces.push(this.buf.slice(this.collectFrom - this.base, cut));
+      const piece = this.buf.slice(this.collectFrom - this.base, cut);
+      this.pieces.push(piece);
       this.collectFrom = this.base + cut;
+      if (this.keeping !== null) {
+        this.keptChars += piece.length;
+        this.checkKeptLength(this.keptChars);
+      }
     }
     const { count, last } = countNewlines(this.buf, 0, cut);
     if (count) {
@@ -279,6 +311,7 @@ class JsonItemScanner {
   private value(buf: string, pos: number, c: number): number {
     const depth = this.stack.length;
     if (depth === this.itemDepth && this.collect) this.collectFrom = this.base + pos;
+    if (depth === 1 && this.keeping !== null) this.collectFrom = this.base + pos;
     if (depth === 0) this.top(pos, c);
     else if (depth === 1 && this.expectWrapperValue) {
       this.expectWrapperValue = false;
@@ -323,8 +356,10 @@ class JsonItemScanner {
 
   /** The top-level value starts: an array holds the items; an object may hold them under a wrapper key. */
   private top(pos: number, c: number): void {
-    if (c === 0x5b) this.itemDepth = 1;
-    else if (c === 0x7b && (this.wrappers.size || this.options.itemKey !== undefined)) {
+    if (c === 0x5b) {
+      this.itemDepth = 1;
+      this.array = true;
+    } else if (c === 0x7b && (this.wrappers.size || this.keep.size || this.options.itemKey !== undefined)) {
       this.rootObject = true;
       if (this.collect && this.options.itemKey !== undefined) this.collectFrom = this.base + pos;
     } else this.refusedAs = describe(c);
@@ -341,7 +376,8 @@ class JsonItemScanner {
       this.expectWrapperValue = true;
       this.collectFrom = -1; // not a bare item after all: its text so far is not needed
       this.pieces = [];
-    } else if (key === this.options.itemKey) this.hasItemKey = true;
+    } else if (this.keep.has(key)) this.keeping = key;
+    else if (key === this.options.itemKey) this.hasItemKey = true;
   }
 
   /** A bracket closed; `end` is past it. */
@@ -352,7 +388,7 @@ class JsonItemScanner {
       if (this.hasItemKey) {
         this.count++;
         if (this.collect) this.emit(end);
-      } else this.refusedAs = "an object";
+      } else if (!Object.keys(this.kept).length) this.refusedAs = "an object";
       this.collectFrom = -1;
       this.pieces = [];
     }
@@ -365,8 +401,27 @@ class JsonItemScanner {
     if (depth === this.itemDepth) {
       this.count++;
       if (this.collect) this.emit(end);
-    }
+    } else if (depth === 1 && this.keeping !== null) this.keepValue(end);
     this.state = depth === 0 ? DONE : AFTER;
+  }
+
+  /** The value of the `keep` key being collected ended at `end`. */
+  private keepValue(end: number): void {
+    const tail = this.buf.slice(this.collectFrom - this.base, end);
+    this.checkKeptLength(this.keptChars + tail.length);
+    this.kept[this.keeping!] = JSON.parse(this.pieces.join("") + tail);
+    this.pieces = [];
+    this.collectFrom = -1;
+    this.keeping = null;
+    this.keptChars = 0;
+  }
+
+  private checkKeptLength(chars: number): void {
+    if (chars > JSON_KEPT_MAX_CHARS)
+      throw new ExportError(
+        "invalid-posts-file",
+        `${this.options.name}: the value of ${JSON.stringify(this.keeping)} is longer than ${JSON_KEPT_MAX_CHARS} characters`,
+      );
   }
 
   private emit(end: number): void {
@@ -407,14 +462,22 @@ export async function* jsonItems(bytes: Bytes, options: JsonItemsOptions): Async
   for await (const items of jsonItemGroups(bytes, options)) for (const item of items) yield item;
 }
 
-/** The number of items `jsonItems` yields, without parsing them; the same errors, all found by the end. */
-export async function countJsonItems(bytes: Bytes, options: JsonItemsOptions): Promise<number> {
+/**
+ * What `jsonItems` would find, without parsing the items: how many, where, and the values of `keep` keys; the same
+ * errors, all found by the end.
+ */
+export async function jsonOutline(bytes: Bytes, options: JsonItemsOptions): Promise<JsonOutline> {
   const scanner = new JsonItemScanner(options, false);
   const decoder = new TextDecoder("utf-8");
   for await (const chunk of bytes) scanner.write(decoder.decode(chunk, { stream: true }));
   scanner.write(decoder.decode());
   scanner.end();
-  return scanner.count;
+  return { items: scanner.count, wrapper: scanner.wrapper, array: scanner.array, kept: scanner.kept };
+}
+
+/** The number of items `jsonItems` yields, without parsing them; the same errors, all found by the end. */
+export async function countJsonItems(bytes: Bytes, options: JsonItemsOptions): Promise<number> {
+  return (await jsonOutline(bytes, options)).items;
 }
 
 /** Whether a parsed JSON value nests deeper than `JSON_MAX_DEPTH` (walked without recursion). */

@@ -24,7 +24,7 @@ describe("error handling", () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({
       error: "invalid_json",
-      message: "body is empty but content-type is application/json",
+      message: "body is not valid JSON: it is empty",
     });
   });
 
@@ -47,7 +47,12 @@ describe("error handling", () => {
       headers: auth,
     });
     expect(res.statusCode).toBe(413);
-    expect(res.json()).toEqual({ error: "payload_too_large", message: "Request body is too large" });
+    expect(res.json()).toEqual({
+      error: "payload_too_large",
+      message:
+        "the JSON body exceeds 256 bytes (LXTAG_API_BODY_LIMIT); send the posts as a JSON file in a multipart " +
+        "upload, whose limit is a part's",
+    });
   });
 
   it("answers an upload part over the limit with 413", async () => {

@@ -1,5 +1,7 @@
 // fastify-type-provider-zod, plus request bodies declared per content type (`body: {content: {<type>: {schema}}}`),
 // which Fastify supports and the provider does not yet (turkerdev/fastify-type-provider-zod#132).
+
+import type { Readable } from "node:stream";
 import type { SwaggerTransform } from "@fastify/swagger";
 import type { FastifySchemaCompiler, FastifyTypeProvider } from "fastify";
 import { jsonSchemaTransform, validatorCompiler as zodValidatorCompiler } from "fastify-type-provider-zod";
@@ -13,12 +15,13 @@ const contentOf = (body: unknown): ContentMap | undefined =>
   typeof body === "object" && body !== null && "content" in body ? (body.content as ContentMap) : undefined;
 
 /**
- * Zod validates every request part; multipart bodies are the exception: they are streamed through `req.parts()`
- * (never attached to `req.body`), so their parts are checked by the code that reads them.
+ * Zod validates every request part; bodies declared per content type are the exception: they are streamed, never
+ * held whole (multipart through `req.parts()`, any other type as the payload stream itself, which the route's
+ * content-type parser hands on unread), so their schemas document them and the code that reads them checks them.
  */
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) =>
-  route.httpPart === "body" && route.contentType === MULTIPART
-    ? () => ({ value: undefined })
+  route.httpPart === "body" && route.contentType !== undefined
+    ? (body) => ({ value: body }) // as the parser left it
     : zodValidatorCompiler(route);
 
 /** The provider's OpenAPI transform, applied to each content type of a per-content-type body. */
@@ -36,17 +39,11 @@ export const openApiTransform: SwaggerTransform = (input) => {
   return { ...out, schema: { ...out.schema, body: { content: documented } } };
 };
 
-type BodyOf<C> = {
-  [K in keyof C]: K extends typeof MULTIPART
-    ? undefined
-    : C[K] extends { schema: z.ZodType }
-      ? z.output<C[K]["schema"]>
-      : unknown;
-}[keyof C];
+type BodyOf<C> = { [K in keyof C]: K extends typeof MULTIPART ? undefined : Readable }[keyof C];
 
 /**
- * The provider's ZodTypeProvider, except that a per-content-type body is typed as the outputs of its schemas, or
- * undefined for multipart (read it with `req.parts()`).
+ * The provider's ZodTypeProvider, except that a per-content-type body is streamed (`validatorCompiler`): undefined
+ * for multipart (read it with `req.parts()`), the payload stream for any other type.
  */
 export interface ApiTypeProvider extends FastifyTypeProvider {
   validator: this["schema"] extends z.ZodType

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Multipart } from "@fastify/multipart";
 import {
   type AcceptedBatch,
@@ -8,7 +8,6 @@ import {
   type BatchSource,
   type BatchSummary,
   batchOptionsSchema,
-  type CreateBatchBody,
   type IngestJob,
   jobIds,
   type ListBatchesQuery,
@@ -16,17 +15,11 @@ import {
   type PostsPage,
 } from "@lxtag/contracts";
 import type { LabelRow, PostResult, Repositories } from "@lxtag/db";
-import { JSON_MAX_DEPTH, nestsTooDeep } from "@lxtag/exports";
 import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
-import {
-  ForeignObjectError,
-  NotFoundError,
-  QueueUnavailableError,
-  UploadAbandonedError,
-  ValidationError,
-} from "../errors.js";
+import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
+import { type ReceivedJsonBody, receiveJsonBody } from "./json-body.js";
 import { foreignKeyReason, POSTS_JSON, uploadKey } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
@@ -84,43 +77,38 @@ export class BatchService {
   }
 
   /**
-   * A JSON body: inline posts (stored as one S3 object for the ingest job, from a local copy it can read) or zip
-   * parts already in S3, which must be the key's own (under `uploads/<apiKeyId>/`): every entry is checked before
-   * any is looked up.
+   * A JSON body, received as it arrives (`receiveJsonBody`: never held whole): inline posts (stored as one S3
+   * object for the ingest job, from the local copy it can read) or zip parts already in S3, which must be the key's
+   * own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
    */
-  async fromJson(apiKeyId: string, body: CreateBatchBody): Promise<AcceptedBatch> {
+  async fromJson(
+    apiKeyId: string,
+    payload: Readable,
+    limits: { maxBytes: number; declaredBytes: number },
+  ): Promise<AcceptedBatch> {
+    await this.queueReachable();
     const batchId = randomUUID();
+    const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
+    const { spool, store } = this.deps;
+    let body: ReceivedJsonBody;
+    try {
+      body = await receiveJsonBody(spool, batchId, payload, limits);
+      if (body.file) {
+        await store.putFile(key, body.file, "application/json");
+        await spool.seal(batchId, [{ key, file: body.file }]);
+      } else await spool.remove(batchId);
+    } catch (err) {
+      // the object may be stored even if its answer was lost: no batch row names it, so it goes now
+      await this.discard(batchId, false, [key]);
+      throw err;
+    }
     const options = body.options ?? batchOptionsSchema.parse({});
-    if ("posts" in body) {
-      // refused here rather than by the ingest's reader, which refuses the whole batch for it
-      if (nestsTooDeep(body.posts))
-        throw new ValidationError("body", [
-          { path: ["posts"], message: `a value nested deeper than ${JSON_MAX_DEPTH} levels` },
-        ]);
-      await this.queueReachable();
-      const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
-      const { spool, store } = this.deps;
-      try {
-        const file = await spool.write(
-          batchId,
-          POSTS_JSON,
-          Readable.from([Buffer.from(JSON.stringify(body.posts))]),
-        );
-        await store.putFile(key, file, "application/json");
-        await spool.seal(batchId, [{ key, file }]);
-      } catch (err) {
-        // the object may be stored even if its answer was lost: no batch row names it, so it goes now
-        await this.discard(batchId, false, [key]);
-        throw err;
-      }
-      return this.accept(batchId, apiKeyId, { type: "json", key }, options, [key]);
+    if (body.file) return this.accept(batchId, apiKeyId, { type: "json", key }, options, [key]);
+    for (const s3Key of body.s3Keys) {
+      const reason = foreignKeyReason(apiKeyId, s3Key);
+      if (reason) throw new ForeignObjectError(s3Key, reason);
     }
-    for (const key of body.s3Keys) {
-      const reason = foreignKeyReason(apiKeyId, key);
-      if (reason) throw new ForeignObjectError(key, reason);
-    }
-    for (const key of body.s3Keys)
-      if (!(await this.deps.store.exists(key))) throw new ObjectNotFoundError(key);
+    for (const s3Key of body.s3Keys) if (!(await store.exists(s3Key))) throw new ObjectNotFoundError(s3Key);
     // the caller's own objects: a refused batch leaves them where they were
     return this.accept(batchId, apiKeyId, { type: "zip", keys: body.s3Keys }, options, []);
   }

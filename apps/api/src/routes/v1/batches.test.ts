@@ -133,7 +133,11 @@ describe("/v1/batches", () => {
       const key = `uploads/${api.keyId}/${batchId}/posts.json`;
       expect(row.source).toEqual({ type: "json", key });
       expect(row.options).toEqual({ includeReels: true, includeArchived: true, allowTraining: true });
-      expect(JSON.parse((await api.deps.store.get(key)).toString())).toEqual(posts);
+      // the body as sent, streamed to S3 (the ingest reads its `posts`)
+      expect(JSON.parse((await api.deps.store.get(key)).toString())).toEqual({
+        posts,
+        options: { includeArchived: true },
+      });
       expect(await api.deps.queues.ingest.getJobCountByTypes("waiting")).toBeGreaterThanOrEqual(1);
     });
 
@@ -268,7 +272,11 @@ describe("/v1/batches", () => {
     it("refuses a body that is not JSON (400)", async () => {
       const res = await post('{"posts": [', { ...auth, "content-type": "application/json" });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toEqual({ error: "invalid_json", message: "body is not valid JSON" });
+      expect(res.json()).toEqual({
+        error: "invalid_json",
+        message:
+          "body is not valid JSON: unexpected end of the JSON text (is it cut short?) at line 1 column 12 (character 11)",
+      });
     });
 
     it("refuses a request with no body at all (400)", async () => {

@@ -25,6 +25,8 @@ export interface BatchRoutesOptions {
   relabel: RelabelService;
   /** Largest zip part, bytes. */
   maxPartBytes: number;
+  /** Largest JSON body, bytes (LXTAG_API_BODY_LIMIT). */
+  maxJsonBytes: number;
 }
 
 const params = z.object({ id: z.uuid() });
@@ -36,12 +38,16 @@ const forbiddenObject = {
 };
 
 /** /v1/batches: create a batch, then follow it and read its results. */
-export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches, relabel, maxPartBytes }) => {
+export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (
+  app,
+  { batches, relabel, maxPartBytes, maxJsonBytes },
+) => {
   // multipart parsing exists in this scope only: uploads are accepted here and nowhere else
   await app.register(multipart, { limits: { fileSize: maxPartBytes, files: 64, fields: 8 } });
-  // Fastify validates a body by its content type: one the schema does not list would pass unchecked, so this
-  // scope parses exactly the two it documents (anything else answers 415)
-  app.removeContentTypeParser("text/plain");
+  // this scope takes exactly the two content types it documents (anything else answers 415), both streamed: a JSON
+  // body is handed on unread, as the payload stream, and written to disk as it arrives (`receiveJsonBody`)
+  app.removeContentTypeParser(["text/plain", "application/json"]);
+  app.addContentTypeParser("application/json", (_req, payload, done) => done(null, payload));
 
   app.post(
     "", // the prefix itself, without a trailing slash
@@ -51,9 +57,10 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
         summary: "Create a batch",
         description:
           "An Instagram export as one or more zip parts (multipart/form-data: `file`, repeated, and optional " +
-          "`options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`. Posts too many for a JSON " +
-          "body (its limit is LXTAG_API_BODY_LIMIT) go as one JSON file in the multipart form instead, streamed " +
-          "like zip parts (400 `mixed_upload` beside zip parts or another JSON file). Answers 202 with the batch " +
+          "`options` as JSON text), or JSON: `{posts: [...]}` or `{s3Keys: [...]}`, streamed to disk as it " +
+          "arrives. Posts too many for a JSON body (LXTAG_API_BODY_LIMIT, 413 past it; 100,000 posts) go as one " +
+          "JSON file in the multipart form instead, streamed like zip parts (400 `mixed_upload` beside zip parts " +
+          "or another JSON file). Answers 202 with the batch " +
           "id; an ingest job does the parsing. Uploads are stored under the key's own prefix " +
           "`uploads/<apiKeyId>/`; `s3Keys`, and posts' images given as S3 keys, must lie under it (an image may " +
           "also be an https URL). A refused `s3Keys` entry answers 403 `forbidden_object`, naming the prefix; " +
@@ -77,7 +84,10 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (app, { batches,
       if (req.isMultipart())
         return reply.code(202).send(await batches.fromUpload(req.apiKey.id, req.parts()));
       if (!req.body) throw new MissingUploadError("send zip parts as multipart/form-data, or a JSON body");
-      return reply.code(202).send(await batches.fromJson(req.apiKey.id, req.body));
+      const declaredBytes = Number(req.headers["content-length"] ?? 0);
+      return reply
+        .code(202)
+        .send(await batches.fromJson(req.apiKey.id, req.body, { maxBytes: maxJsonBytes, declaredBytes }));
     },
   );
 

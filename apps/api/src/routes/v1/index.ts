@@ -15,6 +15,8 @@ export interface V1Options {
   services: ApiServices;
   apiKeys: ApiKeyVerifier;
   maxPartBytes: number;
+  /** Largest JSON body of POST /v1/batches, bytes (LXTAG_API_BODY_LIMIT). */
+  maxJsonBytes: number;
   rateLimit: RateLimitOptions;
 }
 
@@ -25,7 +27,7 @@ export interface V1Options {
  * rate limit counts the request: per key, or per address without a valid key.
  */
 export const v1Routes: ApiPlugin<V1Options> = async (app, options) => {
-  const { services, apiKeys, maxPartBytes } = options;
+  const { services, apiKeys, maxPartBytes, maxJsonBytes } = options;
   // a placeholder for V8's object shape: `identifyCaller` sets the key (or null) before any handler runs
   app.decorateRequest("apiKey", null as unknown as ApiKeyIdentity);
   app.addHook("onRequest", identifyCaller(apiKeys));
@@ -50,6 +52,7 @@ export const v1Routes: ApiPlugin<V1Options> = async (app, options) => {
     batches: services.batches,
     relabel: services.relabel,
     maxPartBytes,
+    maxJsonBytes,
   });
   await app.register(batchListRoutes, { prefix: "/batches", batches: services.batches });
   await app.register(postRoutes, { prefix: "/posts", posts: services.posts });
