@@ -24,6 +24,9 @@ const trainerEnvSchema = serviceEnvSchema.extend({
   LXTAG_DETECTOR_ID: z.string().min(1).optional(),
 
   // --- training runs (`runTraining`, `npm run train`) ---
+  /** Work folders of failed runs kept on a host to look into (dataset shards: every post's features); older ones
+   * go when a run starts. A successful run removes its own. */
+  LXTAG_TRAIN_KEEP_FAILED: z.coerce.number().int().min(0).default(3),
   /**
    * The candidates every run trains and weighs on the validation posts (run/candidates.ts): comma-separated
    * `<architecture>[+mask][@<loss>]`, architectures `lxmert4hashtag`, `concat`, `text-only`, `linear` (caption

@@ -20,6 +20,7 @@ import { fetchServingModel } from "./serving-model.js";
 import { type TrainingSettings, trainingSettings } from "./settings.js";
 import { splitExamples, splitSizes } from "./split.js";
 import { resolveTokenizer } from "./tokenizer.js";
+import { pruneWorkFolders } from "./work-folders.js";
 
 export interface TrainingRunOptions extends Partial<TrainingSettings> {
   /** Train even when too little new data arrived since the last successful run. @defaultValue false */
@@ -102,6 +103,14 @@ export async function runTraining(
     if (!run) throw new Error(`training run ${runId} is not queued`);
     const log = new RunLog(repos, run.id, onLog);
     const started = performance.now();
+    const workDirs = join(config.LXTAG_CACHE_DIR, "training");
+    // failed runs' folders, the newest kept; this run's own is not there yet
+    const pruned = await pruneWorkFolders(workDirs, config.LXTAG_TRAIN_KEEP_FAILED).catch((e: unknown) => {
+      log.line(`could not remove earlier runs' work folders: ${errorText(e)}`);
+      return [];
+    });
+    if (pruned.length)
+      log.line(`removed ${pruned.length} work folders of earlier failed runs (LXTAG_TRAIN_KEEP_FAILED)`);
     const timings: Record<string, number> = {};
     let stage = "start";
     let stageStarted = started;
@@ -115,7 +124,7 @@ export async function runTraining(
       await log.flush();
       await repos.trainingRuns.stage(run.id, next, timings);
     };
-    const workDir = join(config.LXTAG_CACHE_DIR, "training", run.id);
+    const workDir = join(workDirs, run.id);
     log.line(`training run ${run.id}`);
     try {
       const result = await execute(services, {
