@@ -18,6 +18,7 @@ const contentOf = (body: unknown): ContentMap | undefined =>
  * Zod validates every request part; bodies declared per content type are the exception: they are streamed, never
  * held whole (multipart through `req.parts()`, any other type as the payload stream itself, which the route's
  * content-type parser hands on unread), so their schemas document them and the code that reads them checks them.
+ * A route that declares its body per content type must install that parser in its scope (POST /v1/batches does).
  */
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) =>
   route.httpPart === "body" && route.contentType !== undefined

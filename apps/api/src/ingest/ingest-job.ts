@@ -92,7 +92,7 @@ export async function runIngest(batchId: string, deps: IngestDeps): Promise<{ po
       // streamed twice: counted first (a syntax error anywhere fails the batch before any post is stored), then
       // read item by item
       const [path] = (await localFiles([source.key])) as [string];
-      // an array, as a JSON body's posts are stored; an uploaded JSON file may also be a body's shape, {posts: [...]}
+      // a JSON body as it was sent, {posts: [...], options}, or an uploaded JSON file: that shape or an array
       const json = { name: source.key, expected: "an array of posts or {posts: [...]}", wrappers: ["posts"] };
       await writer.setTotal(await countJsonItems(createReadStream(path), json));
       let next = 0;

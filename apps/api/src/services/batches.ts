@@ -91,15 +91,17 @@ export class BatchService {
     const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
     const { spool, store } = this.deps;
     let body: ReceivedJsonBody;
+    const written: string[] = [];
     try {
       body = await receiveJsonBody(spool, batchId, payload, limits);
       if (body.file) {
+        written.push(key); // before the PUT: stored even if its answer is lost
         await store.putFile(key, body.file, "application/json");
         await spool.seal(batchId, [{ key, file: body.file }]);
       } else await spool.remove(batchId);
     } catch (err) {
-      // the object may be stored even if its answer was lost: no batch row names it, so it goes now
-      await this.discard(batchId, false, [key]);
+      // no batch row names what was written, so it goes now
+      await this.discard(batchId, false, written);
       throw err;
     }
     const options = body.options ?? batchOptionsSchema.parse({});

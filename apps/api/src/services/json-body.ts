@@ -34,7 +34,13 @@ export async function receiveJsonBody(
     payload.resume();
     throw new BodyTooLargeError(maxBytes);
   }
-  const file = await spool.write(batchId, POSTS_JSON, limited(payload, maxBytes));
+  // gone before its first byte was read (while the queue was asked): no 'end' or 'error' would come any more
+  if (payload.destroyed) throw cutShort("the client went away");
+  const body = limited(payload, maxBytes);
+  const file = await spool.write(batchId, POSTS_JSON, body).catch((err: unknown) => {
+    body.destroy(); // the spool failed before it read the body (its folder): the rest of the request is dropped
+    throw err;
+  });
   if (!file.bytes) throw new InvalidJsonError("body", "it is empty");
   let outline: Awaited<ReturnType<typeof jsonOutline>>;
   try {
@@ -73,15 +79,20 @@ export async function receiveJsonBody(
   return "s3Keys" in parsed.data ? { s3Keys: parsed.data.s3Keys, options } : { file, options };
 }
 
+const cutShort = (why: string) => new InvalidJsonError("body", `it was cut short (${why})`);
+
 /**
  * `payload` up to `maxBytes`; past them the returned stream fails with `BodyTooLargeError`, and the payload is
  * detached and drained rather than destroyed (destroying a request closes its socket before the 413 is written).
+ * The client going away fails it too. The stream's error is read by its consumer's pipeline (`errored`), which may
+ * start later (after the spool made its folder): it must not count as unhandled meanwhile.
  */
 function limited(payload: Readable, maxBytes: number): Readable {
   const out = new PassThrough();
+  out.on("error", () => {});
   let received = 0;
   const detach = () => {
-    payload.off("data", onData).off("end", onEnd).off("error", onError);
+    payload.off("data", onData).off("end", onEnd).off("error", onError).off("close", onAborted);
     out.off("drain", onDrain).off("close", onClose);
   };
   const onData = (chunk: Buffer) => {
@@ -100,14 +111,16 @@ function limited(payload: Readable, maxBytes: number): Readable {
   // the client went away mid-body, or the body broke off
   const onError = (err: Error) => {
     detach();
-    out.destroy(new InvalidJsonError("body", `it was cut short (${err.message})`));
+    out.destroy(cutShort(err.message));
   };
+  // closed before its end, with no error to say why
+  const onAborted = () => onError(new Error("the client went away"));
   // the spool gave up (its disk): what is left of the body is dropped
   const onClose = () => {
     detach();
     payload.resume();
   };
-  payload.on("data", onData).on("end", onEnd).on("error", onError);
+  payload.on("data", onData).on("end", onEnd).on("error", onError).on("close", onAborted);
   out.on("drain", onDrain).on("close", onClose);
   return out;
 }

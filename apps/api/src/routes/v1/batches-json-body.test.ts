@@ -69,6 +69,34 @@ describe("POST /v1/batches with a streamed JSON body", () => {
     expect(await kept()).toEqual(before);
   });
 
+  it("keeps nothing of a body whose client goes away half-way, and goes on serving", async () => {
+    const before = await kept();
+    const logged = api.records.length;
+    for (const pause of [0, 50]) {
+      const aborter = new AbortController();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode(`{"posts": [{"caption": "${"x".repeat(100_000)}"},`));
+          await new Promise((r) => setTimeout(r, pause));
+          aborter.abort();
+        },
+      });
+      await expect(
+        fetch(`${base}/v1/batches`, {
+          method: "POST",
+          headers: { "x-api-key": api.key, "content-type": "application/json" },
+          body,
+          duplex: "half",
+          signal: aborter.signal,
+        } as RequestInit),
+      ).rejects.toThrow();
+    }
+    await expect.poll(kept, { timeout: 5000 }).toEqual(before);
+    expect((await send(['{"posts": [{"caption": "after"}]}'])).status).toBe(202);
+    // the request's end is no error of lxtag's
+    expect(api.records.slice(logged).filter((r) => r.level === "error" || r.level === "fatal")).toEqual([]);
+  });
+
   it("refuses past 100,000 posts, an options value past its bound, and a post nested too deep, keeping nothing", async () => {
     const before = await kept();
     const many = await send(['{"posts": [', Array.from({ length: 100_001 }, () => "{}").join(","), "]}"]);
