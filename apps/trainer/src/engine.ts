@@ -11,6 +11,8 @@ export interface EngineRunOptions {
   env?: Record<string, string>;
   /** `lxtag_engine` (the engine's commands) or `lxtag_engine.devtools` (tools for tests and benchmarks). */
   module?: "lxtag_engine" | "lxtag_engine.devtools";
+  /** Stops the engine when aborted (a training run that lost its lock). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -26,6 +28,7 @@ export function runEngine(
   return runProcess(config.LXTAG_PYTHON, ["-m", module, ...args], {
     label: `${module} ${args[0] ?? ""}`,
     onLine: options.onLine,
+    signal: options.signal,
     env: {
       PYTHONPATH: ENGINE_DIR,
       PYTHONUNBUFFERED: "1",

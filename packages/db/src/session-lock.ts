@@ -9,18 +9,24 @@ import { applicationName } from "./client.js";
 export class SessionLock {
   private released = false;
   private lostBy: Error | undefined;
+  private readonly losing = new AbortController();
 
   private constructor(
     private readonly client: pg.Client,
     readonly key: number,
+    private readonly name: string,
   ) {
     // an `error` event nobody listens to would kill the process; a dropped connection means the lock is gone
-    client.on("error", (err) => {
-      this.lostBy ??= err;
-    });
+    client.on("error", (err) => this.lose(err));
     client.on("end", () => {
-      if (!this.released) this.lostBy ??= new Error("the lock's database connection closed");
+      if (!this.released) this.lose(new Error("the lock's database connection closed"));
     });
+  }
+
+  private lose(err: Error): void {
+    if (this.lostBy) return;
+    this.lostBy = err;
+    this.losing.abort(new Error(`lost the ${this.name} lock: ${err.message}`, { cause: err }));
   }
 
   /**
@@ -38,7 +44,7 @@ export class SessionLock {
     await client.connect();
     try {
       const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [key]);
-      if (r.rows[0]?.ok) return new SessionLock(client, key);
+      if (r.rows[0]?.ok) return new SessionLock(client, key, name);
     } catch (err) {
       await client.end().catch(() => {});
       throw err;
@@ -50,6 +56,11 @@ export class SessionLock {
   /** Why the lock was lost (its connection failed, so Postgres released it), or undefined while it is held. */
   get lost(): Error | undefined {
     return this.lostBy;
+  }
+
+  /** Aborted the moment the lock is lost (its reason names the lock and why): stops work that must not go on. */
+  get signal(): AbortSignal {
+    return this.losing.signal;
   }
 
   /** Releases the lock and closes its connection; safe to call twice. */

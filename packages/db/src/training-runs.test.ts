@@ -89,6 +89,24 @@ describe("SessionLock", () => {
     await b!.release();
   });
 
+  it("aborts its signal, naming the lock, when its connection is ended under it", async () => {
+    const lock = (await SessionLock.tryAcquire(serverUrl, KEY + 2, "test-lost"))!;
+    expect(lock.signal.aborted).toBe(false);
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    // what a Postgres restart or a dropped network does to the lock's connection
+    const { rowCount } = await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+      [applicationName("test-lost lock")],
+    );
+    await admin.end();
+    expect(rowCount).toBe(1);
+    await expect.poll(() => lock.signal.aborted, { timeout: 10_000 }).toBe(true);
+    expect((lock.signal.reason as Error).message).toMatch(/^lost the test-lost lock: /);
+    expect(lock.lost).toBeInstanceOf(Error);
+    await lock.release();
+  });
+
   it("is released when its holder's process is killed", async () => {
     // a holder that never releases: SIGKILL leaves it no chance to
     const script = `import { SessionLock } from ${JSON.stringify(`${root}packages/db/dist/session-lock.js`)};

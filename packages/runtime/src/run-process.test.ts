@@ -37,6 +37,16 @@ describe("runProcess", () => {
     expect(p.stderr).toContain("line 1");
     expect(p.message).toBe("probe exited with 3: line 3 | line 4 | line 5");
   });
+  it("stops the program when its signal aborts, and rejects with the signal's reason", async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const running = runProcess(node, ["-e", "console.log('up'); setTimeout(() => {}, 60_000)"], {
+      signal: controller.signal,
+      onLine: () => controller.abort(new Error("lost the training-run lock: connection ended")),
+    });
+    await expect(running).rejects.toThrow("lost the training-run lock: connection ended");
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
   it("rejects when the program cannot be started", async () => {
     await expect(runProcess("/nonexistent/lxtag-program", [])).rejects.toMatchObject({ code: "ENOENT" });
   });

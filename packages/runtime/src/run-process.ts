@@ -19,13 +19,16 @@ export interface RunProcessOptions {
   onLine?: (line: string) => void;
   /** Names the command in errors. @defaultValue the executable and first argument */
   label?: string;
+  /** Stops the program (SIGTERM) when aborted; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Runs a program to completion; resolves with its stdout, rejects with `ProcessError` (and stderr's tail). */
 export function runProcess(file: string, args: string[], options: RunProcessOptions = {}): Promise<string> {
   const label = options.label ?? `${file} ${args[0] ?? ""}`.trim();
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, ...options.env } });
+    const { signal } = options;
+    const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, signal });
     let stdout = "";
     let stderr = "";
     let partial = "";
@@ -39,7 +42,8 @@ export function runProcess(file: string, args: string[], options: RunProcessOpti
     child.stderr.on("data", (d: Buffer) => {
       stderr += d;
     });
-    child.on("error", reject);
+    // an abort's error is Node's AbortError; what the caller needs is why it aborted
+    child.on("error", (err) => reject(signal?.aborted ? signal.reason : err));
     child.on("close", (code) => {
       if (partial.trim()) options.onLine?.(partial);
       code === 0 ? resolve(stdout) : reject(new ProcessError(label, code, stderr));

@@ -31,6 +31,8 @@ export async function trainAndSelect(options: {
   /** What the serving detector's weights are (`random`...): the report says why an image-blind model may win. */
   detectorWeights: string | null;
   log: RunLog;
+  /** Stops the engine when aborted: the run lost its lock, and another may start. */
+  signal?: AbortSignal;
 }): Promise<{ chosen: Candidate; selection: TrainingSelection }> {
   const { config, settings, log, workDir } = options;
   const datasetDir = join(workDir, "dataset");
@@ -49,6 +51,7 @@ export async function trainAndSelect(options: {
       settings,
       tokenizerPath: options.tokenizer.path,
       onLine: (line) => log.line(`  ${line}`),
+      signal: options.signal,
     });
     const seconds = Math.round(performance.now() - started) / 1000;
     trained.push({ ...candidate, seconds });
@@ -72,6 +75,7 @@ export async function trainAndSelect(options: {
       outDir: join(workDir, "blended"),
       detectorId: options.detectorId,
       tokenizerPath: options.tokenizer.path,
+      signal: options.signal,
     });
     blend = result;
     log.line(

@@ -81,11 +81,13 @@ export async function trainCandidate(
     settings: TrainSettings;
     tokenizerPath: string;
     onLine: (line: string) => void;
+    signal?: AbortSignal;
   },
 ): Promise<Candidate> {
   const { outDir } = options;
   await runEngine(config, trainArgs(options.spec, options.plan, options.settings, options), {
     onLine: options.onLine,
+    signal: options.signal,
   });
   const from = { spec: options.spec, plan: options.plan, checkpoint: join(outDir, "checkpoint.pt") };
   return bundle(from, outDir, options.tokenizerPath);
@@ -108,12 +110,22 @@ export interface BlendResult {
 export async function blendCandidate(
   config: EngineConfig,
   candidate: Candidate,
-  options: { datasetDir: string; outDir: string; detectorId: string; tokenizerPath: string },
+  options: {
+    datasetDir: string;
+    outDir: string;
+    detectorId: string;
+    tokenizerPath: string;
+    signal?: AbortSignal;
+  },
 ): Promise<{ blended: Candidate | null; result: BlendResult }> {
-  const stdout = await runEngine(config, [
-    ...["blend", "--data", options.datasetDir, "--checkpoint", candidate.checkpoint],
-    ...["--out", options.outDir, "--detector", options.detectorId],
-  ]);
+  const stdout = await runEngine(
+    config,
+    [
+      ...["blend", "--data", options.datasetDir, "--checkpoint", candidate.checkpoint],
+      ...["--out", options.outDir, "--detector", options.detectorId],
+    ],
+    { signal: options.signal },
+  );
   const line = JSON.parse(stdout.trim().split("\n").at(-1)!);
   const result: BlendResult = {
     kept: Boolean(line.kept),

@@ -1,7 +1,11 @@
 // A training run end to end on real services: a scratch Postgres database (its own model registry and training
 // history), S3 with RoI objects of a detector of the test's own, and the engine training tiny models.
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TrainingSelection } from "@lxtag/contracts";
-import type { Repositories, TrainingRun } from "@lxtag/db";
+import { applicationName, type Repositories, type TrainingRun } from "@lxtag/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trainingCheckpointKey } from "../publish.js";
 import { type SeededPost, seedLabeledPosts } from "../testing/labeled-posts.js";
@@ -20,6 +24,9 @@ const done = (r: Awaited<ReturnType<typeof runTraining>>) => {
   return r as DoneTrainingRun;
 };
 const row = async (repos: Repositories, id: string) => (await repos.trainingRuns.find(id)) as TrainingRun;
+/** Whether the slow engine of the lock test is running. */
+const sleeping = () =>
+  new Promise<boolean>((resolve) => execFile("pgrep", ["-f", "sleep 93.25"], (err) => resolve(!err)));
 
 describe("training run", () => {
   let h: Harness;
@@ -220,6 +227,32 @@ describe("training run", () => {
     expect(r.log).toContain("failed at train: lxtag_engine train exited with 1");
     expect(r.modelVersionId).toBeNull();
     expect((await h.repos.models.active())?.id).toBe(activeBefore);
+  });
+
+  it("stops its engine and fails at once when it loses the training lock mid-stage", async () => {
+    // an engine that would train for a minute and a half
+    const engine = join(await mkdtemp(join(tmpdir(), "lxtag-slow-engine-")), "python");
+    await writeFile(engine, "#!/bin/sh\nexec sleep 93.25\n", { mode: 0o755 });
+    const slow = { ...h.services, config: { ...h.services.config, LXTAG_PYTHON: engine } };
+    const queued = await h.repos.trainingRuns.create({}, { state: "queued" });
+    const running = runTraining(slow, options({ force: true, runId: queued.id })).catch((e: unknown) => e);
+    await expect.poll(async () => (await row(h.repos, queued.id)).stage, { timeout: 60_000 }).toBe("train");
+    await expect.poll(() => sleeping(), { timeout: 10_000 }).toBe(true);
+    const lost = performance.now();
+    // what a Postgres restart or a dropped network does to the lock's connection: Postgres releases the lock, and
+    // another run could take it
+    await h.db.pool.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+      [applicationName("training-run lock")],
+    );
+    const err = await running;
+    expect(performance.now() - lost).toBeLessThan(20_000);
+    expect(err).toMatchObject({ name: "TrainingRunFailedError", stage: "train", runId: queued.id });
+    expect((err as Error).message).toContain("lost the training-run lock");
+    expect(await sleeping()).toBe(false); // the engine was stopped, not left training beside the next run
+    const r = await row(h.repos, queued.id);
+    expect(r.state).toBe("failed");
+    expect(r.error).toContain("lost the training-run lock");
   });
 
   it("passes over an active model a predict worker refused: compares with the version served in its place", async () => {

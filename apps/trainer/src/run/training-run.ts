@@ -135,6 +135,7 @@ export async function runTraining(
         log,
         enter,
         workDir,
+        signal: lock.signal,
       });
       timings[stage] = Math.round(performance.now() - stageStarted) / 1000;
       const seconds = Math.round(performance.now() - started) / 1000;
@@ -172,6 +173,8 @@ interface RunContext {
   log: RunLog;
   enter: (stage: string) => Promise<void>;
   workDir: string;
+  /** Aborted when the run loses its lock: the engine stops rather than train beside another run. */
+  signal: AbortSignal;
 }
 
 const f1Line = (name: string, metrics: Evaluation["candidate"]["metrics"]) =>
@@ -179,7 +182,7 @@ const f1Line = (name: string, metrics: Evaluation["candidate"]["metrics"]) =>
 
 async function execute(
   { config, repos, store }: TrainerServices,
-  { runId, settings, force, scratch, log, enter, workDir }: RunContext,
+  { runId, settings, force, scratch, log, enter, workDir, signal }: RunContext,
 ): Promise<Omit<DoneTrainingRun, "seconds"> | SkippedTrainingRun> {
   await enter("skip-check");
   if (force) log.line("forced: trains whatever arrived since the last run");
@@ -288,6 +291,7 @@ async function execute(
     detectorId,
     detectorWeights: await detectorWeights(store, detectorId),
     log,
+    signal,
   });
   await repos.trainingRuns.update(runId, { metrics: { selection } });
   log.line(`candidate ${candidate.manifest.id}`);
