@@ -6,7 +6,7 @@ const schema = serviceEnvSchema
   .extend({
     /** Detector bundle id under `detectors/<id>/` in S3; unset means the one named by `detectors/current.json`. */
     LXTAG_DETECTOR_ID: z.string().optional(),
-    /** How often a worker with no detector to serve yet (a fresh install) looks for a published one, ms. */
+    /** How often a worker looks for the serving detector, ms: a first one (a fresh install), then a new one. */
     LXTAG_DETECTOR_POLL_MS: z.coerce.number().int().positive().default(10_000),
     /** ONNX Runtime execution providers in order of preference. */
     LXTAG_EXECUTION_PROVIDERS: providerList,

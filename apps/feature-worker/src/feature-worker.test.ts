@@ -1,8 +1,8 @@
 // The feature worker's own code path (startFeatureWorker on a real BullMQ queue, real Postgres and S3, a real
 // ONNX detector): what a post ends as for each kind of image.
 import { createHash, randomUUID } from "node:crypto";
-import { rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, ObjectStore } from "@lxtag/storage";
@@ -189,6 +189,53 @@ describe("feature worker", () => {
     });
     expect(decodeRoi(await h.direct.get(roiCacheKey(id, sha256(image)))).detectorId).toBe(id);
     expect(await h.predict.getJob(jobIds.predict(h.rangeOf(post)))).toBeDefined();
+  });
+
+  it("takes the next jobs with a newly published serving detector, without a restart", async () => {
+    const env = {
+      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
+      LXTAG_DETECTOR_POLL_MS: "100",
+    };
+    h = new FeatureHarness("published", env);
+    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
+    // a second detector: the same weights under another id, as a newly provisioned one would be published
+    const second = join(dirname(bundle), `second-${randomUUID().slice(0, 8)}`);
+    await cp(bundle, second, { recursive: true });
+    onTestFinished(async () => {
+      await bucket.deleteBucket();
+      bucket.destroy();
+      await rm(second, { recursive: true, force: true });
+    });
+    await bucket.ensureBucket();
+    const first = await publishDetector(bucket, bundle);
+    const manifest = JSON.parse(await readFile(join(second, "manifest.json"), "utf8"));
+    await writeFile(join(second, "manifest.json"), JSON.stringify({ ...manifest, id: `${first}-second` }));
+    const info = vi.spyOn(h.log, "info");
+    const warns = vi.spyOn(h.log, "warn");
+    const errors = vi.spyOn(h.log, "error");
+    await h.start();
+    expect((await h.worker.serving).id).toBe(first);
+    const before = randomPng();
+    const old = await h.post(key("before.png"), before);
+    await h.enqueue(old);
+    expect((await h.settled(old)).returnvalue.posts).toEqual({ detected: 1 });
+
+    const id = await publishDetector(h.direct, second);
+    expect(id).toBe(`${first}-second`);
+    const changed = () =>
+      info.mock.calls.filter(([, msg]) => msg === "serving detector changed: jobs from now on use it");
+    await expect.poll(() => changed().length, { timeout: 20_000 }).toBe(1);
+    expect(changed()[0]![0]).toMatchObject({ detector: id, previous: first });
+    expect(h.worker.detector?.id).toBe(id);
+    const after = randomPng();
+    const next = await h.post(key("after.png"), after);
+    await h.enqueue(next);
+    expect((await h.settled(next)).returnvalue.posts).toEqual({ detected: 1 });
+    expect(decodeRoi(await h.direct.get(roiCacheKey(id, sha256(after)))).detectorId).toBe(id);
+    expect(await h.direct.exists(roiCacheKey(first, sha256(after)))).toBe(false);
+    expect(decodeRoi(await h.direct.get(roiCacheKey(first, sha256(before)))).detectorId).toBe(first);
+    // a swap is no trouble: its metrics and the old detector's release went without a warning
+    expect([...warns.mock.calls, ...errors.mock.calls]).toEqual([]);
   });
 
   it("hands a post sent back for featurization to prediction under the re-run's job id", async () => {

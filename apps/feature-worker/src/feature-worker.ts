@@ -21,11 +21,11 @@ export interface FeatureWorkerDeps {
   repos: Repositories;
   store: ObjectStore;
   /**
-   * The detector to serve, or why there is none yet (a fresh install); asked again every `LXTAG_DETECTOR_POLL_MS`
-   * until it gives one (main.ts: `loadServingDetector`). The worker never disposes it: its owner does, after
-   * `close()`, through {@link FeatureWorker.detector}.
+   * The detector to serve, or why there is none yet (a fresh install), or that `loaded` still is the one; asked
+   * every `LXTAG_DETECTOR_POLL_MS` (main.ts: `loadServingDetector`). A detector the worker replaced it disposes;
+   * the last one its owner does, after `close()`, through {@link FeatureWorker.detector}.
    */
-  loadDetector: () => Promise<ServingDetector>;
+  loadDetector: (loaded?: string) => Promise<ServingDetector>;
   /** Where featurized posts go next. */
   predict: Queue<PredictJob>;
   log: Logger;
@@ -38,7 +38,7 @@ export interface FeatureWorker {
   readonly serving: Promise<Detector>;
   /** The BullMQ worker; undefined while no detector is there to serve. */
   readonly worker: Worker | undefined;
-  /** The detector loaded, for its owner to dispose after `close()`; undefined until one is. */
+  /** The detector serving now, for its owner to dispose after `close()`; undefined until one is. */
   readonly detector: Detector | undefined;
   /** Stops looking for a detector and taking jobs, waits for those in flight; the deps stay open. */
   close(): Promise<void>;
@@ -49,10 +49,13 @@ export interface FeatureWorker {
  * the posts handed to prediction.
  * With no detector published yet (a fresh install, before the trainer's `ensure-detector` ran), it takes no jobs
  * (they wait in the queue, unfailed), says so once, looks again every `LXTAG_DETECTOR_POLL_MS`, and starts once
- * one is published: no crash loop, no failed posts.
+ * one is published: no crash loop, no failed posts. It goes on looking at that pace, and when another detector is
+ * published as the serving one, loads it beside the old, lets the jobs in flight finish, and takes the next jobs
+ * with the new one (no restart).
  */
 export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfig): FeatureWorker {
   const { log } = deps;
+  const instruments = registerInstruments(deps.metrics);
   let worker: Worker | undefined;
   let detector: Detector | undefined;
   let closed = false;
@@ -65,35 +68,54 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
   const poller = startPolling(
     config.LXTAG_DETECTOR_POLL_MS,
     async () => {
-      const found = await deps.loadDetector();
-      if ("detector" in found) {
-        detector = found.detector; // kept even when closed meanwhile, so its owner disposes it
-        if (closed) return "stop";
+      const found = await deps.loadDetector(detector?.id);
+      if ("unchanged" in found) return closed ? "stop" : undefined;
+      if ("missing" in found) {
+        // once serving, a detector that went missing from the registry is no reason to stop
+        if (!detector && !waitingSaid) {
+          waitingSaid = true;
+          log.warn(
+            { reason: found.missing, pollMs: config.LXTAG_DETECTOR_POLL_MS },
+            "waiting for a serving detector (the trainer's ensure-detector publishes one); jobs wait until then",
+          );
+        }
+        return closed ? "stop" : undefined;
+      }
+      const next = found.detector;
+      const previous = detector;
+      if (next === previous) return closed ? "stop" : undefined;
+      // jobs in flight finish on the detector they started with; later ones wait in the queue for the swap
+      await worker?.close();
+      detector = next; // kept even when closed meanwhile, so its owner disposes it
+      await previous?.dispose();
+      if (closed) return "stop";
+      const described = {
+        detector: next.id,
+        weights: next.manifest.weights,
+        selection: next.manifest.selection.mode,
+        provider: next.provider,
+        imageBatch: config.LXTAG_IMAGE_BATCH,
+      };
+      worker = takeJobs(deps, next, config, instruments);
+      if (previous) {
         log.info(
-          {
-            detector: detector.id,
-            weights: detector.manifest.weights,
-            selection: detector.manifest.selection.mode,
-            provider: detector.provider,
-            imageBatch: config.LXTAG_IMAGE_BATCH,
-          },
-          "detector loaded",
+          { ...described, previous: previous.id },
+          "serving detector changed: jobs from now on use it",
         );
-        worker = takeJobs(deps, detector, config);
-        log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
-        markServing(detector);
-        return "stop";
+        return undefined;
       }
-      if (!waitingSaid) {
-        waitingSaid = true;
-        log.warn(
-          { reason: found.missing, pollMs: config.LXTAG_DETECTOR_POLL_MS },
-          "waiting for a serving detector (the trainer's ensure-detector publishes one); jobs wait until then",
-        );
-      }
+      log.info(described, "detector loaded");
+      log.info({ concurrency: config.LXTAG_FEATURE_CONCURRENCY }, "feature worker ready");
+      markServing(next);
       return undefined;
     },
-    (err) => log.error({ err: err.message }, "loading the serving detector failed; trying again"),
+    (err) =>
+      detector
+        ? log.warn(
+            { err: err.message, detector: detector.id },
+            "could not check for a new serving detector; serving this one, trying again",
+          )
+        : log.error({ err: err.message }, "loading the serving detector failed; trying again"),
   );
 
   return {
@@ -112,15 +134,34 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
   };
 }
 
+/** The feature worker's own metrics, registered once for every detector it serves. */
+type Instruments = ReturnType<typeof registerInstruments>;
+
+function registerInstruments(metrics: WorkerMetrics | undefined) {
+  return {
+    imagesPerRun: metrics?.histogram(
+      "lxtag_feature_image_batch_size",
+      "Images per detector batch (one detectBatch call)",
+      [1, 2, 4, 8, 16, 32],
+    ),
+    postSeconds: metrics?.histogram(
+      "lxtag_feature_post_seconds",
+      "Time to featurize a post (fetch, detector or RoI cache, update), by outcome",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ["outcome"],
+    ),
+  };
+}
+
 /** The BullMQ worker on the features queue, serving `served`. */
-function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConfig): Worker {
+function takeJobs(
+  deps: FeatureWorkerDeps,
+  served: Detector,
+  config: FeatureConfig,
+  { imagesPerRun, postSeconds }: Instruments,
+): Worker {
   const { repos, log, metrics } = deps;
   const policy = retryPolicy(config);
-  const imagesPerRun = metrics?.histogram(
-    "lxtag_feature_image_batch_size",
-    "Images per detector batch (one detectBatch call)",
-    [1, 2, 4, 8, 16, 32],
-  );
   const detector: ImageDetector =
     config.LXTAG_IMAGE_BATCH > 1
       ? served.batching({
@@ -135,12 +176,6 @@ function takeJobs(deps: FeatureWorkerDeps, served: Detector, config: FeatureConf
             return served.detect(image);
           },
         };
-  const postSeconds = metrics?.histogram(
-    "lxtag_feature_post_seconds",
-    "Time to featurize a post (fetch, detector or RoI cache, update), by outcome",
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    ["outcome"],
-  );
   const limits = { ...fetchLimits(config), maxPixels: config.LXTAG_MAX_IMAGE_PIXELS };
   const slots = new Semaphore(config.LXTAG_FEATURE_CONCURRENCY);
   return runWorker<FeatureJob, { outcome: string; posts?: Record<string, number> }>({

@@ -32,7 +32,7 @@ const features = startFeatureWorker(
   {
     repos: repositories(db),
     store,
-    loadDetector: () => loadServingDetector(store, config),
+    loadDetector: (loaded) => loadServingDetector(store, config, loaded),
     predict,
     log,
     metrics,

@@ -4,19 +4,24 @@ import { fetchBundle, ObjectNotFoundError, type ObjectStore } from "@lxtag/stora
 import { Detector } from "@lxtag/vision";
 import type { FeatureConfig } from "./config.js";
 
-/** The serving detector, or why there is none to serve yet (a fresh install: nothing published). */
-export type ServingDetector = { detector: Detector } | { missing: string };
+/**
+ * The serving detector, loaded; or why there is none to serve yet (a fresh install: nothing published); or that the
+ * one loaded already (`loaded`) still is the serving one.
+ */
+export type ServingDetector = { detector: Detector } | { missing: string } | { unchanged: string };
 
 /**
  * The detector this worker serves: `LXTAG_DETECTOR_ID`, else the one `detectors/current.json` names; its bundle is
- * fetched (and verified) into the cache folder once and loaded once per process, never per job. Resolves with
+ * fetched (and verified) into the cache folder once and loaded once per detector, never per job. Resolves with
  * `missing` while nothing is published: `current.json` absent, or the named bundle's manifest not there yet (the
- * manifest is uploaded last). Provisioning is the trainer's (`ensure-detector`): this image has no PyTorch.
- * Throws when S3 cannot be read now or a published bundle is broken.
+ * manifest is uploaded last); with `unchanged` when it is `loaded` (one small read of `current.json`, so a worker
+ * can ask often). Provisioning is the trainer's (`ensure-detector`): this image has no PyTorch. Throws when S3
+ * cannot be read now or a published bundle is broken.
  */
 export async function loadServingDetector(
   store: ObjectStore,
   config: FeatureConfig,
+  loaded?: string,
 ): Promise<ServingDetector> {
   let detectorId = config.LXTAG_DETECTOR_ID;
   if (!detectorId) {
@@ -29,6 +34,7 @@ export async function loadServingDetector(
     }
     detectorId = currentDetectorSchema.parse(JSON.parse(current.toString())).id;
   }
+  if (detectorId === loaded) return { unchanged: detectorId };
   const prefix = detectorBundlePrefix(detectorId);
   if (!(await store.exists(`${prefix}manifest.json`)))
     return { missing: `detector ${detectorId} is not published (no ${prefix}manifest.json)` };

@@ -100,8 +100,8 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
         store: this.store,
         loadDetector:
           given === "published"
-            ? () => loadServingDetector(this.store, config)
-            : () => Promise.resolve({ detector: given }),
+            ? (loaded) => loadServingDetector(this.store, config, loaded)
+            : (loaded) => Promise.resolve(loaded === given.id ? { unchanged: loaded } : { detector: given }),
         predict: this.predict,
         log: this.log,
         metrics: this.metrics,
