@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { jobIds, roiCacheKey } from "@lxtag/contracts";
+import { CURRENT_DETECTOR_KEY, detectorBundlePrefix, jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
 import { decodeRoi, ObjectStore } from "@lxtag/storage";
 import { S3Proxy, waitForJob } from "@lxtag/testkit";
@@ -236,6 +236,44 @@ describe("feature worker", () => {
     expect(decodeRoi(await h.direct.get(roiCacheKey(first, sha256(before)))).detectorId).toBe(first);
     // a swap is no trouble: its metrics and the old detector's release went without a warning
     expect([...warns.mock.calls, ...errors.mock.calls]).toEqual([]);
+  });
+
+  it("keeps serving its detector when a newly published one does not load, and does not try it every poll", async () => {
+    const env = {
+      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
+      LXTAG_DETECTOR_POLL_MS: "100",
+    };
+    h = new FeatureHarness("published", env);
+    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
+    onTestFinished(async () => {
+      await bucket.deleteBucket();
+      bucket.destroy();
+    });
+    await bucket.ensureBucket();
+    const first = await publishDetector(bucket, bundle);
+    const warn = vi.spyOn(h.log, "warn");
+    await h.start();
+    expect((await h.worker.serving).id).toBe(first);
+    // a serving detector whose bundle is not there as its manifest says (a file missing)
+    const broken = `${first}-broken`;
+    const manifest = JSON.parse(await readFile(join(bundle, "manifest.json"), "utf8"));
+    await bucket.put(
+      `${detectorBundlePrefix(broken)}manifest.json`,
+      JSON.stringify({ ...manifest, id: broken }),
+    );
+    await bucket.put(CURRENT_DETECTOR_KEY, JSON.stringify({ id: broken }));
+    const failed = () =>
+      warn.mock.calls.filter(
+        ([, msg]) => msg === "could not check for a new serving detector; serving this one",
+      );
+    await expect.poll(() => failed().length, { timeout: 10_000 }).toBe(1);
+    expect(failed()[0]![0]).toMatchObject({ detector: first, retryInS: 3 });
+    await sleep(1000); // ten polls' time: none looks again yet
+    expect(failed()).toHaveLength(1);
+    expect(h.worker.detector?.id).toBe(first);
+    const post = await h.post(key("still.png"), randomPng());
+    await h.enqueue(post);
+    expect((await h.settled(post)).returnvalue.posts).toEqual({ detected: 1 });
   });
 
   it("hands a post sent back for featurization to prediction under the re-run's job id", async () => {

@@ -65,9 +65,19 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
     markServing = resolve;
   });
 
+  // after a failed look while serving (an S3 outage, a new bundle that does not load), the next waits this long:
+  // a broken bundle is not downloaded and loaded again every poll
+  const quietMs = 30 * config.LXTAG_DETECTOR_POLL_MS;
+  let quietUntil = 0;
+  const release = (replaced: Detector | undefined) =>
+    replaced
+      ?.dispose()
+      .catch((err: Error) => log.warn({ err: err.message, detector: replaced.id }, "dispose failed"));
+
   const poller = startPolling(
     config.LXTAG_DETECTOR_POLL_MS,
     async () => {
+      if (detector && performance.now() < quietUntil) return undefined;
       const found = await deps.loadDetector(detector?.id);
       if ("unchanged" in found) return closed ? "stop" : undefined;
       if ("missing" in found) {
@@ -85,10 +95,17 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
       const previous = detector;
       if (next === previous) return closed ? "stop" : undefined;
       // jobs in flight finish on the detector they started with; later ones wait in the queue for the swap
-      await worker?.close();
+      try {
+        await worker?.close();
+      } catch (err) {
+        await release(next);
+        throw err;
+      }
       detector = next; // kept even when closed meanwhile, so its owner disposes it
-      await previous?.dispose();
-      if (closed) return "stop";
+      if (closed) {
+        await release(previous);
+        return "stop";
+      }
       const described = {
         detector: next.id,
         weights: next.manifest.weights,
@@ -102,6 +119,7 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
           { ...described, previous: previous.id },
           "serving detector changed: jobs from now on use it",
         );
+        await release(previous);
         return undefined;
       }
       log.info(described, "detector loaded");
@@ -109,13 +127,15 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
       markServing(next);
       return undefined;
     },
-    (err) =>
-      detector
-        ? log.warn(
-            { err: err.message, detector: detector.id },
-            "could not check for a new serving detector; serving this one, trying again",
-          )
-        : log.error({ err: err.message }, "loading the serving detector failed; trying again"),
+    (err) => {
+      if (!detector)
+        return log.error({ err: err.message }, "loading the serving detector failed; trying again");
+      quietUntil = performance.now() + quietMs;
+      log.warn(
+        { err: err.message, detector: detector.id, retryInS: quietMs / 1000 },
+        "could not check for a new serving detector; serving this one",
+      );
+    },
   );
 
   return {
@@ -128,8 +148,8 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
     },
     async close() {
       closed = true;
-      await poller.stop();
-      await worker?.close();
+      // the worker stops taking jobs at once, even while a look for a new detector is still loading one
+      await Promise.all([poller.stop(), worker?.close()]);
     },
   };
 }

@@ -24,7 +24,7 @@ export class SessionLock {
   }
 
   private lose(err: Error): void {
-    if (this.lostBy) return;
+    if (this.released || this.lostBy) return;
     this.lostBy = err;
     this.losing.abort(new Error(`lost the ${this.name} lock: ${err.message}`, { cause: err }));
   }

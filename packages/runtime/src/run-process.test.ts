@@ -47,6 +47,29 @@ describe("runProcess", () => {
     await expect(running).rejects.toThrow("lost the training-run lock: connection ended");
     expect(performance.now() - started).toBeLessThan(10_000);
   });
+  it("kills a stopped program that ignores SIGTERM, and answers only once it has exited", async () => {
+    const controller = new AbortController();
+    let pid = 0;
+    const started = performance.now();
+    const running = runProcess(
+      node,
+      ["-e", "process.on('SIGTERM', () => {}); console.log(process.pid); setInterval(() => {}, 1000)"],
+      {
+        signal: controller.signal,
+        onLine: (line) => {
+          pid = Number(line);
+          controller.abort(new Error("stop"));
+        },
+      },
+    );
+    await expect(running).rejects.toThrow("stop");
+    expect(performance.now() - started).toBeGreaterThan(4_000); // it had its grace period
+    expect(() => process.kill(pid, 0)).toThrow(); // and is gone
+    // a signal aborted before the start starts nothing
+    await expect(
+      runProcess(node, ["-e", ""], { signal: AbortSignal.abort(new Error("early")) }),
+    ).rejects.toThrow("early");
+  }, 20_000);
   it("rejects when the program cannot be started", async () => {
     await expect(runProcess("/nonexistent/lxtag-program", [])).rejects.toMatchObject({ code: "ENOENT" });
   });

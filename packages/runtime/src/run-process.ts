@@ -23,18 +23,31 @@ export interface RunProcessOptions {
   signal?: AbortSignal;
 }
 
-/** Runs a program to completion; resolves with its stdout, rejects with `ProcessError` (and stderr's tail). */
+/** How long a stopped program has to exit on SIGTERM before it gets SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Runs a program to completion; resolves with its stdout, rejects with `ProcessError` (and stderr's tail). Stopped
+ * through `signal`, it rejects with the signal's reason once the program has exited (SIGTERM, then SIGKILL).
+ */
 export function runProcess(file: string, args: string[], options: RunProcessOptions = {}): Promise<string> {
   const label = options.label ?? `${file} ${args[0] ?? ""}`.trim();
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const { signal } = options;
-    const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, signal });
+    const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, ...options.env } });
     let stdout = "";
     let stderr = "";
     let partial = "";
+    let killer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      child.kill("SIGTERM");
+      killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    };
+    signal?.addEventListener("abort", stop, { once: true });
     child.stdout.on("data", (d: Buffer) => {
       stdout += d;
-      if (!options.onLine) return;
+      if (!options.onLine || signal?.aborted) return;
       const lines = (partial + d.toString()).split("\n");
       partial = lines.pop() ?? "";
       for (const line of lines) if (line.trim()) options.onLine(line);
@@ -42,9 +55,14 @@ export function runProcess(file: string, args: string[], options: RunProcessOpti
     child.stderr.on("data", (d: Buffer) => {
       stderr += d;
     });
-    // an abort's error is Node's AbortError; what the caller needs is why it aborted
-    child.on("error", (err) => reject(signal?.aborted ? signal.reason : err));
+    child.on("error", (err) => {
+      signal?.removeEventListener("abort", stop);
+      reject(err);
+    });
     child.on("close", (code) => {
+      clearTimeout(killer);
+      signal?.removeEventListener("abort", stop);
+      if (signal?.aborted) return reject(signal.reason);
       if (partial.trim()) options.onLine?.(partial);
       code === 0 ? resolve(stdout) : reject(new ProcessError(label, code, stderr));
     });

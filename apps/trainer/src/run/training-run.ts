@@ -115,7 +115,7 @@ export async function runTraining(
     let stage = "start";
     let stageStarted = started;
     const enter = async (next: string) => {
-      if (lock.lost) throw new Error(`lost the training lock: ${lock.lost.message}`);
+      lock.signal.throwIfAborted(); // "lost the training-run lock: ...", as the engine's stop says
       const now = performance.now();
       timings[stage] = Math.round(now - stageStarted) / 1000;
       stage = next;
