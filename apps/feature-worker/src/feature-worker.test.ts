@@ -16,6 +16,20 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const key = (name: string) => `test/feature-worker/${randomUUID()}/${name}`;
 
+/**
+ * A harness that serves the detector published in an S3 bucket of the test's own (publishing there leaves the
+ * shared detectors/current.json as it is), looked for every 100 ms; the bucket goes when the test ends.
+ */
+function ownBucketHarness(): { harness: FeatureHarness; bucket: ObjectStore } {
+  const env = { LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`, LXTAG_DETECTOR_POLL_MS: "100" };
+  const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
+  onTestFinished(async () => {
+    await bucket.deleteBucket();
+    bucket.destroy();
+  });
+  return { harness: new FeatureHarness("published", env), bucket };
+}
+
 describe("feature worker", () => {
   let bundle: string;
   let detector: Detector;
@@ -152,17 +166,7 @@ describe("feature worker", () => {
   });
 
   it("with no detector published, takes no jobs (they wait, unfailed), says so once, and serves once one is", async () => {
-    // a bucket of the test's own: publishing here leaves the shared detectors/current.json as it is
-    const env = {
-      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
-      LXTAG_DETECTOR_POLL_MS: "100",
-    };
-    h = new FeatureHarness("published", env);
-    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
-    onTestFinished(async () => {
-      await bucket.deleteBucket();
-      bucket.destroy();
-    });
+    ({ harness: h } = ownBucketHarness());
     const warn = vi.spyOn(h.log, "warn");
     await h.start();
     const image = randomPng();
@@ -192,20 +196,13 @@ describe("feature worker", () => {
   });
 
   it("takes the next jobs with a newly published serving detector, without a restart", async () => {
-    const env = {
-      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
-      LXTAG_DETECTOR_POLL_MS: "100",
-    };
-    h = new FeatureHarness("published", env);
-    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
+    const own = ownBucketHarness();
+    h = own.harness;
+    const { bucket } = own;
     // a second detector: the same weights under another id, as a newly provisioned one would be published
     const second = join(dirname(bundle), `second-${randomUUID().slice(0, 8)}`);
     await cp(bundle, second, { recursive: true });
-    onTestFinished(async () => {
-      await bucket.deleteBucket();
-      bucket.destroy();
-      await rm(second, { recursive: true, force: true });
-    });
+    onTestFinished(() => rm(second, { recursive: true, force: true }));
     await bucket.ensureBucket();
     const first = await publishDetector(bucket, bundle);
     const manifest = JSON.parse(await readFile(join(second, "manifest.json"), "utf8"));
@@ -239,16 +236,9 @@ describe("feature worker", () => {
   });
 
   it("keeps serving its detector when a newly published one does not load, and does not try it every poll", async () => {
-    const env = {
-      LXTAG_S3_BUCKET: `lxtag-test-fw-${randomUUID().slice(0, 8)}`,
-      LXTAG_DETECTOR_POLL_MS: "100",
-    };
-    h = new FeatureHarness("published", env);
-    const bucket = new ObjectStore(storeOptions(parseEnv(serviceEnvSchema, { ...process.env, ...env })));
-    onTestFinished(async () => {
-      await bucket.deleteBucket();
-      bucket.destroy();
-    });
+    const own = ownBucketHarness();
+    h = own.harness;
+    const { bucket } = own;
     await bucket.ensureBucket();
     const first = await publishDetector(bucket, bundle);
     const warn = vi.spyOn(h.log, "warn");
