@@ -55,10 +55,12 @@ export const batchOptionsSchema = z.object({
 });
 export type BatchOptions = z.infer<typeof batchOptionsSchema>;
 
-/** JSON body of POST /v1/batches: inline posts, or zip parts already in S3. */
 /** Most posts a JSON body may hold (a JSON file in a multipart upload has no such limit). */
 export const JSON_BODY_MAX_POSTS = 100_000;
+/** What a JSON body of POST /v1/batches is, as its refusals say. */
+export const CREATE_BATCH_BODY_SHAPE = "{posts: [...]} or {s3Keys: [...]}";
 
+/** JSON body of POST /v1/batches: inline posts, or zip parts already in S3. */
 export const createBatchBodySchema = z.union(
   [
     z.object({
@@ -75,7 +77,7 @@ export const createBatchBodySchema = z.union(
       options: batchOptionsSchema.optional(),
     }),
   ],
-  { error: "expected {posts: [...]} or {s3Keys: [...]}" },
+  { error: `expected ${CREATE_BATCH_BODY_SHAPE}` },
 );
 export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
 

@@ -2,7 +2,12 @@
 // 100,000-post body parsed in memory took the API from 224 to 619 MiB), then read through once for its shape.
 import { createReadStream } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
-import { type CreateBatchBody, createBatchBodySchema, JSON_BODY_MAX_POSTS } from "@lxtag/contracts";
+import {
+  type CreateBatchBody,
+  createBatchBodySchema,
+  JSON_BODY_MAX_POSTS,
+  CREATE_BATCH_BODY_SHAPE as SHAPE,
+} from "@lxtag/contracts";
 import { ExportError, jsonOutline } from "@lxtag/exports";
 import type { FileBody } from "@lxtag/storage";
 import { BodyTooLargeError, InvalidJsonError, ValidationError } from "../errors.js";
@@ -13,8 +18,6 @@ import type { UploadSpool } from "./upload-spool.js";
 export type ReceivedJsonBody =
   | { file: FileBody; options: CreateBatchBody["options"] }
   | { file?: undefined; s3Keys: string[]; options: CreateBatchBody["options"] };
-
-const SHAPE = "{posts: [...]} or {s3Keys: [...]}";
 
 /**
  * Writes the body to the batch's spool folder as `posts.json` (what the ingest reads: the `posts` of an object),
