@@ -1,7 +1,7 @@
 // The feature worker's own code path (startFeatureWorker on a real BullMQ queue, real Postgres and S3, a real
 // ONNX detector): what a post ends as for each kind of image.
 import { createHash, randomUUID } from "node:crypto";
-import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CURRENT_DETECTOR_KEY, detectorBundlePrefix, jobIds, roiCacheKey } from "@lxtag/contracts";
 import { parseEnv, serviceEnvSchema, storeOptions } from "@lxtag/runtime";
@@ -224,6 +224,8 @@ describe("feature worker", () => {
     await expect.poll(() => changed().length, { timeout: 20_000 }).toBe(1);
     expect(changed()[0]![0]).toMatchObject({ detector: id, previous: first });
     expect(h.worker.detector?.id).toBe(id);
+    // the old bundle leaves this host's disk
+    await expect.poll(() => readdir(join(h!.cacheDir, "detectors"))).toEqual([id]);
     const after = randomPng();
     const next = await h.post(key("after.png"), after);
     await h.enqueue(next);

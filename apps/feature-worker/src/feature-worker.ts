@@ -26,6 +26,8 @@ export interface FeatureWorkerDeps {
    * the last one its owner does, after `close()`, through {@link FeatureWorker.detector}.
    */
   loadDetector: (loaded?: string) => Promise<ServingDetector>;
+  /** Removes a replaced detector's cached bundle (main.ts: `forgetDetector`); unset: kept. */
+  forgetDetector?: (detectorId: string) => Promise<void>;
   /** Where featurized posts go next. */
   predict: Queue<PredictJob>;
   log: Logger;
@@ -69,10 +71,18 @@ export function startFeatureWorker(deps: FeatureWorkerDeps, config: FeatureConfi
   // a broken bundle is not downloaded and loaded again every poll
   const quietMs = 30 * config.LXTAG_DETECTOR_POLL_MS;
   let quietUntil = 0;
-  const release = (replaced: Detector | undefined) =>
-    replaced
-      ?.dispose()
+  // a replaced detector leaves memory and this host's disk
+  const release = async (replaced: Detector | undefined) => {
+    if (!replaced) return;
+    await replaced
+      .dispose()
       .catch((err: Error) => log.warn({ err: err.message, detector: replaced.id }, "dispose failed"));
+    await deps
+      .forgetDetector?.(replaced.id)
+      .catch((err: Error) =>
+        log.warn({ err: err.message, detector: replaced.id }, "could not remove its cached bundle"),
+      );
+  };
 
   const poller = startPolling(
     config.LXTAG_DETECTOR_POLL_MS,

@@ -12,7 +12,7 @@ import {
 import { ObjectStore } from "@lxtag/storage";
 import { loadConfig } from "./config.js";
 import { startFeatureWorker } from "./feature-worker.js";
-import { loadServingDetector } from "./serving-detector.js";
+import { forgetDetector, loadServingDetector } from "./serving-detector.js";
 
 const config = loadConfig();
 const log = createLogger("feature-worker", config.LXTAG_LOG_LEVEL);
@@ -33,6 +33,7 @@ const features = startFeatureWorker(
     repos: repositories(db),
     store,
     loadDetector: (loaded) => loadServingDetector(store, config, loaded),
+    forgetDetector: (id) => forgetDetector(config, id),
     predict,
     log,
     metrics,

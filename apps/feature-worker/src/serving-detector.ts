@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CURRENT_DETECTOR_KEY, currentDetectorSchema, detectorBundlePrefix } from "@lxtag/contracts";
 import { fetchBundle, ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
@@ -38,10 +39,22 @@ export async function loadServingDetector(
   const prefix = detectorBundlePrefix(detectorId);
   if (!(await store.exists(`${prefix}manifest.json`)))
     return { missing: `detector ${detectorId} is not published (no ${prefix}manifest.json)` };
-  const dir = await fetchBundle(store, prefix, join(config.LXTAG_CACHE_DIR, "detectors", detectorId));
+  const dir = await fetchBundle(store, prefix, bundleFolder(config, detectorId));
   const detector = await Detector.load(dir, {
     executionProviders: config.LXTAG_EXECUTION_PROVIDERS,
     intraOpThreads: config.LXTAG_ORT_THREADS,
   });
   return { detector };
+}
+
+/** Where a detector's bundle is kept on this host. */
+const bundleFolder = (config: Pick<FeatureConfig, "LXTAG_CACHE_DIR">, detectorId: string) =>
+  join(config.LXTAG_CACHE_DIR, "detectors", detectorId);
+
+/** Removes a detector's bundle from this host's cache (one no longer served: a ResNet-101's is about 260 MB). */
+export async function forgetDetector(
+  config: Pick<FeatureConfig, "LXTAG_CACHE_DIR">,
+  detectorId: string,
+): Promise<void> {
+  await rm(bundleFolder(config, detectorId), { recursive: true, force: true });
 }

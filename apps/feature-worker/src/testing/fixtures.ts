@@ -19,7 +19,7 @@ import { Detector } from "@lxtag/vision";
 import type { Job, Queue, Worker } from "bullmq";
 import { type FeatureConfig, loadConfig } from "../config.js";
 import { type FeatureWorker, startFeatureWorker } from "../feature-worker.js";
-import { loadServingDetector } from "../serving-detector.js";
+import { forgetDetector, loadServingDetector } from "../serving-detector.js";
 
 /** The tiny Faster R-CNN with random weights, exported by the engine into a fresh folder; returns the folder. */
 export async function tinyDetectorBundle(): Promise<string> {
@@ -70,6 +70,12 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
   readonly metrics = new WorkerMetrics("feature-worker-test");
   /** The workers' detector caches, removed by `close`. */
   private readonly cacheDirs: string[] = [];
+  /** The cache folder of the worker started last. */
+  get cacheDir(): string {
+    const dir = this.cacheDirs.at(-1);
+    if (!dir) throw new Error("the feature worker has not started");
+    return dir;
+  }
   /** The worker's logger (silent): spy on it to see what the worker says. */
   readonly log = createLogger("feature-worker-test", "silent");
   worker!: FeatureWorker;
@@ -102,6 +108,7 @@ export class FeatureHarness extends WorkerHarness<FeatureConfig> {
           given === "published"
             ? (loaded) => loadServingDetector(this.store, config, loaded)
             : (loaded) => Promise.resolve(loaded === given.id ? { unchanged: loaded } : { detector: given }),
+        forgetDetector: given === "published" ? (id) => forgetDetector(config, id) : undefined,
         predict: this.predict,
         log: this.log,
         metrics: this.metrics,
