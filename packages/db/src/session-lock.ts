@@ -8,7 +8,7 @@ import { applicationName } from "./client.js";
  */
 export class SessionLock {
   private released = false;
-  private lostBy: Error | undefined;
+  /** Aborted when the lock is lost; its reason's `cause` is why (`lost`). */
   private readonly losing = new AbortController();
 
   private constructor(
@@ -24,8 +24,7 @@ export class SessionLock {
   }
 
   private lose(err: Error): void {
-    if (this.released || this.lostBy) return;
-    this.lostBy = err;
+    if (this.released || this.losing.signal.aborted) return;
     this.losing.abort(new Error(`lost the ${this.name} lock: ${err.message}`, { cause: err }));
   }
 
@@ -55,7 +54,7 @@ export class SessionLock {
 
   /** Why the lock was lost (its connection failed, so Postgres released it), or undefined while it is held. */
   get lost(): Error | undefined {
-    return this.lostBy;
+    return this.losing.signal.aborted ? ((this.losing.signal.reason as Error).cause as Error) : undefined;
   }
 
   /** Aborted the moment the lock is lost (its reason names the lock and why): stops work that must not go on. */
@@ -68,7 +67,7 @@ export class SessionLock {
     if (this.released) return;
     this.released = true;
     try {
-      if (!this.lostBy) await this.client.query("SELECT pg_advisory_unlock($1)", [this.key]);
+      if (!this.losing.signal.aborted) await this.client.query("SELECT pg_advisory_unlock($1)", [this.key]);
     } finally {
       await this.client.end().catch(() => {});
     }

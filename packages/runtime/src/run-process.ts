@@ -19,7 +19,8 @@ export interface RunProcessOptions {
   onLine?: (line: string) => void;
   /** Names the command in errors. @defaultValue the executable and first argument */
   label?: string;
-  /** Stops the program (SIGTERM) when aborted; the promise then rejects with the signal's reason. */
+  /** Stops the program when aborted (SIGTERM, SIGKILL after `STOP_GRACE_MS`); the promise then rejects with the
+   * signal's reason. */
   signal?: AbortSignal;
 }
 
