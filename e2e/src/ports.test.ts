@@ -1,5 +1,5 @@
 // Port reservations across processes: what keeps two local stacks started at once off each other's ports.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ function reserver(times: number, count: number, range?: { first: number; last: n
   const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
     stdio: ["ignore", "pipe", "inherit"],
   });
+  // Listened for from the start: a child that prints and exits at once may have exited before a later listener.
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const printed = new Promise<number[]>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -27,15 +29,14 @@ function reserver(times: number, count: number, range?: { first: number; last: n
     });
     child.once("exit", (code) => reject(new Error(`reserver exited with ${code} before printing`)));
   });
-  return { child, printed };
+  return { child, printed, exited };
 }
-const exited = (child: ChildProcess) => new Promise((resolve) => child.once("exit", resolve));
 
 describe("reservePorts", () => {
   it("gives processes reserving at once disjoint spans, and frees them when each exits", async () => {
     const runs = [reserver(40, 3), reserver(40, 3)];
     const spans = await Promise.all(runs.map((r) => r.printed));
-    await Promise.all(runs.map((r) => exited(r.child)));
+    await Promise.all(runs.map((r) => r.exited));
     const ports = spans.flat().flatMap((base) => [base, base + 1, base + 2]);
     expect(ports).toHaveLength(240);
     expect(new Set(ports).size).toBe(240);
@@ -49,7 +50,7 @@ describe("reservePorts", () => {
     expect(readFileSync(file(30_011), "utf8")).toBe(String(holder.child.pid));
     expect(() => reservePorts(3, range)).toThrow(/no 3 consecutive ports free from 30010 to 30012/);
     holder.child.kill("SIGKILL"); // no exit handler runs: its files stay, naming a dead process
-    await exited(holder.child);
+    await holder.exited;
     expect(existsSync(file(30_010))).toBe(true);
     expect(reservePorts(3, range)).toBe(30_010);
     expect(readFileSync(file(30_012), "utf8")).toBe(String(process.pid));
