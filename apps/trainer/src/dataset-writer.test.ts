@@ -106,4 +106,30 @@ describe("dataset writer", () => {
     expect(values((await read("train.1.safetensors")).tensors.label_count)).toEqual([3]);
     expect(values((await read("test.safetensors")).tensors.label_count)).toEqual([2]);
   });
+
+  it("stops before the next part once its signal is aborted (a run that lost its lock)", async () => {
+    const out = join(dir, "aborted");
+    const stop = new AbortController();
+    const parts: string[][] = [];
+    const writing = writeDataset(out, splits, {
+      hashtags,
+      tokenizerPath: join(dir, "source-tokenizer.json"),
+      detectorId: "test-detector",
+      rois: async (chunk) => {
+        parts.push(chunk.map((e) => e.id));
+        stop.abort(new Error("lost the training-run lock: test"));
+        return chunk.map(() => null);
+      },
+      maxLength: 16,
+      partSize: 2,
+      signal: stop.signal,
+    });
+    await expect(writing).rejects.toThrow("lost the training-run lock: test");
+    expect(parts).toEqual([["a", "b"]]);
+    expect((await readdir(out)).sort()).toEqual([
+      "tokenizer.json",
+      "train.0.safetensors",
+      "train_notags.0.safetensors",
+    ]);
+  });
 });

@@ -40,6 +40,8 @@ export interface DatasetOptions<T extends DatasetExample> {
    * memory one part at a time (36 x 2048 float32 per post: 512 posts are 150 MB). @defaultValue 512
    */
   partSize?: number;
+  /** Checked before each part: a run that lost its lock stops writing (another may be writing the same folder). */
+  signal?: AbortSignal;
 }
 
 /** dataset.json (CONTRACTS.md 5). */
@@ -100,6 +102,7 @@ export async function writeDataset<T extends DatasetExample>(
     const file = (variant: string, part: number) =>
       join(dir, `${name}${variant}${parts === 1 ? "" : `.${part}`}.safetensors`);
     for (let part = 0; part < parts; part++) {
+      opts.signal?.throwIfAborted();
       const chunk = rows.slice(part * partSize, (part + 1) * partSize);
       const n = chunk.length;
       const tokens = await encodeRows(

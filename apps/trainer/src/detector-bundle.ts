@@ -118,6 +118,7 @@ async function provision(
     checkpoint
       ? ["import-detector", "--preset", "r101", "--checkpoint", checkpoint, "--out", dir]
       : ["export-detector", "--preset", "tiny", "--out", dir],
+    { signal: lock.signal },
   );
   const manifest = detectorManifestSchema.parse(
     JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")),

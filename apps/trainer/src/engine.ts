@@ -11,7 +11,7 @@ export interface EngineRunOptions {
   env?: Record<string, string>;
   /** `lxtag_engine` (the engine's commands) or `lxtag_engine.devtools` (tools for tests and benchmarks). */
   module?: "lxtag_engine" | "lxtag_engine.devtools";
-  /** Stops the engine when aborted (a training run that lost its lock). */
+  /** Stops the engine when aborted (a training run or a detector export that lost its lock). */
   signal?: AbortSignal;
 }
 

@@ -28,6 +28,8 @@ export async function evaluateModels(options: {
   activeDir: string | null;
   /** Training hashtags, most frequent first. */
   popularity: readonly string[];
+  /** Checked before each batch: a run that lost its lock stops here. */
+  signal?: AbortSignal;
 }): Promise<Evaluation> {
   const k = Math.max(...KS);
   const candidate = await HashtagModel.load(options.candidateDir);
@@ -36,6 +38,7 @@ export async function evaluateModels(options: {
   const free: Ranked = { candidate: [], active: [] };
   try {
     for (let start = 0; start < options.test.length; start += BATCH) {
+      options.signal?.throwIfAborted();
       const batch = options.test.slice(start, start + BATCH);
       const rois = await readRois(
         options.store,

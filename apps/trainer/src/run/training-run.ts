@@ -269,6 +269,7 @@ async function execute(
     tokenizerPath: tokenizer.path,
     detectorId,
     filters: filterReport,
+    signal,
     rois: (chunk) =>
       readRois(
         store,
@@ -304,6 +305,7 @@ async function execute(
     candidateDir: candidate.dir,
     activeDir: active?.dir ?? null,
     popularity: filtered.hashtags,
+    signal,
   });
   const metrics = { selection, evaluation, engine: candidate.manifest.metrics };
   await repos.trainingRuns.update(runId, { metrics });
