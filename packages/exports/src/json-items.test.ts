@@ -156,6 +156,18 @@ describe("jsonItems", () => {
       "invalid-posts-file: body: expected an array, found an object",
     );
     expect(await refusal('{"options": {"a": 1}')).toMatch(/^invalid-json: body: unexpected end/);
+    // a key the reader uses, repeated: JSON.parse would take the last, a stream the first; refused, with its place
+    expect(await refusal('{"posts": [{"caption": "a"}],\n "posts": [{"caption": "b"}]}')).toBe(
+      'invalid-posts-file: body: "posts" appears twice at line 2 column 2 (character 31)',
+    );
+    expect(await refusal('{"options": 1, "posts": [], "options": 2}')).toMatch(/"options" appears twice/);
+    // repeated elsewhere (inside an item, or a key the reader ignores), it is the item's or nobody's business
+    expect(await outline('{"other": 1, "other": 2, "posts": [{"options": 1, "options": 2}]}', 3)).toEqual({
+      items: 1,
+      wrapper: "posts",
+      array: false,
+      kept: {},
+    });
     // a kept value is settings, not data: one longer than the bound fails as it is read
     const long = `{"options": "${"x".repeat(JSON_KEPT_MAX_CHARS)}", "posts": []}`;
     for (const size of [1000, 2 ** 20])

@@ -5,8 +5,9 @@ export interface JsonItemsOptions {
   /** Names the document in error messages (a file path, an S3 key). */
   name: string;
   /**
-   * Keys of a top-level object whose array holds the items (the first of them in the object is used; `null`
-   * there means no items). @defaultValue [] (only a top-level array holds items)
+   * Keys of a top-level object whose array holds the items (the first of them in the object is used, and one met
+   * twice is refused as ambiguous; `null` there means no items). @defaultValue [] (only a top-level array holds
+   * items)
    */
   wrappers?: readonly string[];
   /**
@@ -134,6 +135,8 @@ class JsonItemScanner {
   private pieces: string[] = [];
   private readonly wrappers: ReadonlySet<string>;
   private readonly keep: ReadonlySet<string>;
+  /** Wrapper and `keep` keys met in the top-level object: one met twice is ambiguous, so refused. */
+  private readonly seenKeys = new Set<string>();
   /** The `keep` key whose value is next or being collected (then with `collectFrom`), and its text's length so far. */
   private keeping: string | null = null;
   private keptChars = 0;
@@ -204,12 +207,16 @@ class JsonItemScanner {
     this.pos -= cut;
   }
 
-  private fail(at: number, what: string): never {
+  private fail(
+    at: number,
+    what: string,
+    code: "invalid-json" | "invalid-posts-file" = "invalid-json",
+  ): never {
     const { count, last } = countNewlines(this.buf, 0, at);
     const line = this.lines + count + 1;
     const column = (count ? at - last - 1 : this.base + at - this.lineStart) + 1;
     throw new ExportError(
-      "invalid-json",
+      code,
       `${this.options.name}: ${what} at line ${line} column ${column} (character ${this.base + at})`,
     );
   }
@@ -370,7 +377,13 @@ class JsonItemScanner {
     this.state = COLON;
     if (this.keyStart < 0) return;
     const key = JSON.parse(buf.slice(this.keyStart - this.base, end)) as string;
+    const at = this.keyStart - this.base;
     this.keyStart = -1;
+    if (this.wrappers.has(key) || this.keep.has(key)) {
+      // JSON.parse would take the last, a streaming reader the first: neither is surely what the sender meant
+      if (this.seenKeys.has(key)) this.fail(at, `${JSON.stringify(key)} appears twice`, "invalid-posts-file");
+      this.seenKeys.add(key);
+    }
     if (this.wrappers.has(key) && this.wrapper === null) {
       this.wrapper = key;
       this.expectWrapperValue = true;

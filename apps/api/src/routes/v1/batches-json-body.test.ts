@@ -97,7 +97,7 @@ describe("POST /v1/batches with a streamed JSON body", () => {
     expect(api.records.slice(logged).filter((r) => r.level === "error" || r.level === "fatal")).toEqual([]);
   });
 
-  it("refuses past 100,000 posts, an options value past its bound, and a post nested too deep, keeping nothing", async () => {
+  it("refuses past 100,000 posts, an options value past its bound, a post nested too deep and posts sent twice, keeping nothing", async () => {
     const before = await kept();
     const many = await send(['{"posts": [', Array.from({ length: 100_001 }, () => "{}").join(","), "]}"]);
     expect(many.status).toBe(400);
@@ -118,6 +118,13 @@ describe("POST /v1/batches with a streamed JSON body", () => {
       error: "invalid_json",
       message:
         "body is not valid JSON: a value nested deeper than 256 levels at line 1 column 277 (character 276)",
+    });
+    // which of two `posts` a sender meant is not for the reader to guess
+    const twice = await send(['{"posts": [{"caption": "a"}], ', '"posts": [{"caption": "b"}]}']);
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toEqual({
+      error: "bad_request",
+      message: 'body: "posts" appears twice at line 1 column 31 (character 30)',
     });
     const array = await send(['[{"caption": "a"}]']);
     expect(await array.json()).toEqual({
