@@ -20,6 +20,8 @@ const POSTS = 100_000;
 const RANKED = 10;
 /** One post in this many has the caption hashtag #rare: 20 in the batch, fewer than a page. */
 const RARE_EVERY = 5000;
+/** The caption hashtag #late is on every post of the batch's second half: common, but far from its first pages. */
+const LATE_FROM = POSTS / 2;
 /** Posts per savePredictions call while the batch is written. */
 const WRITE_CHUNK = 2000;
 /** The desk's grid page (`GRID_PAGE` in apps/api/web/src/posts.tsx). */
@@ -71,8 +73,9 @@ export async function benchReviewGrid({ config, report, say }: ReviewGridBench):
        SELECT gen_random_uuid(), $1, s, s::text, 'post ' || s || ' with a caption #tag' || (s % 50), 'post ' || s,
               'predicting', CASE WHEN s % 7 = 0 THEN ARRAY['caption-only'] ELSE '{}'::text[] END,
               ARRAY['tag' || (s % 50)] || CASE WHEN s % $3 = $3 - 1 THEN ARRAY['rare'] ELSE '{}'::text[] END
+                || CASE WHEN s >= $4 THEN ARRAY['late'] ELSE '{}'::text[] END
        FROM generate_series(0, $2 - 1) s`,
-      [batchId, POSTS, RARE_EVERY],
+      [batchId, POSTS, RARE_EVERY, LATE_FROM],
     );
     const ids = (
       await db.pool.query<{ id: string; seq: number }>(
@@ -130,6 +133,11 @@ export async function benchReviewGrid({ config, report, say }: ReviewGridBench):
         `caption hashtag on ${POSTS / RARE_EVERY} posts`,
         () => "&hashtag=rare",
         POSTS / RARE_EVERY,
+      ],
+      [
+        "bunched_hashtag",
+        `caption hashtag on the last ${POSTS - LATE_FROM} posts, paged from at least 10,000 posts before them`,
+        (i) => `&after=${depth(i) % (LATE_FROM - 10_000)}&hashtag=late`,
       ],
       ["score", "best score below 0.9 (6 posts in 10)", (i) => `&after=${depth(i) % 90_000}&scoreBelow=0.9`],
       ["state", "state done", (i) => `&after=${depth(i) % 90_000}&state=done`],

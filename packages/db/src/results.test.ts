@@ -23,6 +23,8 @@ const RARE_FLAG_SEQ = 4500;
 const RARE_SEQS = [5000, 5800];
 const CAPTIONED_SEQ = 5900;
 const LABELED_SEQ = 5500;
+/** What reviewers added: "rare" also where it was predicted (5800), which a page must still hold once. */
+const LABELS: Record<number, string[]> = { [LABELED_SEQ]: ["labeled", "rare"], [RARE_SEQS[1]!]: ["rare"] };
 
 interface ModelPost {
   id: string;
@@ -106,14 +108,15 @@ describe("a batch's result pages", () => {
       state: p.failReason ? "failed" : "done",
       flags: p.flags,
       captionTags: p.hashtags,
-      labeled: p.seq === LABELED_SEQ ? ["labeled"] : [],
+      labeled: LABELS[p.seq] ?? [],
       ranked: p.failReason ? [] : ranked(p.seq),
     }));
     await repos.posts.savePredictions(
       "model-a",
       posts.map((p) => ({ postId: p.id, ranked: p.ranked })),
     );
-    await repos.labels.apply(posts[LABELED_SEQ]!.id, ["labeled"], []);
+    for (const [seq, tags] of Object.entries(LABELS))
+      await repos.labels.apply(posts[Number(seq)]!.id, tags, []);
     await db.pool.query("ANALYZE posts");
   }, 120_000);
   afterAll(async () => {
@@ -150,7 +153,12 @@ describe("a batch's result pages", () => {
     ["a common flag", { flag: "caption-only" }, 200],
     ["a flag on one post past the first 4,000", { flag: "rare-flag" }, 48],
     ["a common predicted hashtag", { hashtag: "#Common" }, 700],
-    ["a hashtag predicted for two posts past the first 4,000", { hashtag: "rare" }, 1],
+    [
+      "a hashtag predicted for two posts past the first 4,000, labeled on one and another",
+      { hashtag: "rare" },
+      1,
+    ],
+    ["the same hashtag, on one page", { hashtag: "rare" }, 48],
     ["a hashtag only in a caption", { hashtag: "captioned" }, 48],
     ["a hashtag only a reviewer added", { hashtag: "labeled" }, 48],
     ["a best score below a threshold", { scoreBelow: 0.3 }, 100],
@@ -159,6 +167,7 @@ describe("a batch's result pages", () => {
     ["the queue", { order: "uncertainty", state: "done" }, 700],
     ["the queue with failed posts last", { order: "uncertainty" }, 700],
     ["the queue of a rare hashtag", { order: "uncertainty", hashtag: "rare" }, 1],
+    ["the queue of a rare hashtag, on one page", { order: "uncertainty", hashtag: "rare" }, 48],
     ["the queue with filters", { order: "uncertainty", flag: "caption-only", scoreBelow: 0.9 }, 100],
   ])("pages %s in order, each post once", async (_, query, limit) => {
     expect(await allPages(query, limit)).toEqual(expected(posts, query));

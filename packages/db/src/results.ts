@@ -162,15 +162,18 @@ export class Results {
     );
     if (near.length === opts.limit) return near;
     const where = (...more: string[]) => [...walk, ...filters, ...more].join(" AND ");
-    // an OR of the predicted and labeled sides in one WHERE could use neither side's index
+    // an OR of the predicted and labeled sides in one WHERE could use neither side's index; the labeled side leaves
+    // out what the predicted side has, so the two need no duplicate removal (a UNION hashed every match)
     const matching = predicted
       ? `SELECT ${columns} FROM posts p WHERE ${where(predicted)}
-         UNION SELECT ${columns} FROM posts p WHERE ${where(labeled!)}`
+         UNION ALL SELECT ${columns} FROM posts p WHERE ${where(labeled!, `${predicted} IS NOT TRUE`)}`
       : `SELECT ${columns} FROM posts p WHERE ${where()}`;
-    // materialized: planned for all its rows, through the filters' indexes, rather than walked in page order
+    // OFFSET 0 keeps the matches a subquery of their own, planned for all its rows through the filters' indexes
+    // rather than walked in page order, and read by the top-N sort as they come (a MATERIALIZED CTE wrote them out
+    // first: with the UNION, 70 ms rather than 20 for 50,000 matches)
     return run(
-      `WITH m AS MATERIALIZED (${matching})
-       SELECT * FROM m ORDER BY ${order === "seq" ? "seq" : "distance, seq"} LIMIT ${limit}`,
+      `SELECT * FROM (${matching} OFFSET 0) m
+       ORDER BY ${order === "seq" ? "seq" : "distance, seq"} LIMIT ${limit}`,
     );
   }
 
