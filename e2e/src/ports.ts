@@ -1,7 +1,17 @@
 // Ports for local stacks that no other stack on this machine takes, in this process or another (test files run in
 // parallel, a benchmark beside them): a stack started on a port another one holds dies at listen, and picking at
 // random in a range left that to chance.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,14 +21,19 @@ const DIR = join(tmpdir(), "lxtag-ports");
 const held: string[] = [];
 let releasing = false;
 
+/** A reservation file left empty this long was never finished: its writer died between creating and writing it. */
+const UNFINISHED_MS = 10_000;
+
 /** Whether the process that wrote a reservation is gone (it was killed before it could remove it). */
 function stale(file: string): boolean {
-  let pid: number;
+  let text: string;
   try {
-    pid = Number(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
+    if (text === "") return Date.now() - statSync(file).mtimeMs > UNFINISHED_MS;
   } catch {
-    return false; // removed meanwhile, or being written: taken for now
+    return false; // removed meanwhile: taken for now
   }
+  const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -26,6 +41,26 @@ function stale(file: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ESRCH";
   }
+}
+
+/**
+ * Removes a stale reservation unless another process took it over first. Moved aside under a name of this
+ * process's own before it is looked at again: removing it in place could remove the file another process made
+ * after taking it over itself.
+ */
+function takeOver(file: string): void {
+  const aside = `${file}.${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // gone meanwhile: another process took it over
+  }
+  // a live holder's file, put back where it was (unless a third process made one meanwhile)
+  if (!stale(aside))
+    try {
+      linkSync(aside, file);
+    } catch {}
+  rmSync(aside, { force: true });
 }
 
 /** Reserves one port by creating its file; a file left by a dead process is taken over. */
@@ -40,7 +75,7 @@ function take(port: number): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || !stale(file)) return false;
-      rmSync(file, { force: true });
+      takeOver(file);
     }
   }
   return false;

@@ -236,12 +236,13 @@ describe("predict worker", () => {
         const calls = refusals.mock.calls.length;
         await sleep(300); // recorded once: later checks leave it alone
         expect(refusals).toHaveBeenCalledTimes(calls);
+        // served once loaded and warmed up, which on a busy machine may take longer than the sleep above
+        await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(serves);
         // the broken version was not warmed up again (the one activated meanwhile was, once)
         expect(warmUps.mock.calls.map(([model]) => model.id)).toEqual([
           broken.id,
           ...(replaced ? [b.id] : []),
         ]);
-        await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(serves);
         expect(h.handle.loader.refused).toBe(replaced ? undefined : broken.id);
       } finally {
         await proxy.restore();
