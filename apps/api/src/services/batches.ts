@@ -19,7 +19,7 @@ import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
-import { type ReceivedJsonBody, receiveJsonBody } from "./json-body.js";
+import { type JsonBodyLimits, type ReceivedJsonBody, receiveJsonBody } from "./json-body.js";
 import { foreignKeyReason, POSTS_JSON, uploadKey } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
@@ -81,11 +81,7 @@ export class BatchService {
    * object for the ingest job, from the local copy it can read) or zip parts already in S3, which must be the key's
    * own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
    */
-  async fromJson(
-    apiKeyId: string,
-    payload: Readable,
-    limits: { maxBytes: number; declaredBytes: number },
-  ): Promise<AcceptedBatch> {
+  async fromJson(apiKeyId: string, payload: Readable, limits: JsonBodyLimits): Promise<AcceptedBatch> {
     await this.queueReachable();
     const batchId = randomUUID();
     const key = uploadKey(apiKeyId, batchId, POSTS_JSON);

@@ -5,8 +5,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { receiveJsonBody } from "./json-body.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LINGER_MS, receiveJsonBody } from "./json-body.js";
 import { UploadSpool } from "./upload-spool.js";
 
 describe("receiveJsonBody", () => {
@@ -15,7 +15,7 @@ describe("receiveJsonBody", () => {
     dir = await mkdtemp(join(tmpdir(), "lxtag-json-body-"));
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
-  const limits = { maxBytes: 1 << 20, declaredBytes: 0 };
+  const limits = { maxBytes: 1 << 20, declaredBytes: 0, response: new PassThrough() };
 
   it("reads a body whole and says what it holds", async () => {
     const text = '{"options": {"includeReels": false}, "posts": [{"caption": "a"}, {"caption": "b"}]}';
@@ -49,5 +49,62 @@ describe("receiveJsonBody", () => {
     );
     await expect.poll(() => payload.readableFlowing).toBe(true); // read and dropped, not left paused
     expect(await readdir(dir)).toEqual(["file"]);
+  });
+
+  it("drops the rest of a refused body as it comes, until LINGER_MS after the answer was sent", async () => {
+    // only the timers: the streams' own ticks run as they do (expect.poll would move the faked clock)
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+    const answer = () => {
+      const response = new PassThrough();
+      const finished = new Promise((resolve) => response.once("finish", resolve));
+      const sent = () => {
+        response.end("413");
+        response.resume();
+        return finished;
+      };
+      return { response, sent };
+    };
+    try {
+      const maxBytes = 4096;
+      const piece = `{"caption": "${"x".repeat(1000)}"},`;
+      const payload = new PassThrough();
+      const { response, sent } = answer();
+      const refused = receiveJsonBody(new UploadSpool(dir), randomUUID(), payload, {
+        maxBytes,
+        declaredBytes: 0,
+        response,
+      });
+      for (let i = 0; i < 5; i++) payload.write(piece); // past maxBytes: refused
+      await expect(refused).rejects.toThrow(`the JSON body exceeds ${maxBytes} bytes`);
+      // not answered yet: read however long it takes, so that the client can read the answer
+      vi.advanceTimersByTime(10 * LINGER_MS);
+      for (let i = 0; i < 20; i++) payload.write(piece);
+      await settled();
+      expect(payload.readableLength).toBe(0);
+      expect(payload.destroyed).toBe(false);
+      await sent();
+      vi.advanceTimersByTime(LINGER_MS - 1);
+      expect(payload.destroyed).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(payload.destroyed).toBe(true);
+      // refused by its declared length, answered at once: the same
+      const declared = new PassThrough();
+      const early = answer();
+      await early.sent();
+      await expect(
+        receiveJsonBody(new UploadSpool(dir), randomUUID(), declared, {
+          maxBytes,
+          declaredBytes: maxBytes + 1,
+          response: early.response,
+        }),
+      ).rejects.toThrow("exceeds");
+      vi.advanceTimersByTime(LINGER_MS - 1);
+      expect(declared.destroyed).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(declared.destroyed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

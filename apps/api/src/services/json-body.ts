@@ -1,7 +1,7 @@
 // The JSON body of POST /v1/batches, received as it arrives: written to the upload spool, never held whole (a
 // 100,000-post body parsed in memory took the API from 224 to 619 MiB), then read through once for its shape.
 import { createReadStream } from "node:fs";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import {
   type CreateBatchBody,
   createBatchBodySchema,
@@ -19,27 +19,35 @@ export type ReceivedJsonBody =
   | { file: FileBody; options: CreateBatchBody["options"] }
   | { file?: undefined; s3Keys: string[]; options: CreateBatchBody["options"] };
 
+export interface JsonBodyLimits {
+  maxBytes: number;
+  /** The request's content-length, 0 when it declares none (chunked). */
+  declaredBytes: number;
+  /** The request's response: a refused body is read until some time after the answer was sent (`LINGER_MS`). */
+  response: Writable;
+}
+
 /**
  * Writes the body to the batch's spool folder as `posts.json` (what the ingest reads: the `posts` of an object),
  * up to `maxBytes`, then checks it as `createBatchBodySchema` would the parsed body: posts are counted, not parsed
  * (each is checked at ingest, where a malformed one fails alone), and `options` and `s3Keys` are read whole. An
  * `s3Keys` body leaves its copy for the caller to remove. Throws the client's error: 413 past `maxBytes` (the rest
- * of the request is read and dropped so the answer reaches the client), 400 for JSON that does not parse or a
+ * of the request is dropped as it comes, see `discard`), 400 for JSON that does not parse or a
  * shape the schema refuses.
  */
 export async function receiveJsonBody(
   spool: UploadSpool,
   batchId: string,
   payload: Readable,
-  { maxBytes, declaredBytes }: { maxBytes: number; declaredBytes: number },
+  { maxBytes, declaredBytes, response }: JsonBodyLimits,
 ): Promise<ReceivedJsonBody> {
   if (declaredBytes > maxBytes) {
-    payload.resume();
+    discard(payload, response);
     throw new BodyTooLargeError(maxBytes);
   }
   // gone before its first byte was read (while the queue was asked): no 'end' or 'error' would come any more
   if (payload.destroyed) throw cutShort("the client went away");
-  const body = limited(payload, maxBytes);
+  const body = limited(payload, maxBytes, response);
   const file = await spool.write(batchId, POSTS_JSON, body).catch((err: unknown) => {
     body.destroy(); // the spool failed before it read the body (its folder): the rest of the request is dropped
     throw err;
@@ -82,6 +90,25 @@ export async function receiveJsonBody(
   return "s3Keys" in parsed.data ? { s3Keys: parsed.data.s3Keys, options } : { file, options };
 }
 
+/** How long a refused request is still read after its answer was sent: nginx's `lingering_time`. */
+export const LINGER_MS = 30_000;
+
+/**
+ * Reads the rest of a refused request and drops it, so that a client still sending can read the answer (closing a
+ * socket with unread data resets it, and the answer may be lost with it); `LINGER_MS` after the answer was sent,
+ * a request not ended yet is destroyed: a client that never stops sending is not read for ever.
+ */
+function discard(payload: Readable, response: Writable): void {
+  payload.on("error", () => {}); // the client going away now is no error of the request's any more
+  const linger = () => {
+    const timer = setTimeout(() => payload.destroy(), LINGER_MS).unref();
+    payload.once("close", () => clearTimeout(timer));
+  };
+  if (response.writableFinished) linger();
+  else response.once("finish", linger);
+  payload.resume();
+}
+
 const cutShort = (why: string) => new InvalidJsonError("body", `it was cut short (${why})`);
 
 /**
@@ -90,7 +117,7 @@ const cutShort = (why: string) => new InvalidJsonError("body", `it was cut short
  * The client going away fails it too. The stream's error is read by its consumer's pipeline (`errored`), which may
  * start later (after the spool made its folder): it must not count as unhandled meanwhile.
  */
-function limited(payload: Readable, maxBytes: number): Readable {
+function limited(payload: Readable, maxBytes: number, response: Writable): Readable {
   const out = new PassThrough();
   out.on("error", () => {});
   let received = 0;
@@ -102,7 +129,7 @@ function limited(payload: Readable, maxBytes: number): Readable {
     received += chunk.length;
     if (received > maxBytes) {
       detach();
-      payload.resume();
+      discard(payload, response);
       out.destroy(new BodyTooLargeError(maxBytes));
     } else if (!out.write(chunk)) payload.pause();
   };
@@ -121,7 +148,7 @@ function limited(payload: Readable, maxBytes: number): Readable {
   // the spool gave up (its disk): what is left of the body is dropped
   const onClose = () => {
     detach();
-    payload.resume();
+    discard(payload, response);
   };
   payload.on("data", onData).on("end", onEnd).on("error", onError).on("close", onAborted);
   out.on("drain", onDrain).on("close", onClose);

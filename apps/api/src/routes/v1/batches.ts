@@ -85,9 +85,13 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (
         return reply.code(202).send(await batches.fromUpload(req.apiKey.id, req.parts()));
       if (!req.body) throw new MissingUploadError("send zip parts as multipart/form-data, or a JSON body");
       const declaredBytes = Number(req.headers["content-length"] ?? 0);
-      return reply
-        .code(202)
-        .send(await batches.fromJson(req.apiKey.id, req.body, { maxBytes: maxJsonBytes, declaredBytes }));
+      return reply.code(202).send(
+        await batches.fromJson(req.apiKey.id, req.body, {
+          maxBytes: maxJsonBytes,
+          declaredBytes,
+          response: reply.raw,
+        }),
+      );
     },
   );
 
