@@ -37,15 +37,17 @@ const forbiddenObject = {
   content: { "application/json": { schema: errorBodySchema } },
 };
 
-/** /v1/batches: create a batch, then follow it and read its results. */
-export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (
+/**
+ * POST /v1/batches, in a scope of its own: multipart parsing exists here only (uploads are accepted here and nowhere
+ * else), and this route takes exactly the two content types it documents (anything else answers 415), both
+ * streamed: a JSON body is handed on unread, as the payload stream, and written to disk as it arrives
+ * (`receiveJsonBody`). The batch's other routes keep the app's parsers (a stray body is parsed within 1 MiB).
+ */
+const createBatchRoute: ApiPlugin<Omit<BatchRoutesOptions, "relabel">> = async (
   app,
-  { batches, relabel, maxPartBytes, maxJsonBytes },
+  { batches, maxPartBytes, maxJsonBytes },
 ) => {
-  // multipart parsing exists in this scope only: uploads are accepted here and nowhere else
   await app.register(multipart, { limits: { fileSize: maxPartBytes, files: 64, fields: 8 } });
-  // this scope takes exactly the two content types it documents (anything else answers 415), both streamed: a JSON
-  // body is handed on unread, as the payload stream, and written to disk as it arrives (`receiveJsonBody`)
   app.removeContentTypeParser(["text/plain", "application/json"]);
   app.addContentTypeParser("application/json", (_req, payload, done) => done(null, payload));
 
@@ -94,6 +96,14 @@ export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (
       );
     },
   );
+};
+
+/** /v1/batches: create a batch, then follow it and read its results. */
+export const batchRoutes: ApiPlugin<BatchRoutesOptions> = async (
+  app,
+  { batches, relabel, maxPartBytes, maxJsonBytes },
+) => {
+  await app.register(createBatchRoute, { batches, maxPartBytes, maxJsonBytes });
 
   app.get(
     "/:id",

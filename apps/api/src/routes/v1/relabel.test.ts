@@ -32,6 +32,18 @@ describe("POST /v1/batches/:id/relabel", () => {
     });
   });
 
+  it("reads a stray body as any route does: 413 past 1 MiB (only batch creation streams its body)", async () => {
+    const { batchId } = await seedBatch(api.deps, api.keyId, first);
+    const res = await api.app.inject({
+      method: "POST",
+      url: `/v1/batches/${batchId}/relabel`,
+      headers: { ...auth, "content-type": "application/json" },
+      payload: JSON.stringify({ filler: "x".repeat(2 ** 20) }),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: "payload_too_large" });
+  });
+
   it("queues the finished posts for the active model; earlier predictions stay until the new ones are written", async () => {
     await api.deps.repos.models.activate(second);
     const { batchId, postIds } = await seedBatch(api.deps, api.keyId, first);
