@@ -376,8 +376,8 @@ class JsonItemScanner {
   private keyDone(buf: string, end: number): void {
     this.state = COLON;
     if (this.keyStart < 0) return;
-    const key = JSON.parse(buf.slice(this.keyStart - this.base, end)) as string;
     const at = this.keyStart - this.base;
+    const key = JSON.parse(buf.slice(at, end)) as string;
     this.keyStart = -1;
     if (this.wrappers.has(key) || this.keep.has(key)) {
       // JSON.parse would take the last, a streaming reader the first: neither is surely what the sender meant

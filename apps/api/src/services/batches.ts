@@ -19,7 +19,7 @@ import type { Logger } from "@lxtag/runtime";
 import { ObjectNotFoundError, type ObjectStore } from "@lxtag/storage";
 import type { Queue } from "bullmq";
 import { ForeignObjectError, NotFoundError, QueueUnavailableError, UploadAbandonedError } from "../errors.js";
-import { type JsonBodyLimits, type ReceivedJsonBody, receiveJsonBody } from "./json-body.js";
+import { type JsonBodyRequest, type ReceivedJsonBody, receiveJsonBody } from "./json-body.js";
 import { foreignKeyReason, POSTS_JSON, uploadKey } from "./upload-keys.js";
 import type { UploadSpool } from "./upload-spool.js";
 import { receiveUpload } from "./uploads.js";
@@ -81,7 +81,7 @@ export class BatchService {
    * object for the ingest job, from the local copy it can read) or zip parts already in S3, which must be the key's
    * own (under `uploads/<apiKeyId>/`): every entry is checked before any is looked up.
    */
-  async fromJson(apiKeyId: string, payload: Readable, limits: JsonBodyLimits): Promise<AcceptedBatch> {
+  async fromJson(apiKeyId: string, payload: Readable, request: JsonBodyRequest): Promise<AcceptedBatch> {
     await this.queueReachable();
     const batchId = randomUUID();
     const key = uploadKey(apiKeyId, batchId, POSTS_JSON);
@@ -89,7 +89,7 @@ export class BatchService {
     let body: ReceivedJsonBody;
     const written: string[] = [];
     try {
-      body = await receiveJsonBody(spool, batchId, payload, limits);
+      body = await receiveJsonBody(spool, batchId, payload, request);
       if (body.file) {
         written.push(key); // before the PUT: stored even if its answer is lost
         await store.putFile(key, body.file, "application/json");

@@ -19,7 +19,9 @@ export type ReceivedJsonBody =
   | { file: FileBody; options: CreateBatchBody["options"] }
   | { file?: undefined; s3Keys: string[]; options: CreateBatchBody["options"] };
 
-export interface JsonBodyLimits {
+/** What of its request a JSON body is received with, besides its payload. */
+export interface JsonBodyRequest {
+  /** The largest body taken (LXTAG_API_BODY_LIMIT). */
   maxBytes: number;
   /** The request's content-length, 0 when it declares none (chunked). */
   declaredBytes: number;
@@ -39,7 +41,7 @@ export async function receiveJsonBody(
   spool: UploadSpool,
   batchId: string,
   payload: Readable,
-  { maxBytes, declaredBytes, response }: JsonBodyLimits,
+  { maxBytes, declaredBytes, response }: JsonBodyRequest,
 ): Promise<ReceivedJsonBody> {
   if (declaredBytes > maxBytes) {
     discard(payload, response);
