@@ -73,7 +73,7 @@ export async function benchE2eScale({ config, work, report, say }: E2eScaleBench
         run.summary.state === "done" &&
         audit.done === size.posts &&
         audit.predictionSets === size.posts &&
-        audit.rowsPerSet.length === 1 &&
+        audit.ranksPerSet.length === 1 &&
         audit.setsWithRepeats === 0;
       if (!once) throw new Error(`${label}: not every post done exactly once: ${JSON.stringify(audit)}`);
       report(

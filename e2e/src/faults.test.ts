@@ -109,8 +109,9 @@ async function finished(batchId: string, timeoutMs = 150_000): Promise<void> {
 /** The batch's ranked hashtags per post (by its position in the export), and how many model versions each has. */
 async function predictions(batchId: string): Promise<{ ranked: Map<number, Ranked>; sets: number[] }> {
   const r = await t.db.pool.query<{ seq: number; model: string; hashtag: string; score: number }>(
-    `SELECT p.seq, pr.model_version_id AS model, pr.hashtag, pr.score FROM predictions pr
-     JOIN posts p ON p.id = pr.post_id WHERE p.batch_id = $1 ORDER BY p.seq, pr.rank`,
+    `SELECT p.seq, pr.model_version_id AS model, r.hashtag, r.score
+     FROM predictions pr JOIN posts p ON p.id = pr.post_id, unnest(pr.hashtags, pr.scores) WITH ORDINALITY r(hashtag, score, rank)
+     WHERE p.batch_id = $1 ORDER BY p.seq, pr.model_version_id, r.rank`,
     [batchId],
   );
   const ranked = new Map<number, Ranked>();

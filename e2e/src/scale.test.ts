@@ -48,7 +48,7 @@ describe(`a ${SCALE_TEST_EXPORT.posts}-post export sharing ${SCALE_TEST_EXPORT.i
       failed: 0,
       predictedPosts: posts,
       predictionSets: posts, // one model, one set each
-      rowsPerSet: [10],
+      ranksPerSet: [10],
       setsWithRepeats: 0,
     });
     expect(run.detectorRuns).toBe(images);

@@ -89,8 +89,8 @@ export interface ExactlyOnce {
   predictedPosts: number;
   /** (post, model) pairs with predictions: one per post when one model served the batch. */
   predictionSets: number;
-  /** The distinct numbers of rows a set has: [10] when each set is one top-10. */
-  rowsPerSet: number[];
+  /** The distinct numbers of hashtags a set ranks: [10] when each set is one top-10. */
+  ranksPerSet: number[];
   /** Sets that name a hashtag twice. */
   setsWithRepeats: number;
 }
@@ -105,14 +105,13 @@ export async function exactlyOnce(t: IsolatedPipeline, batchId: string): Promise
   const sets = await t.db.pool.query<{
     predicted: string;
     sets: string;
-    rows: number[] | null;
+    ranks: number[] | null;
     repeats: string;
   }>(
-    `SELECT count(DISTINCT post_id) AS predicted, count(*) AS sets, array_agg(DISTINCT n) AS rows,
-            count(*) FILTER (WHERE n <> hashtags) AS repeats
-       FROM (SELECT pr.post_id, pr.model_version_id, count(*)::int AS n, count(DISTINCT pr.hashtag)::int AS hashtags
-               FROM predictions pr JOIN posts p ON p.id = pr.post_id
-              WHERE p.batch_id = $1 GROUP BY 1, 2) s`,
+    `SELECT count(DISTINCT pr.post_id) AS predicted, count(*) AS sets, array_agg(DISTINCT cardinality(pr.hashtags)) AS ranks,
+            count(*) FILTER (WHERE cardinality(pr.hashtags) <> (SELECT count(DISTINCT h) FROM unnest(pr.hashtags) h)) AS repeats
+       FROM predictions pr JOIN posts p ON p.id = pr.post_id
+      WHERE p.batch_id = $1`,
     [batchId],
   );
   const p = posts.rows[0]!;
@@ -123,7 +122,7 @@ export async function exactlyOnce(t: IsolatedPipeline, batchId: string): Promise
     failed: Number(p.failed),
     predictedPosts: Number(s.predicted),
     predictionSets: Number(s.sets),
-    rowsPerSet: s.rows ?? [],
+    ranksPerSet: s.ranks ?? [],
     setsWithRepeats: Number(s.repeats),
   };
 }

@@ -290,38 +290,40 @@ export class Posts {
     results: { postId: string; ranked: RankedHashtag[]; flags?: string[] }[],
   ): Promise<string[]> {
     if (!results.length) return [];
-    const rows = results.flatMap((r) =>
-      r.ranked.map((h, i) => ({ p: r.postId, r: i + 1, h: h.hashtag, s: h.score })),
-    );
     // flags found while predicting (e.g. the RoI object is gone) are added, each once, in the order they were first
     // set; beside them what the review desk filters and orders by (results.ts), from these predictions, which are
-    // now the post's newest (a model that ranked nothing leaves the older ones'). A data-modifying WITH runs
-    // whether or not the statement reads it.
+    // now the post's newest (a model that ranked nothing writes no row and leaves the older ones'). One row a post:
+    // its hashtags and scores in rank order. A data-modifying WITH runs whether or not the statement reads it.
     const r = await this.db.pool.query<{ id: string }>(
-      `WITH live AS (SELECT id FROM posts WHERE id = ANY($4::uuid[]) AND state <> 'failed'),
+      `WITH u AS (
+         SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags,
+                (e->>'u')::float8 AS uncertainty, (e->>'t')::real AS top_score,
+                ARRAY(SELECT jsonb_array_elements_text(e->'h')) AS hashtags,
+                ARRAY(SELECT s::real FROM jsonb_array_elements_text(e->'s') s) AS scores
+         FROM jsonb_array_elements($1::jsonb) e),
        saved AS (
-         INSERT INTO predictions (post_id, model_version_id, rank, hashtag, score)
-         SELECT (e->>'p')::uuid, $2, (e->>'r')::int, e->>'h', (e->>'s')::real FROM jsonb_array_elements($1::jsonb) e
-         JOIN live ON live.id = (e->>'p')::uuid
-         ON CONFLICT (post_id, model_version_id, rank)
-         DO UPDATE SET hashtag = EXCLUDED.hashtag, score = EXCLUDED.score, created_at = now())
+         INSERT INTO predictions (post_id, model_version_id, hashtags, scores)
+         SELECT u.id, $2, u.hashtags, u.scores FROM u JOIN posts p ON p.id = u.id
+         WHERE cardinality(u.hashtags) > 0 AND p.state <> 'failed'
+         ON CONFLICT (post_id, model_version_id)
+         DO UPDATE SET hashtags = EXCLUDED.hashtags, scores = EXCLUDED.scores, created_at = now())
        UPDATE posts p SET state = 'done', finished_at = coalesce(p.finished_at, now()), error = NULL,
          flags = ARRAY(SELECT f FROM unnest(p.flags || u.flags) WITH ORDINALITY t(f, i) GROUP BY f ORDER BY min(i)),
          uncertainty = coalesce(u.uncertainty, p.uncertainty), top_score = coalesce(u.top_score, p.top_score),
-         predicted_hashtags = CASE WHEN u.ranked THEN u.hashtags ELSE p.predicted_hashtags END
-       FROM (SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags,
-                    (e->>'u')::float8 AS uncertainty, (e->>'t')::real AS top_score,
-                    ARRAY(SELECT jsonb_array_elements_text(e->'h')) AS hashtags, jsonb_array_length(e->'h') > 0 AS ranked
-             FROM jsonb_array_elements($3::jsonb) e) u
+         predicted_hashtags = CASE WHEN cardinality(u.hashtags) > 0 THEN u.hashtags ELSE p.predicted_hashtags END
+       FROM u
        WHERE p.id = u.id AND p.state <> 'failed'
        RETURNING p.id`,
       [
-        JSON.stringify(rows),
-        modelVersionId,
         JSON.stringify(
-          results.map((r) => ({ id: r.postId, flags: r.flags ?? [], ...reviewColumns(r.ranked) })),
+          results.map((r) => ({
+            id: r.postId,
+            flags: r.flags ?? [],
+            s: r.ranked.map((h) => h.score),
+            ...reviewColumns(r.ranked),
+          })),
         ),
-        results.map((r) => r.postId),
+        modelVersionId,
       ],
     );
     return r.rows.map((row) => row.id);

@@ -71,9 +71,10 @@ const SELECT_RESULTS = `
          (SELECT pv.model_version_id FROM predictions pv
           WHERE pv.post_id = p.id AND pv.model_version_id <> latest.model_version_id
           ORDER BY pv.created_at DESC LIMIT 1) AS "previousModelVersion",
-         coalesce((SELECT json_agg(json_build_object('hashtag', pr.hashtag, 'score', pr.score, 'rank', pr.rank,
-                                             'inCaption', pr.hashtag = ANY(p.hashtags)) ORDER BY pr.rank)
-                   FROM predictions pr WHERE pr.post_id = p.id AND pr.model_version_id = latest.model_version_id), '[]') AS hashtags
+         coalesce((SELECT json_agg(json_build_object('hashtag', r.hashtag, 'score', r.score, 'rank', r.rank,
+                                             'inCaption', r.hashtag = ANY(p.hashtags)) ORDER BY r.rank)
+                   FROM predictions pr, unnest(pr.hashtags, pr.scores) WITH ORDINALITY r(hashtag, score, rank)
+                   WHERE pr.post_id = p.id AND pr.model_version_id = latest.model_version_id), '[]') AS hashtags
   FROM posts p
   LEFT JOIN LATERAL (SELECT model_version_id FROM predictions WHERE post_id = p.id ORDER BY created_at DESC LIMIT 1) latest ON true`;
 

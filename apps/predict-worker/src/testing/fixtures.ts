@@ -152,8 +152,9 @@ export class PredictHarness extends WorkerHarness<PredictConfig> {
 
   async predictions(postId: string): Promise<PredictionRow[]> {
     const r = await this.db.pool.query<PredictionRow>(
-      `SELECT model_version_id AS model, rank, hashtag, score FROM predictions WHERE post_id = $1
-       ORDER BY model_version_id, rank`,
+      `SELECT model_version_id AS model, r.rank::int AS rank, r.hashtag, r.score
+       FROM predictions, unnest(hashtags, scores) WITH ORDINALITY r(hashtag, score, rank)
+       WHERE post_id = $1 ORDER BY model_version_id, r.rank`,
       [postId],
     );
     return r.rows;
