@@ -47,7 +47,10 @@ export interface PredictorDeps {
   withModel: <T>(fn: (model: HashtagModel) => Promise<T>) => Promise<T>;
   /** Called after each micro-batch with its size and duration (metrics). */
   observeBatch?: (size: number, seconds: number) => void;
-  /** RoI objects read again (relabeling, posts sharing an image); concurrent reads of one object share one GET. */
+  /**
+   * RoI objects read again (relabeling, posts sharing an image): an object is kept once a relabel reads it, or on
+   * its second read; concurrent reads of one object share one GET.
+   */
   cache: FeatureCache;
 }
 
@@ -287,7 +290,9 @@ export class Predictor {
     const key = roiCacheKey(model.manifest.detector, post.imageSha256);
     const { cache, store } = this.deps;
     try {
-      return { roi: { key, bytes: await cache.get(key, () => store.get(key)) }, flags: [] };
+      // a finished post is being relabeled: a later relabel reads its object again
+      const readAgain = post.state === "done";
+      return { roi: { key, bytes: await cache.get(key, () => store.get(key), readAgain) }, flags: [] };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         if (post.state === "predicting" && !post.flags.includes(REFEATURIZED_FLAG))

@@ -37,7 +37,7 @@ describe("relabel jobs", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it("re-predicts finished posts with the active model from their RoI objects, read from S3 once", async () => {
+  it("re-predicts finished posts with the active model from their RoI objects, kept for the next relabel", async () => {
     h = new PredictHarness(scratch.url);
     await registerModel(h.repos, a);
     await registerModel(h.repos, b);
@@ -82,10 +82,23 @@ describe("relabel jobs", () => {
     // the post whose object is gone stays caption-only, flagged; nothing goes back to the detector
     expect((await h.row(gone.id)).flags.sort()).toEqual(["caption-only", "refeaturized", "roi-missing"]);
     expect(await h.features.count()).toBe(0);
-    // the first prediction read the object; the relabel found it in the worker's cache (only the missing one is asked for again)
-    expect(h.handle.cache.stats.misses).toBe(reads + 1); // the missing object is asked for again
+    // the first prediction read the object once and did not keep it; the relabel read it again (and the missing
+    // one is asked for again)
+    expect(h.handle.cache.stats.misses).toBe(reads + 2);
     const [result] = (await h.repos.results.page(h.batchId, { limit: 1 })).posts;
     expect(result).toMatchObject({ id: withImage.id, modelVersion: b.id, previousModelVersion: a.id });
+
+    // the relabel kept what it read: the next relabel finds it in the worker's cache (only the missing one is asked
+    // for again)
+    await h.repos.models.activate(a.id);
+    await expect.poll(() => h!.handle.loader.model?.id, { timeout: 20_000 }).toBe(a.id);
+    const again = await relabel.add(
+      "relabel",
+      { batchId: h.batchId, modelVersion: a.id, postIds: ids },
+      { jobId: jobIds.relabel(h.batchId, a.id, "r1", 0) },
+    );
+    expect((await waitForJob(h.predict, again.id!)).returnvalue).toMatchObject({ done: 3 });
+    expect(h.handle.cache.stats.misses).toBe(reads + 3);
   });
 
   it("skips a post that failed since the relabel was asked for, and writes nothing for it", async () => {
