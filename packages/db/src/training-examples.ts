@@ -38,11 +38,15 @@ const ALLOWED = "coalesce((b.options->>'allowTraining')::boolean, true)";
 export class TrainingExamples {
   constructor(private readonly db: Db) {}
 
-  /** Every eligible post (see {@link TrainingPostCounts}), in id order, read in pages of `pageSize`. */
-  async list(pageSize = 5000): Promise<TrainingPost[]> {
+  /**
+   * Every eligible post (see {@link TrainingPostCounts}), in id order, read in pages of `pageSize`; throws the
+   * signal's reason before the next page once `signal` is aborted (a training run that lost its lock).
+   */
+  async list(pageSize = 5000, signal?: AbortSignal): Promise<TrainingPost[]> {
     const out: TrainingPost[] = [];
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
+      signal?.throwIfAborted();
       const r = await this.db.pool.query<TrainingPost>(
         `SELECT p.id, p.caption, p.taken_at AS "takenAt", p.created_at AS "createdAt", p.image_sha256 AS "imageSha256", p.hashtags,
                 coalesce((SELECT array_agg(l.hashtag ORDER BY l.hashtag) FROM labels l

@@ -36,6 +36,8 @@ export interface LabelsStageOptions {
   detectorId: string;
   /** Keep posts without an image, as caption-only examples. */
   captionOnly: boolean;
+  /** Aborted when the run loses its lock: the stage stops at its next page of posts or RoI check. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function collectExamples(
   options: LabelsStageOptions,
 ): Promise<{ examples: Example[]; steps: FilterStep[] }> {
   const counts = await repos.trainingExamples.counts();
-  const posts = await repos.trainingExamples.list();
+  const posts = await repos.trainingExamples.list(undefined, options.signal);
   const steps: FilterStep[] = [];
   const step = (filter: string, inCount: number, outCount: number, note?: string) =>
     steps.push({ filter, in: inCount, out: outCount, ...(note ? { note } : {}) });
@@ -64,6 +66,7 @@ export async function collectExamples(
     store,
     options.detectorId,
     labeled.flatMap((p) => (p.post.imageSha256 ? [p.post.imageSha256] : [])),
+    options.signal,
   );
   const featured = labeled.filter((p) => !p.post.imageSha256 || withRoi.has(p.post.imageSha256));
   step(

@@ -4,11 +4,18 @@ import { decodeRoi, type ObjectStore, type RoiFeatures } from "@lxtag/storage";
 /** S3 requests in flight at once while checking or reading RoI objects. */
 const CONCURRENCY = 16;
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+/** `fn` over `items`, `limit` at once; once `signal` is aborted, no further item starts (its reason is thrown). */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
+      signal?.throwIfAborted();
       const i = next++;
       out[i] = await fn(items[i]!);
     }
@@ -18,14 +25,20 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 /** Which of these images have an RoI object for the detector. An outage throws: only a definite absence (404)
- * leaves an image out. */
+ * leaves an image out. Stops (throwing its reason) once `signal` is aborted. */
 export async function imagesWithRoi(
   store: ObjectStore,
   detectorId: string,
   shas: Iterable<string>,
+  signal?: AbortSignal,
 ): Promise<Set<string>> {
   const unique = [...new Set(shas)];
-  const exists = await mapLimit(unique, CONCURRENCY, (sha) => store.exists(roiCacheKey(detectorId, sha)));
+  const exists = await mapLimit(
+    unique,
+    CONCURRENCY,
+    (sha) => store.exists(roiCacheKey(detectorId, sha)),
+    signal,
+  );
   return new Set(unique.filter((_, i) => exists[i]));
 }
 

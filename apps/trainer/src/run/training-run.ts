@@ -225,6 +225,7 @@ async function execute(
   const { examples, steps } = await collectExamples(repos, store, {
     detectorId,
     captionOnly: settings.captionOnly,
+    signal,
   });
   log.line(`${examples.length} labeled posts`);
 
