@@ -71,11 +71,17 @@ describe("FeatureCache", () => {
     await Promise.all([cache.get("shared", load), cache.get("shared", load)]);
     await cache.get("shared", load);
     expect(loads).toBe(4);
+    // a second read that fails leaves the first remembered: the next one keeps the object
+    await cache.get("flaky", load);
+    await expect(cache.get("flaky", () => Promise.reject(new Error("S3 down")))).rejects.toThrow("S3 down");
+    await cache.get("flaky", load);
+    await cache.get("flaky", load);
+    expect(loads).toBe(6);
     // the oldest keys read once are forgotten past 40: their second read is a first again
     for (let i = 0; i < 41; i++) await cache.get(`k${i}`, load);
     await cache.get("k0", load);
     await cache.get("k40", load);
-    expect(cache.stats).toMatchObject({ entries: 4 }); // once, relabel, shared and k40; k0 was read once again
-    expect(loads).toBe(4 + 41 + 2);
+    expect(cache.stats).toMatchObject({ entries: 5 }); // once, relabel, shared, flaky and k40; k0 was read once again
+    expect(loads).toBe(6 + 41 + 2);
   });
 });

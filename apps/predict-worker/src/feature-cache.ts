@@ -66,10 +66,12 @@ export class FeatureCache {
       return pending.bytes;
     }
     this.misses += 1;
-    const read = { keep: readAgain || this.seen.delete(key), bytes: load() };
+    // a key read before stays remembered until this read succeeds: a failed load leaves it as it was
+    const read = { keep: readAgain || this.seen.has(key), bytes: load() };
     read.bytes = read.bytes.then(
       (buf) => {
         this.loading.delete(key);
+        this.seen.delete(key);
         if (read.keep) this.put(key, buf);
         else this.remember(key);
         return buf;

@@ -67,7 +67,7 @@ export type PostInRange = PostForFeatures & PostForPredict;
 /**
  * What the review desk orders and filters a post by, from its ranked hashtags: the least certain score's distance
  * from 0.5 (`u`), the best score (`t`), the hashtags in rank order (`h`). Scores are taken as Postgres stores them
- * (`real`), so the columns agree with the predictions rows to the bit. Null `u` and `t` when nothing was ranked.
+ * (`real`), so the columns agree with the predictions' scores to the bit. Null `u` and `t` when nothing was ranked.
  */
 function reviewColumns(ranked: RankedHashtag[]): { u: number | null; t: number | null; h: string[] } {
   if (!ranked.length) return { u: null, t: null, h: [] };
@@ -298,8 +298,8 @@ export class Posts {
       `WITH u AS (
          SELECT (e->>'id')::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(e->'flags')) AS flags,
                 (e->>'u')::float8 AS uncertainty, (e->>'t')::real AS top_score,
-                ARRAY(SELECT jsonb_array_elements_text(e->'h')) AS hashtags,
-                ARRAY(SELECT s::real FROM jsonb_array_elements_text(e->'s') s) AS scores
+                ARRAY(SELECT h FROM jsonb_array_elements_text(e->'h') WITH ORDINALITY t(h, i) ORDER BY i) AS hashtags,
+                ARRAY(SELECT s::real FROM jsonb_array_elements_text(e->'s') WITH ORDINALITY t(s, i) ORDER BY i) AS scores
          FROM jsonb_array_elements($1::jsonb) e),
        saved AS (
          INSERT INTO predictions (post_id, model_version_id, hashtags, scores)

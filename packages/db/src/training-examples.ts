@@ -42,7 +42,13 @@ export class TrainingExamples {
    * Every eligible post (see {@link TrainingPostCounts}), in id order, read in pages of `pageSize`; throws the
    * signal's reason before the next page once `signal` is aborted (a training run that lost its lock).
    */
-  async list(pageSize = 5000, signal?: AbortSignal): Promise<TrainingPost[]> {
+  async list({
+    pageSize = 5000,
+    signal,
+  }: {
+    pageSize?: number;
+    signal?: AbortSignal;
+  } = {}): Promise<TrainingPost[]> {
     const out: TrainingPost[] = [];
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {

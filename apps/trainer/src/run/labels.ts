@@ -51,7 +51,7 @@ export async function collectExamples(
   options: LabelsStageOptions,
 ): Promise<{ examples: Example[]; steps: FilterStep[] }> {
   const counts = await repos.trainingExamples.counts();
-  const posts = await repos.trainingExamples.list(undefined, options.signal);
+  const posts = await repos.trainingExamples.list({ signal: options.signal });
   const steps: FilterStep[] = [];
   const step = (filter: string, inCount: number, outCount: number, note?: string) =>
     steps.push({ filter, in: inCount, out: outCount, ...(note ? { note } : {}) });
