@@ -9,32 +9,29 @@ import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { migrate } from "./migrator.js";
+import { scratchDatabase } from "./scratch-database.js";
 
 const migrations = fileURLToPath(new URL("../../../prisma/migrations", import.meta.url));
 const url = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
 /** A fresh database migrated up to (not including) `migration`; dropped after `fn`. */
 async function before(migration: string, fn: (c: pg.Client, dbUrl: string) => Promise<void>): Promise<void> {
-  const name = `lxtag_migration_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const dbUrl = url.replace(/\/[^/]*$/, `/${name}`);
   const earlier = await mkdtemp(join(tmpdir(), "lxtag-migrations-"));
-  const c = new pg.Client({ connectionString: dbUrl });
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let c: pg.Client | undefined;
   try {
     const names = (await readdir(migrations, { withFileTypes: true })).filter((d) => d.isDirectory());
     expect(names.map((d) => d.name)).toContain(migration);
     for (const d of names.filter((d) => d.name < migration))
       await cp(join(migrations, d.name), join(earlier, d.name), { recursive: true });
-    await migrate(dbUrl, earlier);
+    scratch = await scratchDatabase(url, earlier);
+    c = new pg.Client({ connectionString: scratch.url });
     await c.connect();
-    await fn(c, dbUrl);
+    await fn(c, scratch.url);
   } finally {
-    await c.end().catch(() => {});
+    await c?.end().catch(() => {});
+    await scratch?.drop();
     await rm(earlier, { recursive: true, force: true });
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
   }
 }
 
