@@ -1,4 +1,4 @@
-import type { BatchSource, BatchStateName } from "@lxtag/contracts";
+import { type BatchSource, type BatchStateName, POST_STATES } from "@lxtag/contracts";
 import type { Db } from "./client.js";
 import type { Batch } from "./generated/client.js";
 
@@ -20,7 +20,9 @@ export interface BatchSummary {
   errors: { reason: string; count: number }[];
 }
 
-const TERMINAL = ["done", "failed"];
+const TERMINAL: readonly string[] = ["done", "failed"];
+/** States a post leaves again: named rather than negated, so that a query seeks them in (batch_id, state, seq). */
+const UNFINISHED = POST_STATES.filter((s) => !TERMINAL.includes(s));
 
 /**
  * What readiness and a batch's warnings say while no model version is active (a fresh install): posts are
@@ -149,14 +151,20 @@ export class Batches {
     });
   }
 
-  /** Marks batches done whose posts are all terminal. Cheap when called with the batches a worker just touched. */
+  /**
+   * Marks batches done whose posts are all terminal; called after every micro-batch with the batches it touched.
+   * Whether a batch has a post left is one seek into (batch_id, state, seq) for the unfinished states: with the
+   * terminal ones negated (`NOT IN ('done', 'failed')`) no index could take the state, and the check read the
+   * batch's finished posts before the first unfinished one, 8 ms a call halfway through a 100,000-post batch
+   * against 0.06-0.13 ms.
+   */
   async completeIfFinished(ids: string[]): Promise<void> {
     if (!ids.length) return;
     await this.db.pool.query(
       `UPDATE batches b SET state = 'done', finished_at = now()
        WHERE b.id = ANY($1::uuid[]) AND b.state = 'processing'
-         AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.batch_id = b.id AND p.state NOT IN ('done', 'failed'))`,
-      [ids],
+         AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.batch_id = b.id AND p.state = ANY($2::"PostState"[]))`,
+      [ids, UNFINISHED],
     );
   }
 
