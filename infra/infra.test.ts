@@ -161,7 +161,7 @@ describe.skipIf(!kubectl).each(["overlays/dev", "overlays/prod", "overlays/gpu"]
     expect(appPods.length).toBe(7);
     for (const pod of appPods)
       for (const c of pod.spec.containers)
-        expect(existsSync(`${root}${c.command[1]}`), c.command[1]).toBe(true);
+        expect(existsSync(`${root}${c.command.at(-1)}`), c.command.at(-1)).toBe(true);
   });
 
   it("gives every container resource requests and limits", () => {

@@ -12,6 +12,18 @@ export const SERVICES = {
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 
+/**
+ * Node's options for each service, as its container commands in `infra/` give them (a test holds the two alike).
+ * The API's JavaScript heap is held to 256 MiB: left to size itself on the host's memory, V8 let it grow with the
+ * garbage of an ingest, and the API's RSS reached 463-523 MiB ingesting 100,000 posts against 308-326 MiB at 256 or
+ * 160 MiB, which an ingest does not come near (its README ceiling is 512 MiB; two ingests run at once).
+ */
+export const NODE_ARGS: Record<ServiceName, readonly string[]> = {
+  api: ["--max-old-space-size=256"],
+  "feature-worker": [],
+  "predict-worker": [],
+};
+
 export interface CommandOptions {
   /** Each stdout line as it arrives. */
   onLine?: (line: string) => void;

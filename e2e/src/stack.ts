@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { ROOT, SERVICES, type ServiceName } from "./apps.js";
+import { NODE_ARGS, ROOT, SERVICES, type ServiceName } from "./apps.js";
 import { processCpuSeconds } from "./cpu-time.js";
 import { reservePorts } from "./ports.js";
 
@@ -42,7 +42,7 @@ export class LocalStack {
   }
 
   start(name: ServiceName): ChildProcess {
-    const child = spawn(process.execPath, [SERVICES[name]], {
+    const child = spawn(process.execPath, [...NODE_ARGS[name], SERVICES[name]], {
       cwd: ROOT,
       env: {
         ...process.env,
