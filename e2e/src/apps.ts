@@ -14,9 +14,8 @@ export type ServiceName = keyof typeof SERVICES;
 
 /**
  * Node's options for each service, as its container commands in `infra/` give them (a test holds the two alike).
- * The API's JavaScript heap is held to 256 MiB: left to size itself on the host's memory, V8 let it grow with the
- * garbage of an ingest, and the API's RSS reached 463-523 MiB ingesting 100,000 posts against 308-326 MiB at 256 or
- * 160 MiB, which an ingest does not come near (its README ceiling is 512 MiB; two ingests run at once).
+ * The API's JavaScript heap is held to 256 MiB, under its 512 MiB ceiling: sizing itself on the host's memory, V8
+ * let an ingest's garbage pile up past that ceiling (README, Running at scale).
  */
 export const NODE_ARGS: Record<ServiceName, readonly string[]> = {
   api: ["--max-old-space-size=256"],
