@@ -1,7 +1,6 @@
 // A batch's summary while no model serves, and a post sent back to featurization, on a database of the test's own
 // (activating a model version in the shared one would change what every other process serves).
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEGRADED, MODEL_REFUSED, WAITING_FOR_FIRST_MODEL } from "./batches.js";
@@ -11,7 +10,6 @@ import type { NewPost } from "./posts.js";
 import { scratchDatabase } from "./scratch-database.js";
 import { examplePost } from "./testing.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
 const newPost = (seq: number, imageKey: string | null = null): NewPost => examplePost(seq, { imageKey });
@@ -22,7 +20,7 @@ describe("batches and posts without a serving model", () => {
   let repos: Repositories;
   let apiKeyId: string;
   beforeAll(async () => {
-    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    scratch = await scratchDatabase(serverUrl);
     db = createDb(scratch.url, 2);
     repos = repositories(db);
     apiKeyId = (await repos.apiKeys.create("batches-test")).id;
@@ -192,9 +190,9 @@ describe("batches and posts without a serving model", () => {
         `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`,
         values,
       );
-      const { Plan: root } = plan.rows[0]!["QUERY PLAN"][0];
+      const { Plan: top } = plan.rows[0]!["QUERY PLAN"][0];
       // a seek: the batch's row and a few index pages (6 here), against 73 pages past 2,999 finished posts
-      expect(root["Shared Hit Blocks"]! + root["Shared Read Blocks"]!).toBeLessThan(20);
+      expect(top["Shared Hit Blocks"]! + top["Shared Read Blocks"]!).toBeLessThan(20);
     } finally {
       await client.query("ROLLBACK");
       client.release();

@@ -3,7 +3,6 @@
 // common filters are answered near the token and rare ones (after that window) through the indexes. And the
 // columns savePredictions stores for them: written with the predictions, overwritten by a relabel.
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "./client.js";
@@ -13,7 +12,6 @@ import type { PostPageQuery } from "./results.js";
 import { scratchDatabase } from "./scratch-database.js";
 import { examplePost } from "./testing.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
 /** More than the 4,000 posts a filtered page reads in order first. */
@@ -89,7 +87,7 @@ describe("a batch's result pages", () => {
   }
 
   beforeAll(async () => {
-    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    scratch = await scratchDatabase(serverUrl);
     db = createDb(scratch.url, 2);
     repos = repositories(db);
     const apiKeyId = (await repos.apiKeys.create("results-test")).id;

@@ -1,6 +1,5 @@
 // The trainer's labeled rows, read in pages, on a database of the test's own.
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseEnv, serviceEnvSchema } from "@lxtag/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "./client.js";
@@ -9,7 +8,6 @@ import { scratchDatabase } from "./scratch-database.js";
 import { examplePost } from "./testing.js";
 import { TrainingExamples } from "./training-examples.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
 const serverUrl = parseEnv(serviceEnvSchema, process.env).DATABASE_URL;
 
 describe("training examples", () => {
@@ -17,7 +15,7 @@ describe("training examples", () => {
   let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let repos: Repositories;
   beforeAll(async () => {
-    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    scratch = await scratchDatabase(serverUrl);
     db = createDb(scratch.url, 2);
     repos = repositories(db);
     const apiKeyId = (await repos.apiKeys.create("training-examples-test")).id;

@@ -18,7 +18,7 @@ describe("training runs", () => {
   let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let runs: TrainingRuns;
   beforeAll(async () => {
-    scratch = await scratchDatabase(serverUrl, `${root}prisma/migrations`);
+    scratch = await scratchDatabase(serverUrl);
     db = createDb(scratch.url, 2);
     runs = new TrainingRuns(db);
   });

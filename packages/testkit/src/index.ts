@@ -1,4 +1,6 @@
 // Test support shared by several workspaces' tests; a devDependency only, never imported by production code.
+
+export { scratchDatabase } from "@lxtag/db";
 export { engineCommand } from "./engine.js";
 export { waitForJob } from "./jobs.js";
 export {
@@ -9,6 +11,5 @@ export {
   trainedModelBundle,
 } from "./model-bundle.js";
 export { S3Proxy } from "./s3-proxy.js";
-export { scratchDatabase } from "./scratch-db.js";
 export { TcpProxy } from "./tcp-proxy.js";
 export { type PostQueue, testEnv, WorkerHarness } from "./worker-harness.js";
